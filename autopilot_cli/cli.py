@@ -1,0 +1,107 @@
+"""The ``autopilot`` command line: parse, call one core function, render.
+
+Errors from the core (``errors.AutopilotError``) become ``error: <message>`` on
+stderr and the class's exit code, in one place: ``_Group.invoke``. No command
+catches errors itself, and no traceback reaches the operator (set
+``AUTOPILOT_DEBUG=1`` to see one for an unexpected internal error).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+from typing import Optional
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from . import __version__
+from .errors import EXIT_ERROR, EXIT_INTERRUPTED, AutopilotError
+from .runtime import Runtime
+from .store import describe_sqlite_error
+
+
+class _Group(TyperGroup):
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except AutopilotError as exc:
+            _fail(str(exc), exc.exit_code)
+        except sqlite3.Error as exc:
+            mapped = describe_sqlite_error(exc, _db_name(ctx))
+            _fail(str(mapped), mapped.exit_code)
+        except KeyboardInterrupt:
+            _fail("interrupted", EXIT_INTERRUPTED)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # the last line of defence: an internal bug
+            if os.environ.get("AUTOPILOT_DEBUG"):
+                raise
+            _fail(
+                f"internal error: {type(exc).__name__}: {exc} (set AUTOPILOT_DEBUG=1 for the traceback)",
+                EXIT_ERROR,
+            )
+        finally:
+            runtime = ctx.obj
+            if isinstance(runtime, Runtime):
+                runtime.close()
+        return None
+
+
+def _db_name(ctx: click.Context) -> str:
+    runtime = ctx.obj
+    if isinstance(runtime, Runtime) and runtime._store is not None:
+        return runtime._store.path
+    return "database"
+
+
+def _fail(message: str, code: int) -> None:
+    # One line, whatever the message held.
+    click.echo("error: " + " ".join(message.split()), err=True)
+    raise click.exceptions.Exit(code)
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="autopilot",
+    help="Answer inbound WhatsApp, email, Instagram and LinkedIn messages: AI drafts, "
+    "safe automatic sends, and a review queue for the rest.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"autopilot {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    config: Optional[Path] = typer.Option(
+        None, "--config", envvar="AUTOPILOT_CONFIG", help="Config file (TOML). Default: $AUTOPILOT_HOME/autopilot.toml, else built-in defaults."
+    ),
+    db: Optional[Path] = typer.Option(
+        None, "--db", envvar="AUTOPILOT_DB", help="SQLite database file. Default: the config's [database] path."
+    ),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+) -> None:
+    ctx.obj = Runtime(config_path=config, db_path=db)
+
+
+from .commands import COMMAND_MODULES  # noqa: E402  (the app must exist first)
+
+for _module in COMMAND_MODULES:
+    _module.register(app)
+
+
+def main() -> None:
+    app(prog_name="autopilot")

@@ -1,0 +1,40 @@
+"""``autopilot init``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..render import console, print_json, safe
+from ..scaffold import init_directory
+from ._shared import json_option, runtime
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("init")
+    def init(
+        ctx: typer.Context,
+        directory: Optional[Path] = typer.Argument(None, help="Folder to set up. Default: $AUTOPILOT_HOME (~/.autopilot)."),
+        force: bool = typer.Option(False, "--force", help="Overwrite an existing config and knowledge file."),
+        as_json: bool = json_option(),
+    ) -> None:
+        """Write a starter config and knowledge file and create the database.
+
+        Existing files are kept unless --force. Every channel starts as an
+        outbox (replies are recorded, not sent) and the mode is one_click.
+
+        Example: autopilot init ./shop && autopilot --config ./shop/autopilot.toml status
+        """
+        rt = runtime(ctx)
+        report = init_directory(directory or rt.home, rt.clock, force=force)
+        if as_json:
+            print_json(report.model_dump())
+            return
+        out = console()
+        for path in report.created:
+            out.print(f"created  {safe(path)}")
+        for path in report.kept:
+            out.print(f"kept     {safe(path)}")
+        out.print(f"next: autopilot --config {safe(report.config)} status")

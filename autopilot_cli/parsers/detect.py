@@ -1,0 +1,64 @@
+"""``--format auto``: tell the input's format from its first bytes.
+
+JSON with ``"object": "whatsapp_business_account"`` is a WhatsApp webhook,
+``"object": "instagram"`` an Instagram one; a JSON object with ``channel`` is
+the normalized JSONL format; ``resourceName``/``elements`` is LinkedIn's
+Compliance Events shape. Text starting ``From `` is mbox; text starting with
+RFC 5322 header lines is one email message.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from ..errors import UnknownFormat
+
+_HEADER_LINE = re.compile(rb"^[!-9;-~]+:[ \t]")  # RFC 5322 field-name, colon
+
+
+def _first_json_value(data: bytes) -> object:
+    try:
+        return json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        pass
+    for raw in data.splitlines():
+        if raw.strip():
+            try:
+                return json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                return None
+    return None
+
+
+def _from_json(value: object) -> str | None:
+    if isinstance(value, dict):
+        obj = value.get("object")
+        if obj == "whatsapp_business_account":
+            return "whatsapp"
+        if obj == "instagram":
+            return "instagram"
+        if "channel" in value:
+            return "jsonl"
+        if value.get("resourceName") or "elements" in value:
+            return "linkedin"
+    return None
+
+
+def detect_format(data: bytes) -> str:
+    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not head:
+        raise UnknownFormat("input is empty")
+    if head[:1] in (b"{", b"["):
+        fmt = _from_json(_first_json_value(data))
+        if fmt:
+            return fmt
+        raise UnknownFormat(
+            "input is JSON but not a format autopilot knows "
+            "(expected a WhatsApp or Instagram webhook, LinkedIn events or JSONL events); use --format"
+        )
+    if head.startswith(b"From "):
+        return "mbox"
+    if _HEADER_LINE.match(head):
+        return "email"
+    raise UnknownFormat("cannot tell the input's format from its first bytes; use --format")

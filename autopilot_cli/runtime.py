@@ -1,0 +1,80 @@
+"""Where the CLI finds its config, database, keys and clock.
+
+Resolution order (each step documented in the README):
+
+- config: ``--config`` > ``$AUTOPILOT_CONFIG`` > ``$AUTOPILOT_HOME/autopilot.toml``
+  if it exists > the embedded defaults;
+- database: ``--db`` > ``$AUTOPILOT_DB`` > ``[database] path`` of a config file
+  (relative to that file) > ``$AUTOPILOT_HOME/autopilot.db``;
+- secrets: the environment, then ``$AUTOPILOT_HOME/keys.env`` (must be 0600).
+
+``AUTOPILOT_HOME`` defaults to ``~/.autopilot``. This module is the only place
+that reads the environment; the core receives the resolved objects.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .clock import Clock, SystemClock
+from .config import Config, load_config
+from .migrations import open_store
+from .secrets import Secrets, secrets_from_environment
+from .store import Store
+
+
+def home_dir(environ: Mapping[str, str]) -> Path:
+    return Path(environ.get("AUTOPILOT_HOME") or Path.home() / ".autopilot").expanduser()
+
+
+@dataclass
+class Runtime:
+    config_path: Path | None = None
+    db_path: Path | None = None
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    clock: Clock = field(default_factory=SystemClock)
+    _config: Config | None = None
+    _store: Store | None = None
+
+    @property
+    def home(self) -> Path:
+        return home_dir(self.environ)
+
+    def resolved_config_path(self) -> Path | None:
+        if self.config_path is not None:
+            return self.config_path
+        candidate = self.home / "autopilot.toml"
+        return candidate if candidate.is_file() else None
+
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.resolved_config_path())
+        return self._config
+
+    def resolved_db_path(self) -> Path:
+        if self.db_path is not None:
+            return self.db_path
+        config = self.config()
+        if config.source is not None:
+            return config.resolve_path(config.database.path)
+        return self.home / "autopilot.db"
+
+    def store(self) -> Store:
+        if self._store is None:
+            path = self.resolved_db_path()
+            if self.db_path is None and self.config().source is None:
+                # Only the implicit default location is created on demand.
+                path.parent.mkdir(parents=True, exist_ok=True)
+            self._store = open_store(path, self.clock, busy_timeout_ms=self.config().database.busy_timeout_ms)
+        return self._store
+
+    def secrets(self) -> Secrets:
+        return secrets_from_environment(self.environ, self.home / "keys.env")
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None

@@ -1,0 +1,74 @@
+"""``autopilot init``: a starter config, knowledge file and database in a folder."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from string import Template
+
+from pydantic import BaseModel
+
+from .clock import Clock
+from .config import load_config
+from .errors import AutopilotError
+from .migrations import open_store
+
+CONFIG_NAME = "autopilot.toml"
+KNOWLEDGE_NAME = "knowledge.toml"
+
+
+class InitReport(BaseModel):
+    directory: str
+    config: str
+    knowledge_file: str
+    database: str
+    created: list[str]
+    kept: list[str]
+
+
+def template_text(name: str) -> str:
+    return resources.files("autopilot_cli").joinpath("templates", name).read_text(encoding="utf-8")
+
+
+def starter_config(mode: str = "one_click") -> str:
+    return Template(template_text(CONFIG_NAME)).substitute(mode=mode)
+
+
+def _write_new(path: Path, text: str, created: list[str], kept: list[str], force: bool) -> None:
+    if path.exists() and not force:
+        kept.append(str(path))
+        return
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)  # atomic: never a half-written config
+    created.append(str(path))
+
+
+def init_directory(directory: Path, clock: Clock, *, mode: str = "one_click", force: bool = False) -> InitReport:
+    """Write starter files (existing ones are kept unless ``force``) and create the database."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AutopilotError(f"cannot create folder {directory}: {exc.strerror}") from None
+    created: list[str] = []
+    kept: list[str] = []
+    config_path = directory / CONFIG_NAME
+    knowledge_path = directory / KNOWLEDGE_NAME
+    try:
+        _write_new(config_path, starter_config(mode), created, kept, force)
+        _write_new(knowledge_path, template_text(KNOWLEDGE_NAME), created, kept, force)
+    except OSError as exc:
+        raise AutopilotError(f"cannot write in {directory}: {exc.strerror}") from None
+    config = load_config(config_path)
+    db_path = config.resolve_path(config.database.path)
+    existed = db_path.exists()
+    open_store(db_path, clock, busy_timeout_ms=config.database.busy_timeout_ms).close()
+    (kept if existed else created).append(str(db_path))
+    return InitReport(
+        directory=str(directory),
+        config=str(config_path),
+        knowledge_file=str(knowledge_path),
+        database=str(db_path),
+        created=created,
+        kept=kept,
+    )
