@@ -13,7 +13,6 @@ import sqlite3
 from pathlib import Path
 from typing import Optional
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -24,7 +23,7 @@ from .store import describe_sqlite_error
 
 
 class _Group(TyperGroup):
-    def invoke(self, ctx: click.Context) -> object:
+    def invoke(self, ctx: typer.Context) -> object:
         try:
             return super().invoke(ctx)
         except AutopilotError as exc:
@@ -34,7 +33,7 @@ class _Group(TyperGroup):
             _fail(str(mapped), mapped.exit_code)
         except KeyboardInterrupt:
             _fail("interrupted", EXIT_INTERRUPTED)
-        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+        except (typer.Exit, typer.Abort, typer.TyperException):
             raise
         except Exception as exc:  # the last line of defence: an internal bug
             if os.environ.get("AUTOPILOT_DEBUG"):
@@ -50,7 +49,7 @@ class _Group(TyperGroup):
         return None
 
 
-def _db_name(ctx: click.Context) -> str:
+def _db_name(ctx: typer.Context) -> str:
     runtime = ctx.obj
     if isinstance(runtime, Runtime) and runtime._store is not None:
         return runtime._store.path
@@ -59,8 +58,8 @@ def _db_name(ctx: click.Context) -> str:
 
 def _fail(message: str, code: int) -> None:
     # One line, whatever the message held.
-    click.echo("error: " + " ".join(message.split()), err=True)
-    raise click.exceptions.Exit(code)
+    typer.echo("error: " + " ".join(message.split()), err=True)
+    raise typer.Exit(code)
 
 
 app = typer.Typer(

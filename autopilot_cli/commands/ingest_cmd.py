@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import click
 import typer
 
 from ..errors import EXIT_PARTIAL, InputError
@@ -18,7 +17,7 @@ FORMAT_CHOICES = ("auto", *FORMATS)
 
 def _read(path: str) -> bytes:
     if path == "-":
-        return click.get_binary_stream("stdin").read()
+        return typer.get_binary_stream("stdin").read()
     try:
         return Path(path).read_bytes()
     except FileNotFoundError:

@@ -1,0 +1,204 @@
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer.main
+
+import autopilot_cli
+from autopilot_cli.cli import app
+from autopilot_cli.signature import sign
+
+ROOT = Path(__file__).parent.parent
+README = (ROOT / "README.md").read_text()
+STATUS_BODY = (ROOT / "autopilot_cli" / "samples" / "whatsapp_status.json").read_bytes()
+
+
+def commands() -> list[str]:
+    return sorted(typer.main.get_command(app).commands)
+
+
+def test_every_command_has_help_and_is_documented(runner) -> None:
+    names = commands()
+    assert {"init", "ingest", "status", "demo"} <= set(names)
+    for name in names:
+        result = runner.invoke(app, [name, "--help"])
+        assert result.exit_code == 0, name
+        assert "Example:" in result.output, f"{name} --help has no example"
+        assert f"`{name}" in README, f"{name} is not documented in the README"
+
+
+def test_readme_opens_with_the_two_commands_and_ci_runs_the_test_one() -> None:
+    blocks = re.findall(r"```bash\n(.*?)\n```", README, re.S)
+    demo, tests = blocks[0], blocks[1]
+    assert demo.endswith("autopilot demo")
+    assert "pytest" in tests
+    assert tests in (ROOT / ".ci" / "run").read_text()
+
+
+def test_public_api_names_all_resolve() -> None:
+    for name in autopilot_cli.__all__:
+        assert getattr(autopilot_cli, name) is not None
+    with pytest.raises(AttributeError):
+        autopilot_cli.no_such_thing  # noqa: B018
+
+
+def test_no_args_shows_help(runner) -> None:
+    result = runner.invoke(app, [])
+    assert "Usage" in result.output
+
+
+def test_version(runner) -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"autopilot {autopilot_cli.__version__}"
+
+
+def test_init_creates_files_and_keeps_them(runner, tmp_path) -> None:
+    target = tmp_path / "shop"
+    result = runner.invoke(app, ["init", str(target), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert set(data) == {"directory", "config", "knowledge_file", "database", "created", "kept"}
+    assert len(data["created"]) == 3 and data["kept"] == []
+    (target / "autopilot.toml").write_text((target / "autopilot.toml").read_text() + "\n# mine\n")
+    again = json.loads(runner.invoke(app, ["init", str(target), "--json"]).output)
+    assert len(again["kept"]) == 3
+    assert "# mine" in (target / "autopilot.toml").read_text()
+
+
+def test_init_without_dir_uses_autopilot_home(runner, isolated_home) -> None:
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    assert (isolated_home / "autopilot.toml").is_file()
+    # The home config is then found without --config.
+    result = runner.invoke(app, ["status", "--json"])
+    assert json.loads(result.output)["database"] == str(isolated_home / "autopilot.db")
+
+
+def test_ingest_stdin_json_and_partial_exit_code(runner, tmp_path) -> None:
+    lines = [
+        {"channel": "email", "id": "m1", "from": "a@example.org", "text": "hi", "received_at": "2026-11-25T10:00:00Z"},
+        {"channel": "email", "id": "m2", "from": "a@example.org", "text": "", "received_at": "2026-11-25T10:00:00Z"},
+    ]
+    data = "\n".join(json.dumps(x) for x in lines) + "\n"
+    db = str(tmp_path / "x.db")
+    result = runner.invoke(app, ["--db", db, "ingest", "--json"], input=data)
+    assert result.exit_code == 6
+    out = json.loads(result.output)
+    assert {"ingested", "duplicates", "statuses", "ignored", "rejected", "errors"} <= set(out)
+    assert out["ingested"] == 1 and out["rejected"] == 1
+    assert out["errors"][0]["line"] == 2
+    ok = runner.invoke(app, ["--db", db, "ingest", "--json"], input=data.splitlines()[0] + "\n")
+    assert ok.exit_code == 0 and json.loads(ok.output)["duplicates"] == 1
+
+
+def test_ingest_human_output_escapes_hostile_text(runner, tmp_path) -> None:
+    bad = '{"channel": "email", "id": "[bold]x[/bold]", "from": "[link=http://evil]a", "text": "t", "received_at": "2026-11-25T10:00:00Z"}\n'
+    result = runner.invoke(app, ["--db", str(tmp_path / "x.db"), "ingest"], input=bad)
+    assert result.exit_code == 6
+    assert "[link=http://evil]a" in result.output
+
+
+@pytest.mark.parametrize(
+    "args, stdin, code, message",
+    [
+        (["ingest", "/no/such/file.json"], None, 5, "input file not found: /no/such/file.json"),
+        (["ingest", "--format", "csv"], "a,b\n", 5, "unknown format 'csv'"),
+        (["ingest"], "\x89PNG\x00\x00garbage", 5, "format"),
+        (["ingest", "--format", "whatsapp"], "{not json", 5, "not valid JSON"),
+        (["--config", "/no/such.toml", "status"], None, 3, "config file not found"),
+        (["ingest", "--format", "whatsapp", "--signature", "sha256=" + "0" * 64], '{"object":"whatsapp_business_account","entry":[]}', 3,
+         "channels.whatsapp.app_secret_env is not set"),
+    ],
+)
+def test_errors_are_one_line_with_documented_codes(runner, tmp_path, args, stdin, code, message) -> None:
+    result = runner.invoke(app, ["--db", str(tmp_path / "e.db"), *args], input=stdin)
+    assert result.exit_code == code, result.output
+    assert result.stderr.startswith("error: ")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.output + result.stderr
+
+
+def test_bad_timezone_in_config_is_exit_3(runner, tmp_path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[autopilot]\ntimezone = "Europe/Berlinn"\n')
+    result = runner.invoke(app, ["--config", str(cfg), "status"])
+    assert result.exit_code == 3
+    assert "autopilot.timezone" in result.stderr and str(cfg) in result.stderr
+
+
+def test_signature_secret_comes_from_env_and_is_never_printed(runner, tmp_path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[channels.whatsapp]\nadapter = "outbox"\napp_secret_env = "WA_SECRET"\n')
+    body = STATUS_BODY
+    args = ["--config", str(cfg), "ingest", "--format", "whatsapp", "--signature"]
+    good = runner.invoke(app, [*args, sign(body, "topsecret")], input=body, env={"WA_SECRET": "topsecret"})
+    assert good.exit_code == 0, good.stderr
+    bad = runner.invoke(app, [*args, sign(body, "guess")], input=body, env={"WA_SECRET": "topsecret"})
+    assert bad.exit_code == 5 and "signature does not match" in bad.stderr
+    assert "topsecret" not in bad.output + bad.stderr
+
+
+def test_keys_file_must_be_private(runner, isolated_home, tmp_path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[channels.whatsapp]\nadapter = "outbox"\napp_secret_env = "WA_SECRET"\n')
+    keys = isolated_home / "keys.env"
+    keys.write_text("WA_SECRET=fromfile\n")
+    keys.chmod(0o644)
+    body = STATUS_BODY
+    args = ["--config", str(cfg), "ingest", "--format", "whatsapp", "--signature", sign(body, "fromfile")]
+    loose = runner.invoke(app, args, input=body)
+    assert loose.exit_code == 3 and "chmod 600" in loose.stderr
+    keys.chmod(0o600)
+    assert runner.invoke(app, args, input=body).exit_code == 0
+
+
+def test_status_json_keys(runner, tmp_path) -> None:
+    result = runner.invoke(app, ["--db", str(tmp_path / "s.db"), "status", "--json"])
+    data = json.loads(result.output)
+    assert set(data) == {"database", "schema_version", "events", "events_by_channel", "drafts_in_review",
+                         "drafts_ready", "jobs", "contacts", "opted_out_contacts", "rejects", "delivery_statuses"}
+    assert data["events"] == {"pending": 0, "processed": 0}
+    assert data["schema_version"].startswith("m0")
+    assert "needs_reconcile" in data["jobs"]
+
+
+def test_demo_runs_offline_and_reports(runner, tmp_path) -> None:
+    result = runner.invoke(app, ["demo", "--dir", str(tmp_path / "demo"), "--json"])
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.output)
+    by_sample = {i["sample"]: i["report"] for i in data["ingests"]}
+    assert by_sample["whatsapp_webhook.json"]["ingested"] == 2
+    assert by_sample["whatsapp_status.json"]["statuses"] == 1
+    assert by_sample["instagram_webhook.json"]["ignored"] == 1  # the echo
+    assert by_sample["events.jsonl"]["duplicates"] == 1
+    assert by_sample["events.jsonl"]["rejected"] == 1
+    automated = [e for e in data["events"] if e["automated"]]
+    assert [e["sender"] for e in automated] == ["peter.novak@example.net"]
+    assert data["status"]["events"]["pending"] == len(data["events"])
+    # Running it again in the same folder is idempotent.
+    again = json.loads(runner.invoke(app, ["demo", "--dir", str(tmp_path / "demo"), "--json"]).output)
+    assert sum(i["report"]["ingested"] for i in again["ingests"]) == 0
+
+
+def test_demo_human_output(runner, tmp_path) -> None:
+    result = runner.invoke(app, ["demo", "--dir", str(tmp_path / "d")])
+    assert result.exit_code == 0
+    assert "events waiting for `process`" in result.output
+
+
+def test_python_dash_m_and_console_script(tmp_path) -> None:
+    env = {**os.environ, "AUTOPILOT_HOME": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "autopilot_cli", "--db", str(tmp_path / "p.db"), "status", "--json"],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["contacts"] == 0
+    bad = subprocess.run([sys.executable, "-m", "autopilot_cli", "--config", str(tmp_path / "no.toml"), "status"],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert bad.returncode == 3 and bad.stderr.startswith("error: config file not found")
+    assert "Traceback" not in bad.stderr

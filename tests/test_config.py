@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from autopilot_cli.config import Config, _ChannelBase, config_from_dict, load_config
+from autopilot_cli.errors import ConfigError
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_embedded_defaults_are_offline_and_outbox() -> None:
+    config = Config()
+    assert config.drafter.kind == "offline"
+    assert {name: ch.adapter for name, ch in config.channels.items()} == {
+        "whatsapp": "outbox", "email": "outbox", "instagram": "outbox", "linkedin": "outbox",
+    }
+    assert config.source is None
+
+
+def test_sample_config_loads_with_its_values() -> None:
+    config = load_config(ROOT / "sample_config.toml")
+    assert config.autopilot.timezone == "Europe/Berlin"
+    assert config.channels["whatsapp"].adapter == "whatsapp"
+    assert config.channels["whatsapp"].phone_number_id == "106540352242922"
+    assert config.channels["email"].from_address == "Team <team@example.com>"
+    assert config.resolve_path(config.database.path) == ROOT / "autopilot.db"
+
+
+def _all_keys(model: type[BaseModel]) -> set[str]:
+    keys: set[str] = set()
+    for name, field in model.model_fields.items():
+        keys.add(name)
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            keys |= _all_keys(annotation)
+    return keys
+
+
+def test_every_config_key_is_documented_in_sample_config() -> None:
+    text = (ROOT / "sample_config.toml").read_text()
+    keys = _all_keys(Config)
+    for channel_model in _ChannelBase.__subclasses__():
+        keys |= set(channel_model.model_fields)
+    missing = sorted(k for k in keys if not re.search(rf"\b{k}\b", text))
+    assert missing == []
+
+
+@pytest.mark.parametrize(
+    "toml, message",
+    [
+        ('[autopilot]\ntimezone = "Mars/Phobos"\n', "'autopilot.timezone': 'Mars/Phobos' is not an IANA time zone"),
+        ('[autopilot]\nmodee = "auto"\n', "unknown key 'autopilot.modee'"),
+        ('[autopilot]\nmode = "yolo"\n', "'autopilot.mode'"),
+        ('[autopilot]\nconfidence_threshold = 1.5\n', "'autopilot.confidence_threshold'"),
+        ('[database]\nbusy_timeout_ms = "soon"\n', "'database.busy_timeout_ms'"),
+        ('[channels.email]\nadapter = "smtp"\n', "missing required key 'channels.email.from_address'"),
+        ('[channels.email]\nadapter = "pigeon"\n', "'channels.email.adapter' must be one of"),
+        ('[channels.email]\nhost = "x"\n', "'channels.email' needs an 'adapter' key"),
+        ('[channels.sms]\nadapter = "outbox"\n', "unknown channel 'sms'"),
+        ('[channels.whatsapp]\nadapter = "whatsapp"\nphone_number_id = "1"\ntoken = "EAAB-secret"\n',
+         "unknown key 'channels.whatsapp.token'"),
+        ('[channels.whatsapp]\nadapter = "whatsapp"\nphone_number_id = "1"\ntoken_env = "not a name"\n',
+         "'channels.whatsapp.token_env'"),
+        ("[autopilot\n", "invalid TOML"),
+    ],
+)
+def test_config_errors_name_the_key_and_the_file(tmp_path: Path, toml: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    text = str(info.value)
+    assert message in text
+    assert str(path) in text
+    assert "\n" not in text
+
+
+def test_a_secret_written_into_the_config_is_never_echoed(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[channels.whatsapp]\nadapter = "whatsapp"\nphone_number_id = "1"\ntoken = "EAAB-very-secret"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert "EAAB-very-secret" not in str(info.value)
+
+
+def test_missing_and_unreadable_config_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.toml")
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_config(tmp_path)
+    binary = tmp_path / "bin.toml"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config(binary)
+
+
+def test_paths_resolve_against_the_config_folder(tmp_path: Path) -> None:
+    sub = tmp_path / "conf"
+    sub.mkdir()
+    (sub / "a.toml").write_text('[database]\npath = "data/x.db"\n[drafter]\nknowledge_file = "/abs/k.toml"\n')
+    config = load_config(sub / "a.toml")
+    assert config.resolve_path(config.database.path) == sub / "data" / "x.db"
+    assert config.resolve_path(config.drafter.knowledge_file) == Path("/abs/k.toml")
+
+
+def test_source_cannot_be_set_from_the_file() -> None:
+    with pytest.raises(ConfigError, match="unknown key 'source'"):
+        config_from_dict({"source": "/etc/passwd"})
