@@ -1,0 +1,96 @@
+"""Reduce a plain-text email body to what the sender wrote this time.
+
+The drafter should answer the new message, not the whole thread, so quoted
+history and signatures are stripped:
+
+- an attribution line ("On <date>, X wrote:", also German, French, Spanish,
+  Italian, Dutch and Portuguese forms) and everything after it;
+- Outlook's "-----Original Message-----" separator, or its header block
+  ("From: ..." followed by "Sent:"/"Date:" within a few lines), and everything after;
+- lines starting with ">" (interleaved replies keep the unquoted lines);
+- a signature after a "-- " delimiter line, and mobile footers such as
+  "Sent from my iPhone".
+
+If nothing is left the full body is returned: an empty prompt is worse than a
+long one.
+"""
+
+from __future__ import annotations
+
+import re
+
+# An attribution may be wrapped by the client over two lines, so it is
+# matched across newlines but bounded in length.
+_ATTRIBUTION = re.compile(
+    r"^[ \t]*(?:"
+    r"On\s[^\n]{0,300}?(?:\n[^\n]{1,300}?)?\swrote:"
+    r"|Am\s[^\n]{0,300}?(?:\n[^\n]{1,300}?)?\sschrieb[^\n]{0,80}:"
+    r"|Le\s[^\n]{0,300}?(?:\n[^\n]{1,300}?)?\sa\s[ée]crit\s?:"
+    r"|El\s[^\n]{0,300}?(?:\n[^\n]{1,300}?)?\sescribi[óo]\s?:"
+    r"|Il\s[^\n]{0,300}?(?:\n[^\n]{1,300}?)?\sha\sscritto\s?:"
+    r"|Op\s[^\n]{0,300}?(?:\n[^\n]{1,300}?)?\sschreef[^\n]{0,80}:"
+    r"|Em\s[^\n]{0,300}?(?:\n[^\n]{1,300}?)?\sescreveu\s?:"
+    r")[ \t]*$",
+    re.MULTILINE,
+)
+_ORIGINAL_MESSAGE = re.compile(
+    r"^[ \t]*-{2,}\s*(?:Original Message|Original message|Ursprüngliche Nachricht|Message d'origine)\s*-{2,}[ \t]*$",
+    re.MULTILINE | re.IGNORECASE,
+)
+# Outlook's reply header: "From:" then "Sent:" (or "Date:") within the next
+# three lines. Bold markers ("*From:*") appear when converted from HTML.
+_OUTLOOK_HEADER = re.compile(
+    r"^[ \t]*\*?(?:From|Von|De)\s?:\*?[^\n]*\n(?:[^\n]*\n){0,2}[ \t]*\*?(?:Sent|Date|Gesendet|Envoyé)\s?:",
+    re.MULTILINE | re.IGNORECASE,
+)
+# Outlook puts a rule of underscores just above its header block.
+_RULE = re.compile(r"\n[ \t]*_{10,}[ \t]*\n*$")
+_SIG_DELIMITER = re.compile(r"^-- ?$", re.MULTILINE)
+_MOBILE_FOOTER = re.compile(
+    r"^[ \t]*(?:Sent from my [^\n]{1,40}|Sent from (?:Outlook|Yahoo Mail|Mail for Windows|Gmail)[^\n]{0,40}"
+    r"|Get Outlook for [^\n]{1,30}|Von meinem [^\n]{1,40} gesendet|Envoyé de mon [^\n]{1,40})[ \t]*$",
+    re.MULTILINE | re.IGNORECASE,
+)
+# A bare "--" (the space lost by an editor) is taken as a signature delimiter
+# only when little follows it; in running text it is more likely a separator.
+_BARE_DELIMITER_MAX_LINES = 10
+_FOOTER_MAX_TRAILING_LINES = 3
+
+
+def cut_history(text: str) -> str:
+    """Drop the earliest quoted-history block and everything after it."""
+    cuts = [m.start() for rx in (_ATTRIBUTION, _ORIGINAL_MESSAGE, _OUTLOOK_HEADER) if (m := rx.search(text))]
+    if not cuts:
+        return text
+    head = text[: min(cuts)]
+    return _RULE.sub("\n", head)
+
+
+def drop_quoted_lines(text: str) -> str:
+    return "\n".join(line for line in text.split("\n") if not line.lstrip(" ").startswith(">"))
+
+
+def strip_signature(text: str) -> str:
+    """Drop a "-- " signature block, then a trailing mobile footer."""
+    for match in _SIG_DELIMITER.finditer(text):
+        rest = text[match.end() :]
+        if match.group().endswith(" ") or rest.count("\n") <= _BARE_DELIMITER_MAX_LINES:
+            text = text[: match.start()]
+            break
+    for match in _MOBILE_FOOTER.finditer(text):
+        rest = text[match.end() :].strip()
+        if rest.count("\n") < _FOOTER_MAX_TRAILING_LINES:
+            text = text[: match.start()]
+            break
+    return text
+
+
+def _tidy(text: str) -> str:
+    lines = [line.rstrip() for line in text.split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def clean_body(text: str) -> str:
+    """The new part of a reply; the full text when stripping leaves nothing."""
+    cleaned = _tidy(strip_signature(drop_quoted_lines(cut_history(text))))
+    return cleaned if cleaned else _tidy(text)
