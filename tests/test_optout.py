@@ -1,0 +1,295 @@
+"""Labeled set for autopilot_cli.optout.classify_consent."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from autopilot_cli.optout import SUPPORTED_LANGUAGES, ConsentSignal, classify_consent
+
+EN = ("en",)
+ALL = SUPPORTED_LANGUAGES
+
+# (text, languages, rule) -> opt_out
+OPT_OUT = [
+    # carrier keywords, alone, with case/punctuation/emoji/width variations
+    ("stop", EN, "keyword:STOP"),
+    (" STOP! ", EN, "keyword:STOP"),
+    ("Stop.", EN, "keyword:STOP"),
+    ("'stop'", EN, "keyword:STOP"),
+    ("STOP 🛑", EN, "keyword:STOP"),
+    ("*STOP*", EN, "keyword:STOP"),
+    ("ＳＴＯＰ", EN, "keyword:STOP"),
+    ("stop stop stop", EN, "keyword:STOP"),
+    ("Please STOP!!!", EN, "keyword:STOP"),
+    ("stop please", EN, "keyword:STOP"),
+    ("StopAll", EN, "keyword:STOPALL"),
+    ("STOP ALL", EN, "keyword:STOPALL"),
+    ("unsubscribe.", EN, "keyword:UNSUBSCRIBE"),
+    ("Cancel", EN, "keyword:CANCEL"),
+    ("END", EN, "keyword:END"),
+    ("quit", EN, "keyword:QUIT"),
+    ("Revoke", EN, "keyword:REVOKE"),
+    ("optout", EN, "keyword:OPTOUT"),
+    ("OPT-OUT", EN, "keyword:OPTOUT"),
+    ("opt out", EN, "keyword:OPTOUT"),
+    ("Remove", EN, "keyword:REMOVE"),
+    ("ARRET", EN, "keyword:ARRET"),
+    ("Arrêt", EN, "keyword:ARRET"),
+    ("TD", EN, "keyword:TD"),
+    ("pls unsub", EN, "keyword:UNSUB"),
+    ("hey stop", EN, "keyword:STOP"),
+    ("STOP svp", ("fr",), "keyword:STOP"),
+    # configured-language keywords
+    ("ABMELDEN", ("en", "de"), "keyword:ABMELDEN(de)"),
+    ("stopp", ("en", "de"), "keyword:STOPP(de)"),
+    ("Austragen", ALL, "keyword:AUSTRAGEN(de)"),
+    ("Ende", ("de",), "keyword:ENDE(de)"),
+    ("abmelden bitte", ("de",), "keyword:ABMELDEN(de)"),
+    ("Désinscrire", ("fr",), "keyword:DESINSCRIRE(fr)"),
+    ("BAJA por favor", ("es",), "keyword:BAJA(es)"),
+    ("parar", ("es",), "keyword:PARAR(es)"),
+    ("Alto", ("es",), "keyword:ALTO(es)"),
+    ("Cancelar", ALL, "keyword:CANCELAR(es)"),
+    ("ANNULLA", ("it",), "keyword:ANNULLA(it)"),
+    ("basta!", ("it",), "keyword:BASTA(it)"),
+    ("cancellami", ("it",), "keyword:CANCELLAMI(it)"),
+    ("afmelden", ("nl",), "keyword:AFMELDEN(nl)"),
+    ("STOPPEN", ("nl",), "keyword:STOPPEN(nl)"),
+    ("sair", ("pt",), "keyword:SAIR(pt)"),
+    ("Parar", ("en", "pt"), "keyword:PARAR(pt)"),
+    # English natural language
+    ("please stop messaging me", EN, "phrase:stop messaging me"),
+    ("Stop texting me!", EN, "phrase:stop messaging me"),
+    ("Thanks but please stop messaging me, I'm not interested", EN, "phrase:stop messaging me"),
+    ("take me off your list", EN, "phrase:take me off your list"),
+    ("Remove me from your mailing list.", EN, "phrase:take me off your list"),
+    ("don't contact me again", EN, "phrase:do not contact me"),
+    ("Do not contact me", EN, "phrase:do not contact me"),
+    ("dont text me anymore", EN, "phrase:do not contact me"),
+    ("Never contact me again.", EN, "phrase:do not contact me"),
+    ("unsubscribe me", EN, "phrase:unsubscribe me"),
+    ("Can you unsubscribe me please?", EN, "phrase:unsubscribe me"),
+    ("I want to unsubscribe", EN, "phrase:i want to unsubscribe"),
+    ("I’d like to opt out of these", EN, "phrase:i want to unsubscribe"),
+    ("how do I unsubscribe?", EN, "phrase:how do i unsubscribe"),
+    ("no more messages please", EN, "phrase:no more messages"),
+    ("leave me alone", EN, "phrase:leave me alone"),
+    ("stop sending me emails", EN, "phrase:stop sending me messages"),
+    ("Stop sending me these messages.", EN, "phrase:stop sending me messages"),
+    ("Stop all these marketing messages", EN, "phrase:stop these messages"),
+    ("I no longer want to receive your newsletter", EN, "phrase:i no longer want to receive"),
+    ("I don't want any more texts", EN, "phrase:i no longer want to receive"),
+    ("opt me out", EN, "phrase:opt me out"),
+    ("Unsubscribe from all", EN, "phrase:unsubscribe me"),
+    ("Can you remove me?", EN, "phrase:remove me"),
+    ("stop sending!", EN, "phrase:stop sending me messages"),
+    ("I never signed up so stop texting me", EN, "phrase:stop messaging me"),
+    ("didn't I ask you to stop texting me?", EN, "phrase:stop messaging me"),
+    ("Please remove my number from your list", EN, "phrase:remove my number from your list"),
+    ("If you don't stop texting me I'll report you", EN, "phrase:stop messaging me"),
+    ("why won't you stop texting me??", EN, "phrase:stop messaging me"),
+    # other languages
+    ("Bitte keine Nachrichten mehr", ("de",), "phrase:keine nachrichten mehr(de)"),
+    ("Hören Sie auf, mir zu schreiben!", ("de",), "phrase:horen sie auf mir zu schreiben(de)"),
+    ("hören Sie auf mir zu schreiben", ("de",), "phrase:horen sie auf mir zu schreiben(de)"),
+    ("Ich möchte mich vom Newsletter abmelden", ("de",), "phrase:ich mochte mich abmelden(de)"),
+    ("Bitte kontaktieren Sie mich nicht mehr", ("de",), "phrase:kontaktieren sie mich nicht mehr(de)"),
+    ("Arrêtez de m'envoyer des messages", ("fr",), "phrase:arretez de menvoyer des messages(fr)"),
+    ("désinscrivez-moi", ("fr",), "phrase:desinscrivez-moi(fr)"),
+    ("Ne me contactez plus.", ("fr",), "phrase:ne me contactez plus(fr)"),
+    ("Je ne veux plus recevoir vos messages", ("fr",), "phrase:je ne veux plus recevoir(fr)"),
+    ("No me envíen más mensajes", ("es",), "phrase:no me envien mas mensajes(es)"),
+    ("Dame de baja por favor", ("es",), "phrase:dame de baja(es)"),
+    ("dejen de enviarme mensajes", ("es",), "phrase:dejen de enviarme(es)"),
+    ("Smettete di scrivermi", ("it",), "phrase:smettete di scrivermi(it)"),
+    ("non contattatemi più", ("it",), "phrase:non scrivetemi piu(it)"),
+    ("Lassen Sie mich in Ruhe", ("de",), "phrase:lassen sie mich in ruhe(de)"),
+    ("plus de messages svp", ("fr",), "phrase:plus de messages(fr)"),
+    ("déjenme en paz", ("es",), "phrase:dejenme en paz(es)"),
+    ("Ik wil me afmelden van de nieuwsbrief", ("nl",), "phrase:ik wil me afmelden(nl)"),
+    ("não quero mais receber mensagens", ("pt",), "phrase:nao quero mais receber(pt)"),
+    ("Geen berichten meer", ("nl",), "phrase:geen berichten meer(nl)"),
+    ("Ik wil me afmelden", ("nl",), "phrase:ik wil me afmelden(nl)"),
+    ("Parem de me mandar mensagens", ("pt",), "phrase:parem de me mandar(pt)"),
+    ("Não me mandem mais mensagens", ("pt",), "phrase:nao me mandem mais(pt)"),
+]
+
+OPT_IN = [
+    ("START", EN, "keyword:START"),
+    ("start!", EN, "keyword:START"),
+    ("Unstop", EN, "keyword:UNSTOP"),
+    ("YES", EN, "keyword:YES"),
+    ("yes.", EN, "keyword:YES"),
+    ("Yes 👍", EN, "keyword:YES"),
+    ("ANMELDEN", ("de",), "keyword:ANMELDEN(de)"),
+    ("commencer", ("fr",), "keyword:COMMENCER(fr)"),
+    ("ALTA", ("es",), "keyword:ALTA(es)"),
+    ("Empezar", ALL, "keyword:EMPEZAR(es)"),
+    ("aanmelden", ("nl",), "keyword:AANMELDEN(nl)"),
+]
+
+HELP = [
+    ("HELP", EN, "keyword:HELP"),
+    ("help?", EN, "keyword:HELP"),
+    ("help please", EN, "keyword:HELP"),
+    ("Info", EN, "keyword:INFO"),
+    ("HILFE", ("de",), "keyword:HILFE(de)"),
+    ("aide", ("fr",), "keyword:AIDE(fr)"),
+    ("AYUDA", ALL, "keyword:AYUDA(es)"),
+]
+
+# Checked with every supported language enabled: no language may fire on these.
+NEGATIVE = [
+    "can I stop by tomorrow?",
+    "I need to cancel my order",
+    "don't stop sending the updates!",
+    "We have got to STOP this terrible bill",
+    # third party: not an opt-out of *this* contact (documented in the module)
+    "How do I unsubscribe my son from the newsletter? He asked me to check",
+    "I want to unsubscribe my daughter from the SMS reminders",
+    "Is the help desk open?",
+    "yes please, send me the catalog",
+    "Yes please",
+    "stop the press! great news",
+    "when does the sale end",
+    "please remove the item from my cart",
+    "START date of the course?",
+    "Cancel culture is wild lol",
+    "the end",
+    "never stop improving",
+    "don't stop",
+    "I will quit my job",
+    "don't stop messaging me",
+    "please don't unsubscribe me",
+    "Please do not remove me from the list",
+    "Don't ever take me off your list, I love these deals",
+    "I don't want to stop receiving your emails",
+    "If you stop texting me I'll miss the deals",
+    "Why did you stop messaging me?",
+    "My kids never leave me alone lol",
+    "Stop it, you're making me laugh 😂",
+    "stop stop stop, that's hilarious",
+    "Yes, I'm interested",
+    "yes!!! when can we start?",
+    "Info about the pricing please",
+    "help me choose a size",
+    "I'd like more info",
+    "Can you remove the late fee?",
+    "The bus stop is right outside",
+    "please send me more messages like this",
+    "Ending soon?",
+    "quit playing, is this real?",
+    "Did you get my message? Stop by anytime",
+    "opt in",
+    "opt me in please",
+    "no more questions, thanks!",
+    "I'm getting no more messages about my order, is it lost?",
+    "If you do not contact me by Friday I will cancel",
+    "unstoppable!",
+    "STOPPING by later",
+    "end of story",
+    "take me out",
+    "Please remove me from the class",
+    "remove me from the waitlist? I got a spot",
+    "Can you unsubscribe from the API?",
+    "HELP ME",
+    "",
+    "   ",
+    "🛑",
+    # other languages
+    "Wann ist das Ende der Aktion?",
+    "Ich muss meine Bestellung stornieren",
+    "Das gefällt mir nicht mehr",
+    "Ich bekomme keine Nachrichten mehr zu meinem Paket",
+    "Bitte nicht abmelden",
+    "Hilfe ist unterwegs",
+    "Melden Sie mich vom Kurs ab",
+    "Je veux arrêter de fumer",
+    "La baja de precios es genial",
+    "¿Puedo cancelar mi pedido?",
+    "No me envíen más de tres cajas",
+    "Ik wil stoppen met roken",
+    "Quero sair mais cedo hoje",
+    "Não me mande mais de duas caixas",
+    "Basta così, grazie",
+    "Ich möchte mich vom Kurs abmelden",
+    "Ik wil me afmelden voor de cursus",
+    "Ik krijg geen berichten meer",
+    "¿Por qué no me mandan más mensajes?",
+]
+
+LABELED = (
+    [(t, langs, "opt_out", rule) for t, langs, rule in OPT_OUT]
+    + [(t, langs, "opt_in", rule) for t, langs, rule in OPT_IN]
+    + [(t, langs, "help", rule) for t, langs, rule in HELP]
+)
+
+
+@pytest.mark.parametrize(("text", "languages", "action", "rule"), LABELED)
+def test_positive(text: str, languages: tuple[str, ...], action: str, rule: str) -> None:
+    signal = classify_consent(text, languages)
+    assert signal is not None, text
+    assert (signal.action, signal.rule) == (action, rule)
+    assert signal.language in SUPPORTED_LANGUAGES
+
+
+@pytest.mark.parametrize("text", NEGATIVE)
+def test_negative(text: str) -> None:
+    assert classify_consent(text, SUPPORTED_LANGUAGES) is None
+    assert classify_consent(text) is None
+
+
+def test_label_set_size() -> None:
+    assert len(OPT_OUT) >= 40 and len(OPT_IN) >= 10 and len(HELP) >= 5 and len(NEGATIVE) >= 40
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "rule"),
+    [
+        ("BAJA", "es", "keyword:BAJA(es)"),
+        ("ABMELDEN", "de", "keyword:ABMELDEN(de)"),
+        ("STOPPEN", "nl", "keyword:STOPPEN(nl)"),
+        ("Bitte keine Nachrichten mehr", "de", "phrase:keine nachrichten mehr(de)"),
+        ("dame de baja", "es", "phrase:dame de baja(es)"),
+    ],
+)
+def test_unconfigured_language_does_not_fire(text: str, lang: str, rule: str) -> None:
+    assert classify_consent(text, ("en",)) is None
+    signal = classify_consent(text, ("en", lang))
+    assert signal == ConsentSignal("opt_out", rule, lang)
+
+
+def test_carrier_keywords_always_apply() -> None:
+    assert classify_consent("ARRET", ()) == ConsentSignal("opt_out", "keyword:ARRET", "fr")
+    assert classify_consent("stop", ("de",)) == ConsentSignal("opt_out", "keyword:STOP", "en")
+
+
+def test_first_listed_language_wins_on_shared_keyword() -> None:
+    assert classify_consent("PARAR", ("es", "pt")).rule == "keyword:PARAR(es)"
+    assert classify_consent("PARAR", ("pt", "es")).rule == "keyword:PARAR(pt)"
+
+
+def test_language_codes_are_normalized_and_unknown_rejected() -> None:
+    assert classify_consent("BAJA", ("es-MX",)) == ConsentSignal("opt_out", "keyword:BAJA(es)", "es")
+    with pytest.raises(ValueError):
+        classify_consent("stop", ("xx",))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300), st.lists(st.sampled_from(SUPPORTED_LANGUAGES), max_size=4))
+def test_never_raises_and_deterministic(text: str, languages: list[str]) -> None:
+    first = classify_consent(text, languages)
+    assert first == classify_consent(text, tuple(languages))
+    assert first is None or first.action in {"opt_out", "opt_in", "help"}
+
+
+def test_precision_recall_on_labeled_set() -> None:
+    tp = sum(
+        1
+        for t, langs, action, rule in LABELED
+        if (s := classify_consent(t, langs)) and (s.action, s.rule) == (action, rule)
+    )
+    fp = sum(1 for t in NEGATIVE if classify_consent(t, SUPPORTED_LANGUAGES) is not None)
+    assert tp == len(LABELED) and fp == 0
