@@ -17,18 +17,30 @@ from ..errors import UnknownFormat
 _HEADER_LINE = re.compile(rb"^[!-9;-~]+:[ \t]")  # RFC 5322 field-name, colon
 
 
+_LINE = re.compile(rb"[^\r\n]+")  # the line breaks bytes.splitlines() knows
+
+
+def _first_line(data: bytes) -> bytes:
+    """The first line that is not blank, found without splitting the whole input."""
+    for match in _LINE.finditer(data):
+        if match.group().strip():
+            return match.group()
+    return b""
+
+
 def _first_json_value(data: bytes) -> object:
+    # The first line alone first: when it is a complete JSON value, the whole
+    # input is either that same value or not JSON at all, and a large JSONL
+    # file is not decoded in full (a 36 MB file with one emoji became a
+    # 144 MB UCS-4 string just to be told "Extra data").
     try:
-        return json.loads(data)
+        return json.loads(_first_line(data))
     except (json.JSONDecodeError, UnicodeDecodeError):
         pass
-    for raw in data.splitlines():
-        if raw.strip():
-            try:
-                return json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                return None
-    return None
+    try:
+        return json.loads(data)  # one pretty-printed document
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
 
 
 def _from_json(value: object) -> str | None:

@@ -13,60 +13,27 @@ inbound, or the bot would answer itself.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from ..addresses import AddressError, normalize_address
-from ..clock import parse_timestamp
 from ..events import Ignored, InboundMessage, ParsedItem, Rejected, StatusUpdate
-from ._common import Limits, iter_json_documents, json_path, too_big
+from ._common import Limits, json_path
+from ._meta import BadRecord, iter_entries, parse_record, timestamp_of
 
 OBJECT = "instagram"
 CHANNEL = "instagram"
 MESSAGING_FIELDS = ("messages", "message_reactions", "messaging_postbacks", "messaging_seen")
 _ENVELOPE_KEYS = ("sender", "recipient", "timestamp")
 
-# A bug or an unforeseen value in one event must not abort the whole batch.
-_RECORD_ERRORS = (TypeError, ValueError, AttributeError, KeyError, OverflowError, OSError)
-
-
-class _Bad(Exception):
-    """An event-level problem; its message is the Rejected reason (without the label)."""
 
 
 def parse(data: bytes, limits: Limits) -> Iterator[ParsedItem]:
-    for doc in iter_json_documents(data):
-        if isinstance(doc, tuple):
-            yield Rejected(line=doc[0], reason=doc[1])
-            continue
-        # Meta's example pages wrap payloads in a list; accept that form too.
-        if isinstance(doc.value, list):
-            for i, env in enumerate(doc.value):
-                yield from _envelope(env, doc.line, (i,), limits)
+    for entry in iter_entries(data, OBJECT):
+        if isinstance(entry, Rejected):
+            yield entry
         else:
-            yield from _envelope(doc.value, doc.line, (), limits)
-
-
-def _envelope(env: Any, line: int | None, base: tuple, limits: Limits) -> Iterator[ParsedItem]:
-    where = json_path(*base) or None
-    if not isinstance(env, dict):
-        yield Rejected(line=line, index=where, reason="document is not a JSON object", raw=env)
-        return
-    obj = env.get("object")
-    if obj != OBJECT:
-        yield Rejected(line=line, index=where, reason=f"object is {obj!r}, expected {OBJECT!r}")
-        return
-    entries = env.get("entry")
-    if not isinstance(entries, list) or not entries:
-        yield Rejected(line=line, index=where, reason="missing or empty 'entry' list")
-        return
-    for i, entry in enumerate(entries):
-        path = (*base, "entry", i)
-        if not isinstance(entry, dict):
-            yield Rejected(line=line, index=json_path(*path), reason=f"entry[{i}]: not a JSON object", raw=entry)
-            continue
-        yield from _entry(entry, line, path, limits)
+            yield from _entry(entry.value, entry.line, entry.path, limits)
 
 
 def _entry(entry: dict, line: int | None, path: tuple, limits: Limits) -> Iterator[ParsedItem]:
@@ -82,7 +49,7 @@ def _entry(entry: dict, line: int | None, path: tuple, limits: Limits) -> Iterat
             continue
         handler = _standby if key == "standby" else (lambda ev: _event(ev, own_id))
         for j, ev in enumerate(events):
-            yield _record(ev, f"{key}[{j}]", line, json_path(*path, key, j), limits, handler)
+            yield parse_record(ev, f"{key}[{j}]", line, json_path(*path, key, j), limits, handler)
     changes = entry.get("changes")
     if isinstance(changes, list):
         found = True
@@ -100,25 +67,8 @@ def _change(change: Any, own_id: Any, label: str, line: int | None, path: tuple,
     value = change.get("value") if isinstance(change, dict) else None
     if field in MESSAGING_FIELDS and isinstance(value, dict):
         index = json_path(*path, "value")
-        return _record(value, f"{label}.value", line, index, limits, lambda ev: _event(ev, own_id))
+        return parse_record(value, f"{label}.value", line, index, limits, lambda ev: _event(ev, own_id))
     return Ignored(line=line, index=json_path(*path), reason=f"{label}: field {field!r} is not handled")
-
-
-def _record(ev: Any, label: str, line: int | None, index: str, limits: Limits,
-            handler: Callable[[dict], ParsedItem]) -> ParsedItem:
-    try:
-        if not isinstance(ev, dict):
-            raise _Bad("not a JSON object")
-        size_problem = too_big(len(json.dumps(ev, ensure_ascii=False).encode()), limits)
-        item = Rejected(reason=size_problem) if size_problem else handler(ev)
-    except _Bad as exc:
-        item = Rejected(reason=str(exc), raw=ev)
-    except _RECORD_ERRORS as exc:
-        item = Rejected(reason=f"cannot be parsed ({type(exc).__name__}: {exc})", raw=ev)
-    if isinstance(item, (Ignored, Rejected)):
-        item.reason = f"{label}: {item.reason}"
-    item.line, item.index = line, index
-    return item
 
 
 def _standby(_ev: dict) -> ParsedItem:
@@ -149,13 +99,13 @@ def _event(ev: dict, own_id: Any) -> ParsedItem:
 def _message(ev: dict) -> ParsedItem:
     msg = ev.get("message")
     if not isinstance(msg, dict):
-        raise _Bad("'message' is not an object")
+        raise BadRecord("'message' is not an object")
     if msg.get("is_deleted"):
         return Ignored(reason="message was deleted by the sender")
     if msg.get("is_self"):
         return Ignored(reason="self-test message from Meta")
     mid = _required(msg, "mid", "message.mid")
-    sender, received_at = _sender(ev), _when(ev)
+    sender, received_at = _sender(ev), timestamp_of(ev)
     attachments = _dicts(msg, "attachments")
     parts = [msg["text"]] if _text(msg, "text") else []
     parts += [_render_attachment(a) for a in attachments]
@@ -170,7 +120,7 @@ def _message(ev: dict) -> ParsedItem:
     else:
         mtype = "text"
     if not parts:
-        raise _Bad("message has neither 'text' nor 'attachments'")
+        raise BadRecord("message has neither 'text' nor 'attachments'")
     if attachments:
         metadata["attachments"] = attachments
     reply_to = _obj(msg, "reply_to")
@@ -194,8 +144,8 @@ def _render_attachment(attachment: dict) -> str:
 def _postback(ev: dict) -> ParsedItem:
     pb = ev.get("postback")
     if not isinstance(pb, dict):
-        raise _Bad("'postback' is not an object")
-    sender, received_at = _sender(ev), _when(ev)
+        raise BadRecord("'postback' is not an object")
+    sender, received_at = _sender(ev), timestamp_of(ev)
     payload = _text(pb, "payload")
     # Older deliveries have no mid; sender + time + payload is stable across Meta's retries.
     external_id = _text(pb, "mid") or f"postback:{sender}:{ev.get('timestamp')}:{payload or ''}"
@@ -209,9 +159,9 @@ def _postback(ev: dict) -> ParsedItem:
 def _reaction(ev: dict) -> ParsedItem:
     reaction = ev.get("reaction")
     if not isinstance(reaction, dict):
-        raise _Bad("'reaction' is not an object")
+        raise BadRecord("'reaction' is not an object")
     mid = _required(reaction, "mid", "reaction.mid")
-    sender, received_at = _sender(ev), _when(ev)
+    sender, received_at = _sender(ev), timestamp_of(ev)
     action = _text(reaction, "action") or "react"
     emoji, name = _text(reaction, "emoji"), _text(reaction, "reaction")
     if action == "unreact":
@@ -231,24 +181,24 @@ def _reaction(ev: dict) -> ParsedItem:
 def _read(ev: dict) -> ParsedItem:
     read = ev.get("read")
     if not isinstance(read, dict):
-        raise _Bad("'read' is not an object")
+        raise BadRecord("'read' is not an object")
     mid = _text(read, "mid")
     if mid is None:
         if "watermark" in read:
             return Ignored(reason="read receipt has only a watermark, no message id to update")
-        raise _Bad("missing 'read.mid'")
-    return StatusUpdate(channel=CHANNEL, provider_message_id=mid, status="read", at=_when(ev),
+        raise BadRecord("missing 'read.mid'")
+    return StatusUpdate(channel=CHANNEL, provider_message_id=mid, status="read", at=timestamp_of(ev),
                         recipient=_sender(ev), raw=ev)
 
 
 def _sender(ev: dict) -> str:
     value = _obj(ev, "sender").get("id")
     if value is None or isinstance(value, (bool, dict, list, float)):
-        raise _Bad("missing 'sender.id'")
+        raise BadRecord("missing 'sender.id'")
     try:
         return normalize_address(CHANNEL, value)
     except AddressError as exc:
-        raise _Bad(f"'sender.id' {exc}") from None
+        raise BadRecord(f"'sender.id' {exc}") from None
 
 
 def _recipient(ev: dict) -> str | None:
@@ -256,20 +206,10 @@ def _recipient(ev: dict) -> str | None:
     return str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
 
 
-def _when(ev: dict) -> Any:
-    value = ev.get("timestamp")
-    if value is None:
-        raise _Bad("missing 'timestamp'")
-    try:
-        return parse_timestamp(value)
-    except (ValueError, OverflowError, OSError) as exc:
-        raise _Bad(f"bad 'timestamp' {value!r}: {exc}") from None
-
-
 def _required(record: dict, key: str, name: str) -> str:
     value = _text(record, key)
     if value is None:
-        raise _Bad(f"missing {name!r}")
+        raise BadRecord(f"missing {name!r}")
     return value
 
 

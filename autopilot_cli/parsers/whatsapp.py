@@ -11,14 +11,13 @@ a ``Rejected`` naming its path, and the rest of the batch is still parsed.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..addresses import AddressError, normalize_address
-from ..clock import parse_timestamp
 from ..events import Ignored, InboundMessage, ParsedItem, PreferenceUpdate, Rejected, StatusUpdate
-from ._common import Limits, iter_json_documents, json_path, too_big
+from ._common import Limits, json_path
+from ._meta import BadRecord, iter_entries, parse_record, timestamp_of
 
 OBJECT = "whatsapp_business_account"
 CHANNEL = "whatsapp"
@@ -33,50 +32,20 @@ _RECORD_LISTS = {
     "smb_message_echoes": ("message_echoes",),
 }
 
-# A bug or an unforeseen value in one record must not abort the whole batch:
-# these become a Rejected for that record instead.
-_RECORD_ERRORS = (TypeError, ValueError, AttributeError, KeyError, OverflowError, OSError)
-
-
-class _Bad(Exception):
-    """A record-level problem; its message is the Rejected reason (without the label)."""
 
 
 def parse(data: bytes, limits: Limits) -> Iterator[ParsedItem]:
-    for doc in iter_json_documents(data):
-        if isinstance(doc, tuple):
-            yield Rejected(line=doc[0], reason=doc[1])
+    for entry in iter_entries(data, OBJECT):
+        if isinstance(entry, Rejected):
+            yield entry
             continue
-        # Meta's reference pages wrap examples in a list; accept that form too.
-        if isinstance(doc.value, list):
-            for i, env in enumerate(doc.value):
-                yield from _envelope(env, doc.line, (i,), limits)
-        else:
-            yield from _envelope(doc.value, doc.line, (), limits)
-
-
-def _envelope(env: Any, line: int | None, base: tuple, limits: Limits) -> Iterator[ParsedItem]:
-    where = json_path(*base) or None
-    if not isinstance(env, dict):
-        yield Rejected(line=line, index=where, reason="document is not a JSON object", raw=env)
-        return
-    obj = env.get("object")
-    if obj != OBJECT:
-        yield Rejected(line=line, index=where, reason=f"object is {obj!r}, expected {OBJECT!r}")
-        return
-    entries = env.get("entry")
-    if not isinstance(entries, list) or not entries:
-        yield Rejected(line=line, index=where, reason="missing or empty 'entry' list")
-        return
-    for i, entry in enumerate(entries):
-        path = (*base, "entry", i)
-        changes = entry.get("changes") if isinstance(entry, dict) else None
+        changes = entry.value.get("changes")
         if not isinstance(changes, list):
-            yield Rejected(line=line, index=json_path(*path), reason=f"entry[{i}]: missing 'changes' list")
+            reason = f"entry[{entry.path[-1]}]: missing 'changes' list"
+            yield Rejected(line=entry.line, index=json_path(*entry.path), reason=reason)
             continue
-        waba_id = entry.get("id")
         for j, change in enumerate(changes):
-            yield from _change(change, waba_id, line, (*path, "changes", j), limits)
+            yield from _change(change, entry.value.get("id"), entry.line, (*entry.path, "changes", j), limits)
 
 
 def _change(change: Any, waba_id: Any, line: int | None, path: tuple, limits: Limits) -> Iterator[ParsedItem]:
@@ -108,24 +77,7 @@ def _each(value: dict, key: str, line: int | None, vpath: tuple, limits: Limits,
         yield Rejected(line=line, index=json_path(*vpath, key), reason=f"'{key}' is not a list")
         return
     for k, record in enumerate(records):
-        yield _record(record, f"{key}[{k}]", line, json_path(*vpath, key, k), limits, handler)
-
-
-def _record(record: Any, label: str, line: int | None, index: str, limits: Limits,
-            handler: Callable[[dict], ParsedItem]) -> ParsedItem:
-    try:
-        if not isinstance(record, dict):
-            raise _Bad("not a JSON object")
-        size_problem = too_big(len(json.dumps(record, ensure_ascii=False).encode()), limits)
-        item = Rejected(reason=size_problem) if size_problem else handler(record)
-    except _Bad as exc:
-        item = Rejected(reason=str(exc), raw=record)
-    except _RECORD_ERRORS as exc:
-        item = Rejected(reason=f"cannot be parsed ({type(exc).__name__}: {exc})", raw=record)
-    if isinstance(item, (Ignored, Rejected)):
-        item.reason = f"{label}: {item.reason}"
-    item.line, item.index = line, index
-    return item
+        yield parse_record(record, f"{key}[{k}]", line, json_path(*vpath, key, k), limits, handler)
 
 
 def _required(record: dict, key: str) -> str:
@@ -133,18 +85,8 @@ def _required(record: dict, key: str) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str) or not value.strip():
-        raise _Bad(f"missing {key!r}")
+        raise BadRecord(f"missing {key!r}")
     return value.strip()
-
-
-def _when(record: dict) -> Any:
-    value = record.get("timestamp")
-    if value is None:
-        raise _Bad("missing 'timestamp'")
-    try:
-        return parse_timestamp(value)
-    except (ValueError, OverflowError, OSError) as exc:
-        raise _Bad(f"bad 'timestamp' {value!r}: {exc}") from None
 
 
 def _obj(record: dict, key: str) -> dict:
@@ -192,8 +134,8 @@ class _Context:
         try:
             sender = normalize_address(CHANNEL, raw_from)
         except AddressError as exc:
-            raise _Bad(f"'from' {exc}") from None
-        received_at = _when(msg)
+            raise BadRecord(f"'from' {exc}") from None
+        received_at = timestamp_of(msg)
         mtype = msg.get("type") if isinstance(msg.get("type"), str) else "unknown"
         text, extra = _render(mtype, msg)
         automated = mtype == "system"
@@ -217,7 +159,7 @@ class _Context:
         status = _required(st, "status")
         if status not in DELIVERY_STATES:
             return Ignored(reason=f"status {status!r} is not tracked")
-        at = _when(st)
+        at = timestamp_of(st)
         recipient = st.get("recipient_id")
         if recipient is not None:
             try:
@@ -239,11 +181,11 @@ def _preference(pref: dict) -> ParsedItem:
     try:
         sender = normalize_address(CHANNEL, wa_id)
     except AddressError as exc:
-        raise _Bad(f"'wa_id' {exc}") from None
+        raise BadRecord(f"'wa_id' {exc}") from None
     category = _text(pref, "category") or "marketing_messages"
     return PreferenceUpdate(
         channel=CHANNEL, sender=sender, action=PREFERENCE_ACTIONS[value],
-        category=category.removesuffix("_messages"), at=_when(pref), raw=pref,
+        category=category.removesuffix("_messages"), at=timestamp_of(pref), raw=pref,
     )
 
 
@@ -257,7 +199,7 @@ def _render(mtype: str, msg: dict) -> tuple[str, dict[str, Any]]:
     if mtype == "text":
         text = _text(body, "body")
         if text is None:
-            raise _Bad("missing 'text.body'")
+            raise BadRecord("missing 'text.body'")
         return body["body"], {}
     if mtype in MEDIA_TYPES:
         return _render_media(mtype, body)
