@@ -278,6 +278,35 @@ def m004_credentials_and_audit(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m005_decisions_and_model_usage(conn: sqlite3.Connection) -> None:
+    _run(
+        conn,
+        # Every check `process` ran for an event, in order, so `explain` can replay the reasoning.
+        """CREATE TABLE decisions (
+            event_id INTEGER PRIMARY KEY REFERENCES events(id),
+            outcome TEXT NOT NULL,
+            reasons TEXT NOT NULL DEFAULT '[]',
+            checks TEXT NOT NULL DEFAULT '[]',
+            confidence REAL,
+            draft_id INTEGER REFERENCES drafts(id),
+            job_id INTEGER REFERENCES jobs(id),
+            send_at TEXT,
+            decided_at TEXT NOT NULL
+        )""",
+        # Tokens spent per UTC day, for the drafter's daily budget.
+        """CREATE TABLE model_usage (
+            day TEXT PRIMARY KEY,
+            requests INTEGER NOT NULL DEFAULT 0,
+            tokens INTEGER NOT NULL DEFAULT 0
+        )""",
+        "ALTER TABLE drafts ADD COLUMN intent TEXT",
+        "ALTER TABLE drafts ADD COLUMN variant TEXT",
+        "ALTER TABLE jobs ADD COLUMN variant TEXT",
+        "ALTER TABLE jobs ADD COLUMN origin TEXT NOT NULL DEFAULT 'auto'",
+    )
+
+
 def applied_migrations(store: Store) -> list[str]:
     with translate_errors(store.path):
         store.conn.execute(
@@ -300,8 +329,17 @@ def pending_migrations(store: Store) -> list[Migration]:
 
 def migrate(store: Store, clock: Clock, upto: str | None = None) -> list[str]:
     """Apply pending migrations (up to and including ``upto``); returns their names."""
+    known = [fn.__name__ for fn in MIGRATIONS]
+    if upto is not None and upto not in known:
+        raise ValueError(f"unknown migration {upto!r}")
+    # Walk the whole list, not only the pending ones, so that ``upto`` stops
+    # the walk even when that migration was applied earlier.
+    last = known.index(upto) if upto is not None else len(known) - 1
+    pending = {fn.__name__ for fn in pending_migrations(store)}
     done: list[str] = []
-    for fn in pending_migrations(store):
+    for fn in MIGRATIONS[: last + 1]:
+        if fn.__name__ not in pending:
+            continue
         with store.transaction() as conn:
             # Re-check inside the lock: another process may have migrated meanwhile.
             if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (fn.__name__,)).fetchone():
@@ -312,8 +350,6 @@ def migrate(store: Store, clock: Clock, upto: str | None = None) -> list[str]:
                 (fn.__name__, to_iso(clock.now())),
             )
         done.append(fn.__name__)
-        if upto and fn.__name__ == upto:
-            break
     return done
 
 

@@ -16,6 +16,7 @@ subclasses with one-line messages.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,16 +45,21 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE`` … ``COMMIT``; rolls back on any exception."""
+        """``BEGIN IMMEDIATE`` … ``COMMIT``; rolls back on any exception.
+
+        A failed ``COMMIT`` (SQLITE_FULL or I/O error while writing the WAL, a
+        deferred foreign key) leaves SQLite's transaction open, holding the
+        write lock; it is rolled back too, so the connection stays usable.
+        """
         with translate_errors(self.path):
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
+                self.conn.execute("COMMIT")
             except BaseException:
                 if self.conn.in_transaction:
                     self.conn.rollback()
                 raise
-            self.conn.execute("COMMIT")
 
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         """A read outside any transaction (one statement is its own snapshot)."""
@@ -91,6 +97,29 @@ def translate_errors(path: str) -> Iterator[None]:
         raise describe_sqlite_error(exc, path) from None
 
 
+def _switch_to_wal(conn: sqlite3.Connection, busy_timeout_ms: int) -> str:
+    """``PRAGMA journal_mode = WAL``, retried while another connection holds a lock.
+
+    Switching a rollback-journal database (a new file) to WAL needs an
+    exclusive lock. When two processes open a new database at once, each
+    holds a shared lock and wants the exclusive one, so SQLite answers
+    SQLITE_BUSY at once instead of calling the busy handler (which would
+    deadlock): we wait and retry here, within the same busy timeout. Once
+    the file is in WAL mode the pragma needs no lock.
+    """
+    deadline = time.monotonic() + busy_timeout_ms / 1000.0
+    delay = 0.001
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            busy = "locked" in str(exc).lower() or "busy" in str(exc).lower()
+            if not busy or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
 def connect(path: str | Path, *, busy_timeout_ms: int = 5000, create: bool = True) -> Store:
     """Open (and with ``create``, create) a database file with our pragmas set.
 
@@ -117,7 +146,7 @@ def connect(path: str | Path, *, busy_timeout_ms: int = 5000, create: bool = Tru
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             # Reading the schema is what reveals a file that is not a database.
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = _switch_to_wal(conn, busy_timeout_ms)
             if path_str != ":memory:" and str(mode).lower() != "wal":
                 raise StoreError(f"could not switch database {path_str} to WAL mode (got {mode})")
             conn.execute("PRAGMA synchronous = FULL")
