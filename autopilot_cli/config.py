@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 from .events import CHANNELS
@@ -43,6 +43,13 @@ class AutopilotSection(_Section):
     timezone: str = "UTC"
     own_addresses: list[str] = Field(default_factory=list)
     """Our own phone numbers and email addresses: messages from them are never answered."""
+    auto_reply_budget: int = Field(3, ge=0, le=1000)
+    """Most automatic replies per contact within auto_reply_window_hours; more go to review."""
+    auto_reply_window_hours: float = Field(24.0, gt=0, le=24 * 30)
+    min_delay_seconds: int = Field(60, ge=0, le=7 * 86400)
+    """A reply is never sent sooner than this after the inbound message."""
+    history_messages: int = Field(10, ge=0, le=100)
+    """How many recent messages with the contact the drafter sees."""
 
     _tz = field_validator("timezone")(_check_timezone)
 
@@ -54,6 +61,75 @@ class DrafterSection(_Section):
     base_url: str = "https://api.openai.com/v1"
     api_key_env: str = Field("OPENAI_API_KEY", pattern=ENV_NAME_PATTERN)
     timeout_seconds: float = Field(30.0, gt=0)
+    max_retries: int = Field(3, ge=0, le=10)
+    """Retries (with backoff) on 429 and 5xx from the model server."""
+    concurrency: int = Field(8, ge=1, le=64)
+    """Model requests in flight at once."""
+    daily_token_budget: int = Field(500_000, ge=0)
+    """Most tokens per UTC day; once spent, events go to review with reason model_budget_spent. 0 = no limit."""
+    moderation: bool = False
+    """Also ask the OpenAI moderation endpoint (openai kind); if it fails, drafts go to review."""
+    template: str = "Hi {greeting_name},\n\n{answer}\n\n{signature}"
+    """Reply template when no A/B variant applies: {greeting_name}, {answer}, {signature}."""
+    signature: str = "The team"
+
+
+class ConsentSection(_Section):
+    scope: Literal["contact", "channel"] = "contact"
+    """contact: an opt-out on one channel stops every channel; channel: only that channel."""
+    languages: list[str] = Field(default_factory=lambda: ["en"])
+    """Languages whose opt-out keywords and phrases are recognised (English always is)."""
+    help_text: str = "This is our automated assistant. Reply STOP to stop messages; a person reads every conversation."
+    confirmation_text: str = ""
+    """Sent once after an opt-out when not empty; never marketing."""
+
+    @field_validator("languages")
+    @classmethod
+    def _known_languages(cls, value: list[str]) -> list[str]:
+        from .optout import SUPPORTED_LANGUAGES
+
+        unknown = [v for v in value if v not in SUPPORTED_LANGUAGES]
+        if unknown:
+            raise ValueError(f"unsupported language {unknown[0]!r}; supported: {', '.join(SUPPORTED_LANGUAGES)}")
+        return value
+
+
+class GatesSection(_Section):
+    compliance_topics: list[str] = Field(
+        default_factory=lambda: [
+            "refund", "price", "discount", "contract", "legal", "guarantee", "password", "cancel subscription",
+        ]
+    )
+    """Topics that always need a human, in the inbound message or the draft."""
+
+
+class LimitsSection(_Section):
+    per_contact_per_day: int = Field(5, ge=1)
+    per_channel_per_hour: int = Field(1000, ge=1)
+    per_channel_per_day: int = Field(10_000, ge=1)
+
+
+class VariantConfig(_Section):
+    name: str = Field(min_length=1, max_length=64)
+    weight: float = Field(1.0, gt=0)
+    template: str = Field(min_length=1)
+
+
+class ExperimentConfig(_Section):
+    name: str = Field(min_length=1, max_length=64)
+    channels: list[str] = Field(default_factory=lambda: list(CHANNELS))
+    metric: Literal["replied", "opened", "converted"] = "replied"
+    allocation: Literal["fixed", "bandit"] = "fixed"
+    auto_promote: bool = False
+    variants: list[VariantConfig] = Field(min_length=2)
+
+    @field_validator("variants")
+    @classmethod
+    def _unique_names(cls, value: list[VariantConfig]) -> list[VariantConfig]:
+        names = [v.name for v in value]
+        if len(set(names)) != len(names):
+            raise ValueError("variant names must be unique")
+        return value
 
 
 class DatabaseSection(_Section):
@@ -68,6 +144,12 @@ class IngestSection(_Section):
 
 
 class _ChannelBase(_Section):
+    mode: Literal["auto", "one_click", "assist"] | None = None
+    """Overrides [autopilot] mode for this channel."""
+    confidence_threshold: float | None = Field(None, ge=0.0, le=1.0)
+    max_per_hour: int | None = Field(None, ge=1)
+    """Overrides [limits] per_channel_per_hour for this channel (this sender account)."""
+    max_per_day: int | None = Field(None, ge=1)
     rate_per_second: float = Field(10.0, gt=0, le=10_000)
     app_secret_env: str | None = Field(None, pattern=ENV_NAME_PATTERN)
     """Meta app secret for X-Hub-Signature-256 checks of this channel's webhooks."""
@@ -130,7 +212,11 @@ class Config(_Section):
     drafter: DrafterSection = Field(default_factory=DrafterSection)
     database: DatabaseSection = Field(default_factory=DatabaseSection)
     ingest: IngestSection = Field(default_factory=IngestSection)
+    consent: ConsentSection = Field(default_factory=ConsentSection)
+    gates: GatesSection = Field(default_factory=GatesSection)
+    limits: LimitsSection = Field(default_factory=LimitsSection)
     channels: dict[str, ChannelConfig] = Field(default_factory=_default_channels)
+    experiments: list[ExperimentConfig] = Field(default_factory=list)
 
     # Where the config came from: not settable from the file itself.
     _source: str | None = PrivateAttr(None)
@@ -152,6 +238,35 @@ class Config(_Section):
             if name not in CHANNELS:
                 raise ValueError(f"unknown channel {name!r}; channels are {', '.join(CHANNELS)}")
         return value
+
+    @model_validator(mode="after")
+    def _linkedin_never_auto(self) -> Config:
+        # LinkedIn's Messages API terms: a member sends each message; no automated sends.
+        linkedin = self.channels.get("linkedin")
+        if linkedin is not None and linkedin.mode == "auto":
+            raise ValueError("channels.linkedin.mode cannot be 'auto': LinkedIn's terms require a member to send each message")
+        for exp in self.experiments:
+            unknown = [c for c in exp.channels if c not in CHANNELS]
+            if unknown:
+                raise ValueError(f"experiment {exp.name!r}: unknown channel {unknown[0]!r}")
+        names = [e.name for e in self.experiments]
+        if len(set(names)) != len(names):
+            raise ValueError("experiment names must be unique")
+        return self
+
+    def mode_for(self, channel: str) -> str:
+        """The effective mode: the channel's override, else the global one; LinkedIn is never auto."""
+        entry = self.channels.get(channel)
+        mode = (entry.mode if entry is not None and entry.mode else None) or self.autopilot.mode
+        if channel == "linkedin" and mode == "auto":
+            return "one_click"
+        return mode
+
+    def threshold_for(self, channel: str) -> float:
+        entry = self.channels.get(channel)
+        if entry is not None and entry.confidence_threshold is not None:
+            return entry.confidence_threshold
+        return self.autopilot.confidence_threshold
 
     def resolve_path(self, value: str) -> Path:
         """A path from the config, relative to the config file's folder."""

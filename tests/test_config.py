@@ -6,7 +6,14 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from autopilot_cli.config import Config, _ChannelBase, config_from_dict, load_config
+from autopilot_cli.config import (
+    Config,
+    ExperimentConfig,
+    VariantConfig,
+    _ChannelBase,
+    config_from_dict,
+    load_config,
+)
 from autopilot_cli.errors import ConfigError
 
 ROOT = Path(__file__).parent.parent
@@ -43,8 +50,8 @@ def _all_keys(model: type[BaseModel]) -> set[str]:
 def test_every_config_key_is_documented_in_sample_config() -> None:
     text = (ROOT / "sample_config.toml").read_text()
     keys = _all_keys(Config)
-    for channel_model in _ChannelBase.__subclasses__():
-        keys |= set(channel_model.model_fields)
+    for model in (*_ChannelBase.__subclasses__(), ExperimentConfig, VariantConfig):
+        keys |= set(model.model_fields)
     missing = sorted(k for k in keys if not re.search(rf"\b{k}\b", text))
     assert missing == []
 
@@ -66,6 +73,12 @@ def test_every_config_key_is_documented_in_sample_config() -> None:
         ('[channels.whatsapp]\nadapter = "whatsapp"\nphone_number_id = "1"\ntoken_env = "not a name"\n',
          "'channels.whatsapp.token_env'"),
         ("[autopilot\n", "invalid TOML"),
+        ('[channels.linkedin]\nadapter = "outbox"\nmode = "auto"\n', "LinkedIn's terms require a member"),
+        ('[consent]\nlanguages = ["klingon"]\n', "unsupported language 'klingon'"),
+        ('[[experiments]]\nname = "x"\nvariants = [{name = "a", template = "t"}]\n', "'experiments.0.variants'"),
+        ('[[experiments]]\nname = "x"\nchannels = ["sms"]\nvariants = [{name = "a", template = "t"}, {name = "b", template = "u"}]\n',
+         "unknown channel 'sms'"),
+        ('[limits]\nper_contact_per_day = 0\n', "'limits.per_contact_per_day'"),
     ],
 )
 def test_config_errors_name_the_key_and_the_file(tmp_path: Path, toml: str, message: str) -> None:
@@ -110,3 +123,12 @@ def test_paths_resolve_against_the_config_folder(tmp_path: Path) -> None:
 def test_source_cannot_be_set_from_the_file() -> None:
     with pytest.raises(ConfigError, match="unknown key 'source'"):
         config_from_dict({"source": "/etc/passwd"})
+
+
+def test_linkedin_global_auto_means_one_click() -> None:
+    config = config_from_dict({"autopilot": {"mode": "auto"}})
+    assert config.mode_for("linkedin") == "one_click"
+    assert config.mode_for("email") == "auto"
+    per_channel = config_from_dict({"channels": {"email": {"adapter": "outbox", "mode": "assist", "confidence_threshold": 0.5}}})
+    assert per_channel.mode_for("email") == "assist"
+    assert per_channel.threshold_for("email") == 0.5 and per_channel.threshold_for("whatsapp") == 0.85

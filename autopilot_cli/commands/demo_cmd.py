@@ -11,7 +11,12 @@ from rich.table import Table
 
 from ..demo import DemoReport, run_demo
 from ..render import console, print_json, safe
-from ._shared import json_option, runtime
+from ._shared import json_option
+
+
+def _short(text: str, width: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _render(report: DemoReport) -> None:
@@ -33,26 +38,38 @@ def _render(report: DemoReport) -> None:
         for err in item.report.errors:
             where = f"line {err.line}" if err.line is not None else safe(err.index or "")
             out.print(f"  {safe(item.sample)} {where}: rejected — {safe(err.reason)}")
-    events = Table(title="events waiting for `process`", show_header=True, header_style="bold")
-    for column in ("id", "channel", "from", "text", "automated"):
-        events.add_column(column, overflow="fold")
-    for ev in report.events:
-        text = ev.text if len(ev.text) <= 60 else ev.text[:57] + "…"
-        events.add_row(str(ev.id), safe(ev.channel), safe(ev.sender), safe(text), "yes" if ev.automated else "")
-    out.print(events)
+    out.rule(f"2. process: one outcome per event (demo clock {report.clock})")
+    p = report.process
+    out.print(f"processed {p.processed}: auto-scheduled {p.auto_scheduled}, review {p.review_queue}, "
+              f"opted out {p.opted_out}, rate-limited {p.rate_limited}, skipped {p.skipped}, errors {p.errors}")
+    table = Table(show_header=True, header_style="bold")
+    for column in ("event", "channel", "message", "outcome", "conf.", "reasons"):
+        table.add_column(column, overflow="fold")
+    for item in report.decisions:
+        d = item.decision
+        table.add_row(str(d.event_id), safe(d.channel), safe(_short(item.text)), d.outcome,
+                      "" if d.confidence is None else f"{d.confidence:.2f}", safe("\n".join(d.reasons)))
+    out.print(table)
+    scheduled = [i for i in report.decisions if i.decision.outcome == "auto_scheduled" and i.draft]
+    if scheduled:
+        first = scheduled[0]
+        out.print(f"example reply to event {first.decision.event_id}, sent at {first.decision.send_at}:")
+        out.print(safe(first.draft))
     s = report.status
     out.rule("status")
     out.print(
-        f"events pending {s.events.get('pending', 0)}, contacts {s.contacts}, "
-        f"delivery statuses {s.delivery_statuses}, rejected records {s.rejects}"
+        f"events pending {s.events.get('pending', 0)}, drafts in review {s.drafts_in_review} "
+        f"({s.drafts_ready} ready), jobs scheduled {s.jobs.get('scheduled', 0)}, "
+        f"opted-out contacts {s.opted_out_contacts}, rejected records {s.rejects}"
     )
+    out.print(f"try: autopilot --config {safe(report.config)} explain {report.decisions[0].decision.event_id}"
+              if report.decisions else "")
     out.print(f"try: autopilot --config {safe(report.config)} status")
 
 
 def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(
-        ctx: typer.Context,
         directory: Optional[Path] = typer.Option(None, "--dir", help="Folder for the demo's files. Default: a new temporary folder."),
         as_json: bool = json_option(),
     ) -> None:
@@ -64,9 +81,8 @@ def register(app: typer.Typer) -> None:
 
         Example: autopilot demo --dir /tmp/autopilot-demo
         """
-        rt = runtime(ctx)
         target = directory or Path(tempfile.mkdtemp(prefix="autopilot-demo-"))
-        report = run_demo(target, rt.clock)
+        report = run_demo(target)
         if as_json:
             print_json(report.model_dump(mode="json"))
         else:

@@ -1,0 +1,96 @@
+"""``autopilot process`` and ``autopilot explain``."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from typing import TYPE_CHECKING
+
+from ..render import console, print_json, safe
+from ._shared import json_option, runtime
+
+if TYPE_CHECKING:
+    from ..process import ProcessReport
+
+SUMMARY_KEYS = ("processed", "auto_scheduled", "review_queue", "opted_out", "opted_in", "rate_limited", "skipped", "errors")
+
+
+def _render(report: "ProcessReport") -> None:
+    out = console()
+    prefix = "dry run — nothing written. " if report.dry_run else ""
+    out.print(prefix + ", ".join(f"{k.replace('_', ' ')} {getattr(report, k)}" for k in SUMMARY_KEYS))
+    if not report.decisions:
+        return
+    table = Table(show_header=True, header_style="bold")
+    for column in ("event", "channel", "contact", "outcome", "confidence", "send at", "reasons"):
+        table.add_column(column, overflow="fold")
+    for d in report.decisions:
+        table.add_row(str(d.event_id), safe(d.channel), safe(d.contact), d.outcome,
+                      "" if d.confidence is None else f"{d.confidence:.2f}", d.send_at or "",
+                      safe(", ".join(d.reasons)))
+    out.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("process")
+    def process(
+        ctx: typer.Context,
+        limit: int = typer.Option(None, "--limit", min=1, help="Process at most N pending events."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Show every decision; write nothing."),
+        as_json: bool = json_option(),
+    ) -> None:
+        """Decide every pending event, oldest first: skip, opt out, draft and schedule, or queue for review.
+
+        Checks run in a fixed order (README: "The checks"): loop guard, consent,
+        contact checks, drafting, gates, mode and channel window, rate limits,
+        send time, A/B variant. Each event gets exactly one outcome, with reasons.
+
+        Example: autopilot process --dry-run --json
+        """
+        # Imported here: the drafting stack is not needed by other commands.
+        from ..process import process_events
+        from ..services import build_services
+
+        rt = runtime(ctx)
+        config = rt.config()
+        services, protected = build_services(config, rt.secrets())
+        report = process_events(rt.store(), config, rt.clock, services, limit=limit, dry_run=dry_run,
+                                protected_fragments=protected)
+        if as_json:
+            data = report.model_dump(mode="json")
+            print_json(data)
+        else:
+            _render(report)
+
+    @app.command("explain")
+    def explain(ctx: typer.Context, event_id: int = typer.Argument(..., help="The event's id."),
+                as_json: bool = json_option()) -> None:
+        """Show how an event was decided: each check, in order, with its result.
+
+        Example: autopilot explain 42
+        """
+        from ..explain import explain_event
+
+        result = explain_event(runtime(ctx).store(), event_id)
+        if as_json:
+            print_json(result.model_dump(mode="json"))
+            return
+        out = console()
+        out.print(f"event {result.event_id} · {safe(result.channel)} · from {safe(result.contact)} · "
+                  f"received {result.received_at}")
+        out.print(f"message: {safe(result.text)}")
+        if result.outcome is None:
+            out.print("not processed yet (pending)")
+            return
+        out.print(f"outcome: [bold]{result.outcome}[/bold]  reasons: {safe(', '.join(result.reasons)) or '-'}")
+        table = Table(show_header=True, header_style="bold")
+        for column in ("#", "check", "result", "detail"):
+            table.add_column(column, overflow="fold")
+        for i, check in enumerate(result.checks, start=1):
+            table.add_row(str(i), safe(check.name), check.result, safe(check.detail))
+        out.print(table)
+        if result.draft_text is not None:
+            out.print(f"draft ({result.draft_state}): {safe(result.draft_text)}")
+        if result.job_state is not None:
+            out.print(f"job {result.job_id}: {result.job_state}, send at {result.send_at}")

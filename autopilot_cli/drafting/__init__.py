@@ -1,0 +1,1 @@
+"""Drafting replies: one ``Drafter`` interface, an offline and an OpenAI implementation."""

@@ -1,0 +1,104 @@
+"""Compliance gate: topics that always need a human, in the message or the draft.
+
+Money, contracts, legal questions and account security are where an automatic
+answer can create an obligation (a promised refund, a quoted price, a
+"guarantee") or a security hole (a password reset handled by a bot). So when
+a configured topic is mentioned by the customer *or* by the draft, the draft
+goes to review (reason ``compliance:<topic>``; the detail says where it was).
+
+Matching (NFKC, casefolded, curly apostrophes straightened, invisible format
+characters dropped):
+
+* A topic word matches as a whole word with simple English inflections:
+  ``refund`` → refunds/refunded/refunding, ``price`` → prices/priced/pricing,
+  ``cancel`` → cancels/cancelled/canceled/cancelling. Word boundaries keep
+  "priceless", "legalize", "contractor" and "passport" out.
+* A multi-word topic matches its words in order with up to two words in
+  between: "cancel subscription" matches "cancel my subscription" and
+  "cancelling the subscription", not "cancel the order, and my subscription".
+* The default topics carry a small synonyms table (``_SYNONYMS``) for the
+  words customers actually use: money back/reimburse/chargeback (refund),
+  pricey (price), coupon/promo code (discount), contractual (contract),
+  lawyer/attorney/solicitor/lawsuit/suing/"sue you"/illegal (legal — bare
+  "sue" is left out: it is also a first name), warranty (guarantee),
+  passcode/login details (password), cancellation of/terminate/stop my
+  subscription (cancel subscription). Topics added in the config get the
+  inflections only.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from functools import lru_cache
+
+from . import GateResult
+
+DEFAULT_TOPICS = ("refund", "price", "discount", "contract", "legal", "guarantee", "password", "cancel subscription")
+
+_GAP = r"\W+(?:[\w']+\W+){0,2}?"
+_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "refund": (r"(?:non-?)?refundable", r"reimburse(?:s|d|ments?)?", r"reimbursing", r"money\s+back", r"charge-?backs?"),
+    "price": (r"pricey",),
+    "discount": (r"coupons?", r"promo(?:tion(?:al)?)?\s+codes?"),
+    "contract": (r"contractual(?:ly)?",),
+    "legal": (r"legally", r"illegal(?:ly)?", r"lawyers?", r"attorneys?", r"solicitors?", r"lawsuits?",
+              r"su(?:e|ing)\s+(?:you|your|the|them|him|her|us)", r"suing", r"sued"),
+    "guarantee": (r"warrant(?:y|ies)",),
+    "password": (r"passcodes?", r"passphrases?", r"log-?in\s+(?:details|credentials)"),
+    "cancel subscription": (rf"cancell?ations?{_GAP}subscriptions?", r"subscriptions?\W+cancell?ations?",
+                            rf"(?:terminat(?:e|ing)|stop(?:ping)?){_GAP}subscriptions?"),
+}
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
+
+
+def _norm(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).casefold().translate(_QUOTES)
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    return re.sub(r"\s+", " ", text)
+
+
+def _topic_key(topic: str) -> str:
+    return " ".join(_norm(topic).split())
+
+
+def _forms(word: str) -> str:
+    """A regex for one word and its simple inflections."""
+    if not word.isalpha() or len(word) < 3:
+        return re.escape(word)
+    if word.endswith("ee"):
+        return re.escape(word) + "(?:s|d|ing)?"
+    if word.endswith("e"):
+        return re.escape(word[:-1]) + "(?:e|es|ed|ing)"
+    if word.endswith("y") and word[-2] not in "aeiou":
+        return re.escape(word[:-1]) + "(?:y|ies|ied|ying)"
+    last = word[-1]
+    doubled = f"|{re.escape(last)}(?:ed|ing)" if last in "bdglmnprt" and word[-2] in "aeiou" else ""
+    return re.escape(word) + f"(?:s|es|ed|ing{doubled})?"
+
+
+@lru_cache(maxsize=256)
+def _pattern(key: str) -> re.Pattern[str]:
+    words = [w for w in re.split(r"[\s-]+", key) if w]
+    phrase = _GAP.join(_forms(w) for w in words)
+    alternatives = (phrase, *_SYNONYMS.get(key, ()))
+    return re.compile(r"\b(?:" + "|".join(alternatives) + r")\b")
+
+
+def check_compliance(inbound: str, draft: str, topics: Sequence[str]) -> GateResult:
+    """Fail when any topic is mentioned in the inbound message or the draft."""
+    texts = (("inbound message", _norm(inbound or "")), ("draft", _norm(draft or "")))
+    reasons: list[str] = []
+    found: list[str] = []
+    for key in dict.fromkeys(_topic_key(t) for t in topics if isinstance(t, str)):
+        if not key:
+            continue
+        pattern = _pattern(key)
+        where = [name for name, text in texts if pattern.search(text)]
+        if where:
+            reasons.append(f"compliance:{key}")
+            found.append(f"{key} (in the {' and the '.join(where)})")
+    if not reasons:
+        return GateResult("compliance", True, (), "No compliance topic was mentioned.")
+    return GateResult("compliance", False, tuple(reasons), f"Topics that need a human: {', '.join(found)}.")

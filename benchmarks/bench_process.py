@@ -1,0 +1,77 @@
+"""Decision throughput of ``process`` with the offline drafter.
+
+    python benchmarks/bench_process.py [--events 100000] [--contacts 20000] [--profile]
+
+Ingests a generated JSONL file (the same generator as bench_ingest.py) and times one
+``process_events`` run over every pending event. Prints events/s, the outcome
+counts and peak RSS. Target: >= 2,000 events/s on the 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_ingest import FixedClock, generate, peak_rss_mb  # noqa: E402
+
+from autopilot_cli.config import Config  # noqa: E402
+from autopilot_cli.drafting.offline import OfflineDrafter  # noqa: E402
+from autopilot_cli.ingest import ingest_bytes  # noqa: E402
+from autopilot_cli.knowledge import KnowledgeIndex  # noqa: E402
+from autopilot_cli.migrations import open_store  # noqa: E402
+from autopilot_cli.process import Services, process_events  # noqa: E402
+from autopilot_cli.secrets import Secrets  # noqa: E402
+
+TARGET = 2000
+KNOWLEDGE = Path(__file__).resolve().parent.parent / "autopilot_cli" / "templates" / "knowledge.toml"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--contacts", type=int, default=20_000)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "events.jsonl"
+        generate(source, args.events, args.contacts, seed=7)
+        # The generator spreads events over ~15 days from 2026-11-01.
+        clock = FixedClock(datetime(2026, 11, 17, tzinfo=timezone.utc))
+        config = Config()
+        with open_store(Path(tmp) / "bench.db", clock) as store:
+            report = ingest_bytes(store, source.read_bytes(), fmt="jsonl", config=config, clock=clock, secrets=Secrets({}))
+            services = Services(drafter=OfflineDrafter(), index=KnowledgeIndex.from_file(KNOWLEDGE))
+            profiler = cProfile.Profile() if args.profile else None
+            start = time.perf_counter()
+            if profiler:
+                profiler.enable()
+            result = process_events(store, config, clock, services)
+            if profiler:
+                profiler.disable()
+            elapsed = time.perf_counter() - start
+        rate = result.processed / elapsed
+        print(f"events ingested   {report.ingested}")
+        print(f"events processed  {result.processed} in {elapsed:.2f} s = {rate:,.0f} events/s (target >= {TARGET:,})")
+        print("outcomes          " + ", ".join(
+            f"{k} {getattr(result, k)}" for k in ("auto_scheduled", "review_queue", "opted_out", "opted_in",
+                                                 "rate_limited", "skipped", "errors")))
+        print(f"peak RSS          {peak_rss_mb():.0f} MB")
+        if profiler:
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(25)
+            print(out.getvalue())
+        return 0 if rate >= TARGET else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
