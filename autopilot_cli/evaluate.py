@@ -32,7 +32,7 @@ from .gates.sanity import CHANNEL_LIMITS, check_sanity
 from .knowledge import KnowledgeIndex
 from .optout import ConsentSignal, classify_consent
 from .ratelimits import Limit, count, earliest_allowed
-from .variants import Assignment, choose
+from .variants import Assignment, Experiment, choose
 
 WINDOW_CHANNELS = {"whatsapp": timedelta(hours=24), "instagram": timedelta(hours=24)}
 NOT_ANSWERED_TYPES = {"reaction"}
@@ -51,7 +51,7 @@ class Plan:
     confidence: float | None = None
 
     def check(self, name: str, result: str, detail: str = "") -> None:
-        self.checks.append(Check(name=name, result=result, detail=detail))  # type: ignore[arg-type]
+        self.checks.append(Check(name, result, detail))  # type: ignore[arg-type]
 
     def finish(self, outcome: str, *reasons: str) -> Plan:
         self.outcome = outcome
@@ -68,6 +68,14 @@ class Context:
     index: KnowledgeIndex | None
     protected_fragments: tuple[str, ...] = ()
     own_addresses: frozenset[str] = frozenset()
+    experiments: list[Experiment] = field(default_factory=list)
+    consent_signals: dict[int, ConsentSignal | None] = field(default_factory=dict)
+    """Classification of each event's text, a pure function of it: computed once per run."""
+
+    def classify(self, event: sqlite3.Row) -> ConsentSignal | None:
+        if event["id"] not in self.consent_signals:
+            self.consent_signals[event["id"]] = classify_consent(event["text"], self.config.consent.languages)
+        return self.consent_signals[event["id"]]
 
 
 def _send_time(ctx: Context, event: sqlite3.Row) -> datetime:
@@ -181,7 +189,7 @@ def evaluate(
     plan = Plan()
     if _loop_guard(conn, ctx, event, plan):
         return plan
-    signal = classify_consent(event["text"], ctx.config.consent.languages)
+    signal = ctx.classify(event)
     if signal is not None and signal.action in ("opt_out", "opt_in"):
         plan.check("consent", "info", f"{signal.action} by {signal.rule}")
         plan.consent = signal
@@ -194,7 +202,7 @@ def evaluate(
         return _decide(conn, ctx, event, plan, Reply(
             text=ctx.config.consent.help_text, confidence=1.0, drafter="help_text", intent="help",
             reasons=[], ready=True, origin="help"), send_at)
-    plan.assignment = choose(conn, event["channel"], event["contact_id"])
+    plan.assignment = choose(conn, ctx.experiments, event["channel"], event["contact_id"])
     if draft is None:
         plan.request = _request(conn, ctx, event, plan.assignment)
         return plan

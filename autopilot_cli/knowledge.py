@@ -18,11 +18,11 @@ from __future__ import annotations
 import re
 import sqlite3
 import tomllib
-import unicodedata
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .textnorm import fold, strip_accents
 from .drafting.base import Passage
 from .errors import ConfigError
 
@@ -77,8 +77,7 @@ def load_knowledge(path: Path) -> KnowledgeFile:
 
 
 def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in text if not unicodedata.combining(c))
+    return strip_accents(fold(text))
 
 
 def _stem(word: str) -> str:

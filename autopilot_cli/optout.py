@@ -35,9 +35,10 @@ stripped by the channel parser first; this module sees only the new text.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Literal, Sequence
+
+from .textnorm import fold, strip_accents
 
 Action = Literal["opt_out", "opt_in", "help"]
 
@@ -199,8 +200,7 @@ _CLAUSE_SPLIT = re.compile(r"[.!?;,:\n]|\b(?:but|so|and|because|then|aber|mais|p
 
 def _fold(text: str) -> str:
     """NFKC, casefold, strip accents and apostrophes, collapse whitespace."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
+    text = strip_accents(fold(text))
     text = re.sub(r"[\u2019\u2018'`\u02bc\u00b4]", "", text)
     return re.sub(r"\s+", " ", text).strip()
 

@@ -38,7 +38,7 @@ from .gates import GateResult
 from .knowledge import KnowledgeIndex
 from .ratelimits import cleanup, record
 from .store import Store
-from .variants import record_assignment, sync_experiments
+from .variants import load_experiments, record_assignment, sync_experiments
 
 CHUNK = 200
 
@@ -251,6 +251,7 @@ def process_events(
     with store.transaction() as conn:
         cleanup(conn, now)
         sync_experiments(conn, config.experiments, to_iso(now))
+        ctx.experiments = load_experiments(conn)
     report = ProcessReport()
     last = (None, 0)
     remaining = limit

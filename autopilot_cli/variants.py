@@ -61,35 +61,45 @@ def pick(variants: list[sqlite3.Row], point: float) -> sqlite3.Row:
     return variants[-1]
 
 
-def active_experiment(conn: sqlite3.Connection, channel: str) -> sqlite3.Row | None:
-    for row in conn.execute("SELECT * FROM experiments WHERE state IN ('active', 'promoted') ORDER BY id"):
-        if channel in json.loads(row["channels"]):
-            return row
-    return None
+@dataclass(frozen=True)
+class Experiment:
+    id: int
+    name: str
+    channels: tuple[str, ...]
+    state: str
+    winner_variant_id: int | None
+    variants: tuple[sqlite3.Row, ...]
 
 
-def choose(conn: sqlite3.Connection, channel: str, contact_id: int) -> Assignment | None:
+def load_experiments(conn: sqlite3.Connection) -> list[Experiment]:
+    """Active experiments with their variants: read once per run, not once per event."""
+    experiments = []
+    for row in conn.execute("SELECT * FROM experiments WHERE state IN ('active', 'promoted') ORDER BY id").fetchall():
+        variants = conn.execute(
+            "SELECT * FROM variants WHERE experiment_id = ? ORDER BY position", (row["id"],)
+        ).fetchall()
+        if variants:
+            experiments.append(Experiment(row["id"], row["name"], tuple(json.loads(row["channels"])), row["state"],
+                                          row["winner_variant_id"], tuple(variants)))
+    return experiments
+
+
+def choose(conn: sqlite3.Connection, experiments: list[Experiment], channel: str, contact_id: int) -> Assignment | None:
     """The contact's variant for the channel's active experiment, without writing anything."""
-    exp = active_experiment(conn, channel)
+    exp = next((e for e in experiments if channel in e.channels), None)
     if exp is None:
         return None
-    variants = conn.execute(
-        "SELECT * FROM variants WHERE experiment_id = ? ORDER BY position", (exp["id"],)
-    ).fetchall()
-    if not variants:
-        return None
     stored = conn.execute(
-        "SELECT v.* FROM assignments a JOIN variants v ON v.id = a.variant_id "
-        "WHERE a.experiment_id = ? AND a.contact_id = ?",
-        (exp["id"], contact_id),
+        "SELECT variant_id FROM assignments WHERE experiment_id = ? AND contact_id = ?", (exp.id, contact_id)
     ).fetchone()
-    if stored is not None:
-        chosen = stored
-    elif exp["state"] == "promoted" and exp["winner_variant_id"]:
-        chosen = next(v for v in variants if v["id"] == exp["winner_variant_id"])
+    by_id = {v["id"]: v for v in exp.variants}
+    if stored is not None and stored[0] in by_id:
+        chosen = by_id[stored[0]]
+    elif exp.state == "promoted" and exp.winner_variant_id in by_id:
+        chosen = by_id[exp.winner_variant_id]
     else:
-        chosen = pick(variants, bucket(exp["name"], contact_id))
-    return Assignment(exp["id"], exp["name"], chosen["id"], chosen["name"], chosen["template"])
+        chosen = pick(list(exp.variants), bucket(exp.name, contact_id))
+    return Assignment(exp.id, exp.name, chosen["id"], chosen["name"], chosen["template"])
 
 
 def record_assignment(conn: sqlite3.Connection, contact_id: int, assignment: Assignment, now: str) -> None:

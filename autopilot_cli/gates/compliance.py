@@ -29,10 +29,10 @@ characters dropped):
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 
+from ..textnorm import fold
 from . import GateResult
 
 DEFAULT_TOPICS = ("refund", "price", "discount", "contract", "legal", "guarantee", "password", "cancel subscription")
@@ -50,13 +50,10 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
     "cancel subscription": (rf"cancell?ations?{_GAP}subscriptions?", r"subscriptions?\W+cancell?ations?",
                             rf"(?:terminat(?:e|ing)|stop(?:ping)?){_GAP}subscriptions?"),
 }
-_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 
 
 def _norm(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).casefold().translate(_QUOTES)
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
-    return re.sub(r"\s+", " ", text)
+    return fold(text)
 
 
 def _topic_key(topic: str) -> str:

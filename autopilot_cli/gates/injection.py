@@ -49,9 +49,9 @@ import re
 import unicodedata
 from collections.abc import Mapping
 
+from ..textnorm import fold
 from . import GateResult
 
-_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 _W = r"(?:[\w']+\W+)"
 
 
@@ -112,9 +112,7 @@ _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\u
 
 
 def _norm(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).casefold().translate(_QUOTES)
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
-    return re.sub(r"[^\S\n]+", " ", text)
+    return fold(text, keep_newlines=True)
 
 
 def _has_base64_blob(text: str) -> bool:
@@ -134,6 +132,8 @@ def _needs_joiners(ch: str) -> bool:
 
 
 def _has_invisible(text: str) -> bool:
+    if not _INVISIBLE.search(text):
+        return False
     rtl = any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in text)
     for match in _INVISIBLE.finditer(text):
         ch, i = match.group(), match.start()

@@ -42,17 +42,16 @@ positive costs a reviewer a few seconds and a miss costs far more:
 from __future__ import annotations
 
 import re
-import unicodedata
 
+from ..textnorm import fold
 from . import GateResult
 
-_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u00b4": "'"})
+# Backticks and acute accents used as apostrophes ("don`t"), beyond what fold() straightens.
+_QUOTES = str.maketrans({"`": "'", "\u00b4": "'"})
 
 
 def _norm(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).casefold().translate(_QUOTES)
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
-    return re.sub(r"\s+", " ", text)
+    return fold(text).translate(_QUOTES)
 
 
 def _rx(*parts: str) -> re.Pattern[str]:

@@ -34,6 +34,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 
+from ..textnorm import drop_format_chars
 from . import GateResult
 
 CHANNEL_LIMITS: dict[str, tuple[str, int]] = {
@@ -57,14 +58,14 @@ _HEX = re.compile(r"(?<![0-9A-Za-z])[0-9A-Fa-f]{40,}(?![0-9A-Za-z])")
 _B64 = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{40,}={0,2}")
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"']+", re.IGNORECASE)
 _PLACEHOLDER = re.compile(
-    r"\{\{.*?\}\}|\{%.*?%\}|\$\{\s*\w+\s*\}|\{\s*[A-Za-z_][A-Za-z0-9_.]*\s*\}"
+    r"\{\{[^{}\n]{0,80}\}\}|\{%[^%\n]{0,80}%\}|\$\{\s*\w+\s*\}|\{\s*[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*\s*\}"
     r"|\[[A-Z][A-Z0-9_ ]{2,40}\]"
     r"|\[(?i:your|customer|company|first|last|insert|agent|recipient|name)\b[^\]\n]{0,30}\]"
 )
 
 
 def _visible(text: str) -> str:
-    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    return drop_format_chars(text)
 
 
 def _squash(text: str) -> str:
