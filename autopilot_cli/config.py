@@ -132,6 +132,18 @@ class ExperimentConfig(_Section):
         return value
 
 
+class ExecuteSection(_Section):
+    lease_seconds: int = Field(120, ge=5, le=3600)
+    """How long a claimed job belongs to one run; after that another run may take it over."""
+    max_attempts: int = Field(3, ge=1, le=20)
+    backoff_seconds: float = Field(30.0, ge=0)
+    """First retry delay; doubled per attempt, with jitter, capped at max_backoff_seconds."""
+    max_backoff_seconds: float = Field(3600.0, ge=0)
+    batch_size: int = Field(200, ge=1, le=10_000)
+    max_concurrency: int = Field(50, ge=1, le=1000)
+    """Requests in flight at once per channel (also bounded by the channel's rate)."""
+
+
 class DatabaseSection(_Section):
     path: str = "autopilot.db"
     """Relative paths are relative to the config file's folder."""
@@ -151,6 +163,8 @@ class _ChannelBase(_Section):
     """Overrides [limits] per_channel_per_hour for this channel (this sender account)."""
     max_per_day: int | None = Field(None, ge=1)
     rate_per_second: float = Field(10.0, gt=0, le=10_000)
+    min_gap_seconds: float = Field(0.0, ge=0, le=86_400)
+    """Least time between two sends to the same recipient on this channel."""
     app_secret_env: str | None = Field(None, pattern=ENV_NAME_PATTERN)
     """Meta app secret for X-Hub-Signature-256 checks of this channel's webhooks."""
     verify_token_env: str | None = Field(None, pattern=ENV_NAME_PATTERN)
@@ -162,6 +176,11 @@ class WhatsAppChannel(_ChannelBase):
     phone_number_id: str
     token_env: str = Field("WHATSAPP_TOKEN", pattern=ENV_NAME_PATTERN)
     rate_per_second: float = Field(80.0, gt=0, le=10_000)
+    # WhatsApp allows about one message per 6 s to the same user (error 131056 beyond).
+    min_gap_seconds: float = Field(6.0, ge=0, le=86_400)
+    window_template: str | None = None
+    """Approved template sent instead of free text when the 24-hour window has closed."""
+    template_language: str = "en_US"
 
 
 class SmtpChannel(_ChannelBase):
@@ -215,6 +234,7 @@ class Config(_Section):
     consent: ConsentSection = Field(default_factory=ConsentSection)
     gates: GatesSection = Field(default_factory=GatesSection)
     limits: LimitsSection = Field(default_factory=LimitsSection)
+    execute: ExecuteSection = Field(default_factory=ExecuteSection)
     channels: dict[str, ChannelConfig] = Field(default_factory=_default_channels)
     experiments: list[ExperimentConfig] = Field(default_factory=list)
 

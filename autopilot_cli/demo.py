@@ -11,16 +11,18 @@ of the sample conversations are still open.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from importlib import resources
 from pathlib import Path
 
 from pydantic import BaseModel
 
+from .channels.registry import Registry
 from .clock import FixedClock
 from .config import load_config
 from .decisions import Decision
 from .drafting.offline import OfflineDrafter
+from .execute import ExecuteReport, execute_jobs
 from .ingest import IngestReport, ingest_bytes
 from .knowledge import KnowledgeIndex
 from .migrations import open_store
@@ -61,6 +63,13 @@ class DemoDecision(BaseModel):
     draft: str | None
 
 
+class DemoSent(BaseModel):
+    job_id: int
+    channel: str
+    recipient: str
+    text: str
+
+
 class DemoReport(BaseModel):
     directory: str
     config: str
@@ -70,6 +79,8 @@ class DemoReport(BaseModel):
     events: list[DemoEvent]
     process: ProcessReport
     decisions: list[DemoDecision]
+    execute: ExecuteReport
+    outbox: list[DemoSent]
     status: StatusReport
 
 
@@ -101,8 +112,14 @@ def run_demo(directory: Path) -> DemoReport:
             text = store.scalar("SELECT text FROM events WHERE id = ?", (d.event_id,))
             draft = store.scalar("SELECT text FROM drafts WHERE id = ?", (d.draft_id,)) if d.draft_id else None
             decisions.append(DemoDecision(decision=d, text=str(text), draft=draft))
+        # Two minutes later, as cron would: every due reply goes through the outbox.
+        later = FixedClock(DEMO_NOW + timedelta(minutes=2))
+        sent = execute_jobs(store, config, later, Registry(config, secrets, store.path, later))
+        outbox = [DemoSent(**dict(r)) for r in store.query(
+            "SELECT job_id, channel, recipient, text FROM outbox ORDER BY id")]
         status = system_status(store)
     return DemoReport(
         directory=str(directory), config=setup.config, database=setup.database, clock=str(DEMO_NOW),
-        ingests=ingests, events=events, process=processed, decisions=decisions, status=status,
+        ingests=ingests, events=events, process=processed, decisions=decisions, execute=sent, outbox=outbox,
+        status=status,
     )

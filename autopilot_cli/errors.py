@@ -19,7 +19,9 @@ code never prints and never calls ``sys.exit``.
     └── NotFound                        exit 1  an id or name that does not exist
 
 Exit code 6 is not an exception: a batch where some records were rejected and
-the good ones were stored (see ``ingest``).  Exit code 2 is a usage error
+the good ones were stored (see ``ingest``). Exit code 7 is not one either:
+``execute`` finished, but a job failed permanently, needs reconciling, or a
+channel is paused — cron mails the operator the output.  Exit code 2 is a usage error
 raised by click before our code runs.
 """
 
@@ -32,6 +34,7 @@ EXIT_CONFIG = 3
 EXIT_DATABASE = 4
 EXIT_INPUT = 5
 EXIT_PARTIAL = 6
+EXIT_SEND_PROBLEMS = 7
 EXIT_INTERRUPTED = 130
 
 __all__ = [

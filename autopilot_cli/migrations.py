@@ -307,6 +307,34 @@ def m005_decisions_and_model_usage(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m006_execution(conn: sqlite3.Connection) -> None:
+    _run(
+        conn,
+        # The email Message-ID is generated before the first attempt and reused on retries.
+        "ALTER TABLE jobs ADD COLUMN message_id TEXT",
+        "ALTER TABLE jobs ADD COLUMN sending_at TEXT",
+        # What the outbox adapter recorded instead of sending; send_key unique = at most once.
+        """CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            job_id INTEGER REFERENCES jobs(id),
+            send_key TEXT NOT NULL UNIQUE,
+            channel TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            text TEXT NOT NULL,
+            metadata TEXT NOT NULL DEFAULT '{}',
+            recorded_at TEXT NOT NULL
+        )""",
+        # A channel that cannot send (expired token) is paused until an operator resumes it.
+        """CREATE TABLE channel_state (
+            channel TEXT PRIMARY KEY,
+            paused_at TEXT,
+            reason TEXT
+        )""",
+        "CREATE INDEX jobs_recipient_sent ON jobs(channel, recipient, sent_at)",
+    )
+
+
 def applied_migrations(store: Store) -> list[str]:
     with translate_errors(store.path):
         store.conn.execute(

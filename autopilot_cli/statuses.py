@@ -78,3 +78,24 @@ def _advance_job(conn: sqlite3.Connection, job: sqlite3.Row, status: StatusUpdat
             "error = COALESCE(?, error), updated_at = ? WHERE id = ?",
             (settled, status.provider_message_id, settled, to_iso(status.at), error, now, job["id"]),
         )
+
+
+def adopt_statuses(conn: sqlite3.Connection, job_id: int, channel: str, provider_message_id: str, now: str) -> None:
+    """Statuses that arrived before we recorded the provider id (a fast webhook) now join their job."""
+    rows = conn.execute(
+        "SELECT status, at FROM delivery_statuses WHERE channel = ? AND provider_message_id = ? AND job_id IS NULL",
+        (channel, provider_message_id),
+    ).fetchall()
+    if not rows:
+        return
+    conn.execute(
+        "UPDATE delivery_statuses SET job_id = ? WHERE channel = ? AND provider_message_id = ? AND job_id IS NULL",
+        (job_id, channel, provider_message_id),
+    )
+    best = max(rows, key=lambda r: STATUS_RANK[r["status"]])
+    current = conn.execute("SELECT delivery_status FROM jobs WHERE id = ?", (job_id,)).fetchone()[0]
+    if STATUS_RANK.get(current or "", 0) < STATUS_RANK[best["status"]] and current != "failed":
+        conn.execute(
+            "UPDATE jobs SET delivery_status = ?, delivery_updated_at = ?, updated_at = ? WHERE id = ?",
+            (best["status"], best["at"], now, job_id),
+        )

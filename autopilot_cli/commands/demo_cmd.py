@@ -50,11 +50,13 @@ def _render(report: DemoReport) -> None:
         table.add_row(str(d.event_id), safe(d.channel), safe(_short(item.text)), d.outcome,
                       "" if d.confidence is None else f"{d.confidence:.2f}", safe("\n".join(d.reasons)))
     out.print(table)
-    scheduled = [i for i in report.decisions if i.decision.outcome == "auto_scheduled" and i.draft]
-    if scheduled:
-        first = scheduled[0]
-        out.print(f"example reply to event {first.decision.event_id}, sent at {first.decision.send_at}:")
-        out.print(safe(first.draft))
+    e = report.execute
+    out.rule("3. execute: due replies through the outbox (nothing leaves this machine)")
+    out.print(f"sent {e.sent}, retried {e.retried}, failed {e.failed}, needs reconcile {e.needs_reconcile}, "
+              f"skipped {e.skipped}")
+    for item in report.outbox:
+        out.print(f"[bold]job {item.job_id} → {safe(item.channel)} {safe(item.recipient)}[/bold]")
+        out.print(safe(item.text))
     s = report.status
     out.rule("status")
     out.print(

@@ -37,7 +37,7 @@ from . import GateResult
 
 DEFAULT_TOPICS = ("refund", "price", "discount", "contract", "legal", "guarantee", "password", "cancel subscription")
 
-_GAP = r"\W+(?:[\w']+\W+){0,2}?"
+_GAP = r"\W+(?:\w+(?:'\w+)*\W+){0,2}?"
 _SYNONYMS: dict[str, tuple[str, ...]] = {
     "refund": (r"(?:non-?)?refundable", r"reimburse(?:s|d|ments?)?", r"reimbursing", r"money\s+back", r"charge-?backs?"),
     "price": (r"pricey",),

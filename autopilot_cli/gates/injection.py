@@ -52,7 +52,7 @@ from collections.abc import Mapping
 from ..textnorm import fold
 from . import GateResult
 
-_W = r"(?:[\w']+\W+)"
+_W = r"(?:\w+(?:'\w+)*\W+)"
 
 
 def _rx(*parts: str, flags: int = 0) -> re.Pattern[str]:
@@ -82,7 +82,7 @@ _DAN = re.compile(r"\b(?:[Yy]ou\s+are|[Yy]ou're|[Aa]ct\s+as|[Bb]ecome|[Ee]nable|
 _PROMPT = _rx(
     r"\b(?:system|initial|original|hidden|secret|internal|pre-?)\s*prompt\b",
     r"\b(?:reveal|print|show|display|repeat|output|echo|dump|leak|tell\s+me|give\s+me|share|list|write\s+out|what\s+(?:are|were|is))"
-    r"\s+(?:me\s+)?(?:all\s+)?(?:of\s+)?(?:your|the\s+(?:initial|original|hidden|secret|internal))\s+"
+    r"\s+(?:me\s+)?(?:all\s+)?(?:of\s+)?(?:your\s+(?:(?:initial|original|hidden|secret|internal|real|actual|full|exact|complete|first)\s+)?|the\s+(?:initial|original|hidden|secret|internal)\s+)"
     r"(?:instructions?|rules|guidelines|directives|prompt|programming|configuration)\b(?!\s+(?:for|on|about|regarding|when|if|to)\b)",
     r"\brepeat\s+(?:the\s+|all\s+|everything\s+)?(?:text\s+|words\s+)?(?:above|before\s+this)\b|\bwhat\s+(?:were|have)\s+you\s+been\s+told\b",
 )
@@ -102,7 +102,7 @@ _DATA = _rx(
     + r"{0,4}?(?:someone|somebody|anyone|another\s+(?:customer|person|user|client))(?:\s+else)?'?s\s+(?:order|account|address|details|data|info|information|e-?mail|phone|number|purchase|parcel)",
 )
 _MARKER = _rx(
-    r"(?im:^\s*(?:system|assistant|###\s*(?:system|instruction|assistant))\s*:)",
+    r"(?im:^[^\S\n]*(?:system|assistant|###[^\S\n]*(?:system|instruction|assistant))[^\S\n]*:)",
     r"###|<\|(?:im_start|im_end|system|user|assistant|endoftext)\|>|\[/?inst\]|<</?sys>>",
     r"</?\s*(?:system|assistant|instructions?|untrusted[\w-]*|prompt)\s*>",
     flags=re.IGNORECASE,

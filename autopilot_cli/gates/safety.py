@@ -61,7 +61,7 @@ def _rx(*parts: str) -> re.Pattern[str]:
 _NOUN = (r"idiots?|morons?|imbeciles?|losers?|bitch(?:es)?|bastards?|assholes?|arseholes?|dickheads?"
          r"|scumbags?|scum|cunts?|twats?|wankers?|retards?|pieces? of (?:shit|crap|garbage|trash)")
 _ADJ = r"stupid|dumb|useless|worthless|pathetic|incompetent|retarded|brainless"
-_FILL = r"(?:(?:such|so|a|an|the|all|just|really|very|total|complete|absolute|fucking|fuckin|bloody|bunch of|nothing but|utter|little|lazy)\s+)*"
+_FILL = rf"(?:(?:such|so|a|an|the|all|just|really|very|total|complete|absolute|fucking|fuckin|bloody|bunch of|nothing but|utter|little|lazy|{_ADJ})\s+)*"
 _HARASSMENT = _rx(
     rf"\b(?:you|u|ya)\s+(?:(?:stupid|dumb|fucking|fuckin|useless|worthless|pathetic|lazy|little|absolute|complete|total|bloody)\s+){{0,3}}(?:{_NOUN})\b",
     rf"\b(?:you\s*(?:are|'re|r)|u\s*(?:are|r)|ur)\s+{_FILL}(?:{_NOUN}|{_ADJ})\b",
@@ -76,7 +76,7 @@ _HARASSMENT = _rx(
 
 _MODAL = (r"\b(?:i|we)\s*(?:'?ll|will|shall|would|'d|could|(?:am|'?m|are|'re)\s+(?:going\s+to|gonna|about\s+to|coming\s+to)"
           r"|gonna|wanna|want\s+to|need\s+to|have\s+to|gotta|'?ma|mma)\s+")
-_ADV = r"(?:(?:literally|really|actually|personally|seriously|fucking|fuckin|definitely|just|come\s+(?:and|over\s+and)|find\s+you\s+and|hunt\s+you\s+down\s+and)\s+)*"
+_ADV = r"(?:(?:literally|really|actually|personally|seriously|fucking|fuckin|definitely|just|come\s+(?:\w+\s+){0,2}?and|find\s+you\s+and|hunt\s+you\s+down\s+and)\s+)*"
 _VICTIM = r"(?:you|u|ya|your\s+(?:family|kids|children|wife|husband|staff|boss|manager|employees|mother|mom|mum|dad))\b"
 _PLACE = r"(?:your|the|this|that)\s+(?:store|shop|office|building|place|house|home|school|warehouse|business)"
 _THREAT = _rx(
@@ -93,7 +93,7 @@ _THREAT = _rx(
 
 _SELF_HARM = _rx(
     r"\bkill(?:ing|ed)?\s+myself\b(?!\s+(?:laughing|with\s+laughter))|\bkms\s+(?:now|tonight|today)\b",
-    r"\b(?:end|ending|take|taking)\s+my\s+(?:own\s+)?life\b|\bend(?:ing)?\s+it\s+all\b",
+    r"\b(?:end|ending|ended|take|taking|took)\s+my\s+(?:own\s+)?life\b|\bend(?:ing)?\s+it\s+all\b",
     r"\bsuicid(?:e|al)\b(?!\s+(?:squad|doors?|mission))",
     r"\b(?:i|just)\s+(?:want|wanna|wish\s+i\s+could|am\s+ready|'m\s+ready)\s+(?:to\s+)?die\b|\bwish\s+i\s+(?:was|were)\s+dead\b|\bbetter\s+off\s+dead\b",
     r"\b(?:want|wanna|going|gonna|urge|thinking\s+(?:of|about)|feel\s+like|been|keep|started)\s+(?:to\s+)?(?:hurt|harm|cut|hurting|harming|cutting)\s+myself\b",
@@ -105,7 +105,7 @@ _SEXUAL = (r"sex|sexual(?:ly)?|sexy|sext(?:ing)?|porn\w*|erotic\w*|nsfw|lewd|mol
            r"|(?:nude|naked)\s+(?:photos?|pics?|pictures?|images?|videos?|selfies?|bod(?:y|ies))|get\s+naked")
 _MINOR = (r"child(?:ren)?(?:'s)?|kids?(?:'s?)?|kiddies?|minors?|under-?aged?|pre-?teens?|teen(?:s|age|agers?)?|toddlers?"
           r"|(?:little|young)\s+(?:girls?|boys?)|(?:[1-9]|1[0-7])\s*(?:yo|y/o|yrs?\s+old|years?[\s-]old)")
-_GAP = r"\W+(?:[\w']+\W+){0,6}?"
+_GAP = r"\W+(?:\w+(?:'\w+)*\W+){0,6}?"
 _SEXUAL_MINORS = _rx(
     rf"\b(?:{_SEXUAL})\b{_GAP}(?:{_MINOR})\b",
     rf"\b(?:{_MINOR})\b{_GAP}(?:{_SEXUAL})\b",

@@ -1,0 +1,75 @@
+"""The outbox adapter: records each message in the database instead of sending it.
+
+The embedded default for every channel, the demo's transport, and a safe way
+to run the whole pipeline against real traffic before switching a channel on.
+Recording is idempotent by send key (``outbox.send_key`` is unique), so it is
+the one adapter for which a retry after an ambiguous failure can never
+duplicate — its capabilities say ``idempotency_key=True``. With ``path`` set,
+each recorded message is also appended to that JSONL file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from pathlib import Path
+
+from ..clock import Clock, to_iso
+from ..config import OutboxChannel
+from ..store import connect
+from .base import Capabilities, Outcome, Outgoing, SendResult
+
+# The limits of the channel the outbox stands in for, so that drafts are
+# checked as they would be for the real thing.
+_LIMITS = {"whatsapp": (4096, "chars"), "instagram": (1000, "bytes"), "email": (100_000, "chars"),
+           "linkedin": (8000, "chars")}
+
+
+class OutboxAdapter:
+    name = "outbox"
+
+    def __init__(self, channel: str, cfg: OutboxChannel, db_path: str, clock: Clock, file_path: Path | None) -> None:
+        limit, unit = _LIMITS.get(channel, (4096, "chars"))
+        self.channel = channel
+        self.capabilities = Capabilities(
+            text_limit=limit, text_limit_unit=unit, idempotency_key=True,
+            default_rate_per_second=cfg.rate_per_second,
+            window_hours=24 if channel in ("whatsapp", "instagram") else None,
+            human_approved_only=channel == "linkedin",
+        )
+        self._db_path = db_path
+        self._clock = clock
+        self._file = file_path
+        self._lock = threading.Lock()
+
+    def _record(self, message: Outgoing) -> str:
+        with self._lock, connect(self._db_path) as store:
+            with store.transaction() as conn:
+                fresh = conn.execute(
+                    "INSERT INTO outbox (job_id, send_key, channel, recipient, text, metadata, recorded_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (send_key) DO NOTHING",
+                    (message.job_id, message.send_key, message.channel, message.recipient, message.text,
+                     json.dumps(message.metadata, ensure_ascii=False, default=str), to_iso(self._clock.now())),
+                ).rowcount
+                row = conn.execute("SELECT id FROM outbox WHERE send_key = ?", (message.send_key,)).fetchone()
+            if self._file is not None and fresh:
+                with self._file.open("a", encoding="utf-8") as out:
+                    out.write(json.dumps({"send_key": message.send_key, "channel": message.channel,
+                                          "recipient": message.recipient, "text": message.text},
+                                         ensure_ascii=False) + "\n")
+        return f"outbox:{row[0]}"
+
+    async def send(self, message: Outgoing) -> SendResult:
+        try:
+            provider_id = await asyncio.to_thread(self._record, message)
+        except Exception as exc:  # a database problem: the message certainly was not recorded
+            return SendResult(Outcome.RETRYABLE, error_code="outbox", error=f"{type(exc).__name__}: {exc}")
+        return SendResult(Outcome.SENT, provider_message_id=provider_id)
+
+    async def aclose(self) -> None:
+        return None
+
+    def health(self) -> dict[str, object]:
+        return {"adapter": "outbox", "records_to": "database" + (f" and {self._file}" if self._file else ""),
+                "credentials": {}, "ready": True}

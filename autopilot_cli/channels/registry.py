@@ -1,0 +1,70 @@
+"""The adapters for this run, built from the config's ``[channels.<name>]`` entries.
+
+Adapter modules are imported only for the channels configured with them, so a
+cron run with nothing to send never imports httpx or smtplib.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..clock import Clock
+from ..config import Config
+from ..events import CHANNELS
+from ..secrets import Secrets
+from .base import Adapter
+
+HttpFactory = Callable[[str], Any]
+"""channel name → an ``httpx.AsyncClient`` (tests pass one with a MockTransport)."""
+
+
+def build_adapter(channel: str, config: Config, secrets: Secrets, db_path: str, clock: Clock,
+                  http_factory: HttpFactory | None = None) -> Adapter | None:
+    cfg = config.channels.get(channel)
+    if cfg is None:
+        return None
+    http = http_factory(channel) if http_factory else None
+    if cfg.adapter == "outbox":
+        from .outbox import OutboxAdapter
+
+        path = config.resolve_path(cfg.path) if cfg.path else None
+        return OutboxAdapter(channel, cfg, db_path, clock, path)
+    if cfg.adapter == "whatsapp":
+        from .whatsapp import WhatsAppAdapter
+
+        return WhatsAppAdapter.from_config(channel, cfg, secrets, http)
+    if cfg.adapter == "instagram":
+        from .instagram import InstagramAdapter
+
+        return InstagramAdapter.from_config(channel, cfg, secrets, http)
+    if cfg.adapter == "linkedin":
+        from .linkedin import LinkedInAdapter
+
+        return LinkedInAdapter.from_config(channel, cfg, secrets, http)
+    from .smtp import SmtpAdapter
+
+    return SmtpAdapter.from_config(channel, cfg, secrets)
+
+
+class Registry:
+    """Adapters built on first use, one per channel per run."""
+
+    def __init__(self, config: Config, secrets: Secrets, db_path: str, clock: Clock,
+                 http_factory: HttpFactory | None = None) -> None:
+        self._args = (config, secrets, db_path, clock, http_factory)
+        self._adapters: dict[str, Adapter | None] = {}
+
+    def get(self, channel: str) -> Adapter | None:
+        if channel not in self._adapters:
+            config, secrets, db_path, clock, http_factory = self._args
+            self._adapters[channel] = build_adapter(channel, config, secrets, db_path, clock, http_factory)
+        return self._adapters[channel]
+
+    def all(self) -> dict[str, Adapter | None]:
+        return {name: self.get(name) for name in CHANNELS}
+
+    async def aclose(self) -> None:
+        for adapter in self._adapters.values():
+            if adapter is not None:
+                await adapter.aclose()

@@ -1,0 +1,295 @@
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from autopilot_cli.channels.base import Capabilities, Outcome, Outgoing, SendResult
+from autopilot_cli.channels.registry import Registry
+from autopilot_cli.cli import app
+from autopilot_cli.clock import FixedClock, to_iso
+from autopilot_cli.config import config_from_dict
+from autopilot_cli.drafting.offline import OfflineDrafter
+from autopilot_cli.execute import execute_jobs
+from autopilot_cli.ingest import ingest_bytes
+from autopilot_cli.knowledge import KnowledgeIndex
+from autopilot_cli.operator_actions import reconcile, retry
+from autopilot_cli.process import Services, process_events
+from autopilot_cli.secrets import Secrets
+from autopilot_cli.signature import sign  # noqa: F401  (kept for parity with the ingest tests)
+
+from .conftest import NOW
+
+KNOWLEDGE = Path(__file__).parent.parent / "autopilot_cli" / "templates" / "knowledge.toml"
+
+
+class ScriptedAdapter:
+    """A stand-in for a provider: answers from a script and records every send."""
+
+    name = "scripted"
+
+    def __init__(self, script: list[SendResult] | None = None, idempotent: bool = False, window: int | None = None,
+                 human_only: bool = False) -> None:
+        self.script = list(script or [])
+        self.sent: list[Outgoing] = []
+        self.capabilities = Capabilities(text_limit=4096, idempotency_key=idempotent, window_hours=window,
+                                         human_approved_only=human_only, default_rate_per_second=1000)
+
+    async def send(self, message: Outgoing) -> SendResult:
+        self.sent.append(message)
+        if self.script:
+            return self.script.pop(0)
+        return SendResult(Outcome.SENT, provider_message_id=f"prov-{len(self.sent)}")
+
+    async def aclose(self) -> None:
+        return None
+
+    def health(self) -> dict:
+        return {"ready": True}
+
+
+class FixedRegistry(Registry):
+    def __init__(self, adapters: dict) -> None:
+        self._adapters = adapters
+
+    async def aclose(self) -> None:
+        return None
+
+
+def cfg(**sections):
+    sections.setdefault("channels", {name: {"adapter": "outbox", "rate_per_second": 1000}
+                                     for name in ("whatsapp", "email", "instagram", "linkedin")})
+    return config_from_dict(sections)
+
+
+def schedule(store, *texts, channel="email", sender="ana@example.org", config=None, minutes_ago=5):
+    """Real ingest + process: returns the ids of the jobs scheduled."""
+    config = config or cfg()
+    lines = [json.dumps({"channel": channel, "id": f"{channel}-{sender}-{i}", "from": sender, "text": t,
+                         "received_at": to_iso(NOW - timedelta(minutes=minutes_ago))}) for i, t in enumerate(texts)]
+    ingest_bytes(store, ("\n".join(lines) + "\n").encode(), fmt="jsonl", config=config, clock=FixedClock(NOW),
+                 secrets=Secrets({}))
+    report = process_events(store, config, FixedClock(NOW),
+                            Services(drafter=OfflineDrafter(), index=KnowledgeIndex.from_file(KNOWLEDGE)))
+    return [d.job_id for d in report.decisions if d.job_id]
+
+
+def run(store, adapters: dict, config=None, at=None, **kw):
+    config = config or cfg()
+    return execute_jobs(store, config, FixedClock(at or NOW + timedelta(minutes=2)), FixedRegistry(adapters), **kw)
+
+
+def state(store, job_id):
+    return store.scalar("SELECT state FROM jobs WHERE id = ?", (job_id,))
+
+
+def test_a_due_job_is_sent_once(store) -> None:
+    [job] = schedule(store, "When are you open?")
+    adapter = ScriptedAdapter()
+    report = run(store, {"email": adapter})
+    assert (report.sent, len(adapter.sent)) == (1, 1)
+    assert adapter.sent[0].text == store.scalar("SELECT approved_text FROM drafts")
+    assert adapter.sent[0].reply_to_id == "email-ana@example.org-0"
+    assert adapter.sent[0].message_id and adapter.sent[0].message_id.startswith("<")
+    row = store.query("SELECT * FROM jobs WHERE id = ?", (job,))[0]
+    assert (row["state"], row["provider_message_id"], row["attempts"]) == ("sent", "prov-1", 1)
+    assert run(store, {"email": adapter}).sent == 0
+    assert len(adapter.sent) == 1
+
+
+def test_not_due_yet_is_left_alone(store) -> None:
+    schedule(store, "When are you open?", minutes_ago=0)  # send_at = now + 60 s
+    adapter = ScriptedAdapter()
+    assert run(store, {"email": adapter}, at=NOW + timedelta(seconds=30)).sent == 0
+    assert run(store, {"email": adapter}, at=NOW + timedelta(seconds=61)).sent == 1
+
+
+def test_opt_out_after_scheduling_skips_the_send(store) -> None:
+    [job] = schedule(store, "When are you open?")
+    with store.transaction() as conn:
+        conn.execute("INSERT INTO consent (contact_id, scope, category, state, updated_at) "
+                     "SELECT contact_id, 'all', 'all', 'opted_out', 'x' FROM jobs WHERE id = ?", (job,))
+    adapter = ScriptedAdapter()
+    report = run(store, {"email": adapter})
+    assert report.skipped == 1 and adapter.sent == []
+    assert state(store, job) == "skipped"
+
+
+@pytest.mark.parametrize("tamper", ["job_text", "approved_text"])
+def test_only_the_approved_text_is_ever_sent(store, tamper) -> None:
+    [job] = schedule(store, "When are you open?")
+    with store.transaction() as conn:
+        if tamper == "job_text":
+            conn.execute("UPDATE jobs SET text = text || ' P.S. buy now' WHERE id = ?", (job,))
+        else:
+            conn.execute("UPDATE drafts SET approved_text = 'something else'")
+    adapter = ScriptedAdapter()
+    report = run(store, {"email": adapter})
+    assert report.failed == 1 and adapter.sent == []
+    assert "differs from the approved text" in report.jobs[0].error
+
+
+def test_retryable_errors_back_off_then_fail(store) -> None:
+    [job] = schedule(store, "When are you open?")
+    errors = [SendResult(Outcome.RETRYABLE, error_code="503", error="unavailable", retry_after=120)] * 3
+    adapter = ScriptedAdapter(errors)
+    config = cfg(execute={"max_attempts": 3, "backoff_seconds": 10})
+    first = run(store, {"email": adapter}, config)
+    assert first.retried == 1 and state(store, job) == "retry_wait"
+    send_at = store.scalar("SELECT send_at FROM jobs WHERE id = ?", (job,))
+    assert send_at >= to_iso(NOW + timedelta(minutes=4))  # Retry-After 120 s honoured over the 10 s backoff
+    run(store, {"email": adapter}, config, at=NOW + timedelta(minutes=10))
+    last = run(store, {"email": adapter}, config, at=NOW + timedelta(hours=1))
+    assert last.failed == 1 and state(store, job) == "failed"
+    assert len(adapter.sent) == 3
+    assert "gave up after 3 attempts" in last.jobs[0].error
+    changes = retry(store, FixedClock(NOW), "tester", None)
+    assert [c.job_id for c in changes] == [job]
+    assert run(store, {"email": ScriptedAdapter()}, config, at=NOW + timedelta(hours=2)).sent == 1
+
+
+def test_permanent_error_fails_at_once_with_the_provider_code(store) -> None:
+    [job] = schedule(store, "When are you open?")
+    adapter = ScriptedAdapter([SendResult(Outcome.PERMANENT, error_code="131026", error="undeliverable")])
+    report = run(store, {"email": adapter})
+    assert report.failed == 1
+    row = store.query("SELECT state, error_code, error FROM jobs WHERE id = ?", (job,))[0]
+    assert (row["state"], row["error_code"]) == ("failed", "131026") and "undeliverable" in row["error"]
+
+
+def test_ambiguous_send_is_never_resent_blindly(store) -> None:
+    [job] = schedule(store, "When are you open?")
+    adapter = ScriptedAdapter([SendResult(Outcome.AMBIGUOUS, error="read timeout")])
+    report = run(store, {"email": adapter})
+    assert report.needs_reconcile == 1 and state(store, job) == "needs_reconcile"
+    assert run(store, {"email": adapter}, at=NOW + timedelta(hours=1)).jobs == []
+    assert len(adapter.sent) == 1
+    reconcile(store, FixedClock(NOW), "tester", [job], "resend")
+    assert run(store, {"email": adapter}, at=NOW + timedelta(hours=2)).sent == 1
+    assert len(adapter.sent) == 2
+
+
+def test_a_status_webhook_settles_an_ambiguous_whatsapp_send(store) -> None:
+    [job] = schedule(store, "When are you open?", channel="whatsapp", sender="+4915123456789")
+    adapter = ScriptedAdapter([SendResult(Outcome.AMBIGUOUS, error="connection closed")], window=24)
+    run(store, {"whatsapp": adapter})
+    send_key = adapter.sent[0].send_key
+    status = {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+        "messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550000000", "phone_number_id": "1"},
+        "statuses": [{"id": "wamid.LATE", "status": "delivered", "timestamp": str(int(NOW.timestamp()) + 200),
+                      "recipient_id": "4915123456789", "biz_opaque_callback_data": send_key}]}}]}]}
+    ingest_bytes(store, json.dumps(status).encode(), fmt="whatsapp", config=cfg(), clock=FixedClock(NOW),
+                 secrets=Secrets({}))
+    row = store.query("SELECT state, provider_message_id, delivery_status FROM jobs WHERE id = ?", (job,))[0]
+    assert tuple(row) == ("sent", "wamid.LATE", "delivered")
+
+
+def test_expired_leases(store) -> None:
+    jobs = schedule(store, "When are you open?", "Where is my parcel?")
+    later = to_iso(NOW - timedelta(minutes=1))
+    with store.transaction() as conn:
+        # A run that died after claiming (never sent), and one that died mid-send.
+        conn.execute("UPDATE jobs SET state = 'claimed', lease_owner = 'dead', lease_until = ? WHERE id = ?", (later, jobs[0]))
+        conn.execute("UPDATE jobs SET state = 'sending', lease_owner = 'dead', lease_until = ? WHERE id = ?", (later, jobs[1]))
+    adapter = ScriptedAdapter()
+    report = run(store, {"email": adapter})
+    assert [m.job_id for m in adapter.sent] == [jobs[0]]
+    assert state(store, jobs[0]) == "sent" and state(store, jobs[1]) == "needs_reconcile"
+    assert report.sent == 1
+
+
+def test_an_idempotent_adapter_may_resend_after_a_crash(store) -> None:
+    [job] = schedule(store, "When are you open?")
+    with store.transaction() as conn:
+        conn.execute("UPDATE jobs SET state = 'sending', lease_owner = 'dead', lease_until = ? WHERE id = ?",
+                     (to_iso(NOW - timedelta(minutes=1)), job))
+    adapter = ScriptedAdapter(idempotent=True)
+    assert run(store, {"email": adapter}).sent == 1
+    assert adapter.sent[0].send_key == store.scalar("SELECT send_key FROM jobs WHERE id = ?", (job,))
+
+
+def test_paused_channel_stops_its_jobs_until_resumed(store, runner, tmp_path) -> None:
+    jobs = schedule(store, "When are you open?", "Where is my parcel?")
+    adapter = ScriptedAdapter([SendResult(Outcome.PAUSED, error_code="190", error="access token expired")])
+    report = run(store, {"email": adapter})
+    assert report.paused_channels == ["email"] and len(adapter.sent) == 1
+    assert {state(store, j) for j in jobs} == {"retry_wait"}
+    assert store.scalar("SELECT attempts FROM jobs WHERE id = ?", (jobs[0],)) == 0
+    again = run(store, {"email": adapter}, at=NOW + timedelta(hours=1))
+    assert len(adapter.sent) == 1 and again.paused_channels == ["email"]
+    result = runner.invoke(app, ["--db", store.path, "channels", "resume", "email"])
+    assert result.exit_code == 0 and "resumed" in result.output
+    assert run(store, {"email": adapter}, at=NOW + timedelta(hours=2)).sent == 2
+
+
+def test_window_closed_at_send_time_returns_the_draft_to_review(store) -> None:
+    [job] = schedule(store, "When are you open?", channel="whatsapp", sender="+4915123456789", minutes_ago=60)
+    adapter = ScriptedAdapter(window=24)
+    report = run(store, {"whatsapp": adapter}, at=NOW + timedelta(hours=24))
+    assert report.skipped == 1 and adapter.sent == []
+    draft = store.query("SELECT d.state, d.reasons FROM drafts d JOIN jobs j ON j.draft_id = d.id WHERE j.id = ?", (job,))[0]
+    assert draft["state"] == "review" and "window_closed" in json.loads(draft["reasons"])
+
+
+def test_human_only_channel_refuses_automatic_jobs(store) -> None:
+    [job] = schedule(store, "When are you open?")
+    report = run(store, {"email": ScriptedAdapter(human_only=True)})
+    assert report.skipped == 1 and "human-approved" in report.jobs[0].error
+
+
+def test_recipient_gap_defers_the_second_send(store) -> None:
+    config = cfg(channels={"email": {"adapter": "outbox", "rate_per_second": 1000, "min_gap_seconds": 30}})
+    jobs = schedule(store, "When are you open?", "Where is my parcel?", config=config)
+    adapter = ScriptedAdapter()
+    report = run(store, {"email": adapter}, config)
+    assert (report.sent, report.deferred) == (1, 1)
+    assert run(store, {"email": adapter}, config, at=NOW + timedelta(minutes=3)).sent == 1
+    assert {state(store, j) for j in jobs} == {"sent"}
+
+
+def test_nothing_due_takes_no_write_lock(store, tmp_path) -> None:
+    other = sqlite3.connect(store.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        report = run(store, {"email": ScriptedAdapter()})  # would raise DatabaseLocked if it wrote
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert report.jobs == []
+
+
+def test_outbox_records_once_per_send_key(store) -> None:
+    [job] = schedule(store, "When are you open?")
+    config = cfg()
+    clock = FixedClock(NOW + timedelta(minutes=2))
+    execute_jobs(store, config, clock, Registry(config, Secrets({}), store.path, clock))
+    with store.transaction() as conn:  # an operator resends after a scare
+        conn.execute("UPDATE jobs SET state = 'retry_wait' WHERE id = ?", (job,))
+    execute_jobs(store, config, clock, Registry(config, Secrets({}), store.path, clock))
+    assert store.scalar("SELECT count(*) FROM outbox") == 1
+
+
+def test_cli_execute_is_silent_under_cron_and_loud_on_problems(store, runner, tmp_path) -> None:
+    schedule(store, "When are you open?")
+    cfg_path = tmp_path / "c.toml"
+    cfg_path.write_text('[channels.email]\nadapter = "outbox"\n')
+    ok = runner.invoke(app, ["--config", str(cfg_path), "--db", store.path, "execute"])
+    assert ok.exit_code == 0 and ok.output == ""
+    with store.transaction() as conn:
+        conn.execute("UPDATE jobs SET state = 'needs_reconcile'")
+    listing = runner.invoke(app, ["--db", store.path, "reconcile", "--json"])
+    assert len(json.loads(listing.output)) == 1
+    data = runner.invoke(app, ["--config", str(cfg_path), "--db", store.path, "execute", "--json"])
+    assert set(json.loads(data.output)) >= {"sent", "retried", "failed", "deferred", "needs_reconcile", "skipped", "jobs"}
+
+
+def test_cli_execute_exit_7_and_a_message_when_a_job_fails(store, runner, tmp_path) -> None:
+    schedule(store, "When are you open?")
+    cfg_path = tmp_path / "only_whatsapp.toml"
+    cfg_path.write_text('[channels.whatsapp]\nadapter = "outbox"\n')
+    result = runner.invoke(app, ["--config", str(cfg_path), "--db", store.path, "execute"])
+    assert result.exit_code == 7
+    assert "channel email is not configured" in result.stderr
