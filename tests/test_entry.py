@@ -1,0 +1,80 @@
+"""The idle fast path of ``autopilot execute``: only taken when nothing at all can be due."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+from autopilot_cli.clock import SystemClock, to_iso
+from autopilot_cli.entry import nothing_to_do
+from autopilot_cli.migrations import open_store
+
+
+def make_db(path, job_state=None, send_at=None, paused=False):
+    with open_store(path, SystemClock()) as store, store.transaction() as conn:
+        if job_state:
+            conn.execute("INSERT INTO contacts (id, created_at, updated_at) VALUES (1, 'x', 'x')")
+            conn.execute("INSERT INTO events (id, channel, external_id, contact_id, sender, message_type, text, format, "
+                         "received_at, ingested_at) VALUES (1, 'email', 'e', 1, 'a@b.c', 'text', 't', 'jsonl', 'x', 'x')")
+            conn.execute("INSERT INTO drafts (id, event_id, contact_id, channel, text, created_at, updated_at) "
+                         "VALUES (1, 1, 1, 'email', 't', 'x', 'x')")
+            conn.execute("INSERT INTO jobs (draft_id, event_id, contact_id, channel, recipient, send_key, text, "
+                         "text_sha256, send_at, state, lease_until, created_at, updated_at) "
+                         "VALUES (1, 1, 1, 'email', 'a@b.c', 'k', 't', 'h', ?, ?, ?, 'x', 'x')",
+                         (send_at, job_state, send_at))
+        if paused:
+            conn.execute("INSERT INTO channel_state (channel, paused_at, reason) VALUES ('email', 'x', 'token')")
+
+
+def test_idle_database_takes_the_fast_path(tmp_path) -> None:
+    db = tmp_path / "idle.db"
+    make_db(db)
+    assert nothing_to_do(["--db", str(db), "execute"])
+    assert nothing_to_do([f"--db={db}", "execute"])
+
+
+def test_anything_that_might_need_work_takes_the_full_path(tmp_path) -> None:
+    past, future = to_iso(SystemClock().now() - timedelta(minutes=1)), to_iso(SystemClock().now() + timedelta(hours=1))
+    cases = {"due": ("scheduled", past), "retry": ("retry_wait", past), "stale_claim": ("claimed", past),
+             "stale_send": ("sending", past)}
+    for name, (job_state, when) in cases.items():
+        db = tmp_path / f"{name}.db"
+        make_db(db, job_state, when)
+        assert not nothing_to_do(["--db", str(db), "execute"]), name
+    later = tmp_path / "later.db"
+    make_db(later, "scheduled", future)
+    assert nothing_to_do(["--db", str(later), "execute"])
+    paused = tmp_path / "paused.db"
+    make_db(paused, paused=True)
+    assert not nothing_to_do(["--db", str(paused), "execute"])  # keep telling the operator
+
+
+def test_other_commands_flags_and_broken_setups_take_the_full_path(tmp_path) -> None:
+    db = tmp_path / "idle.db"
+    make_db(db)
+    assert not nothing_to_do(["--db", str(db), "status"])
+    assert not nothing_to_do(["--db", str(db), "execute", "--json"])
+    assert not nothing_to_do(["--db", str(db), "execute", "--limit", "3"])
+    assert not nothing_to_do(["--db", str(tmp_path / "missing.db"), "execute"])
+    (tmp_path / "bad.toml").write_text("[database\n")
+    assert not nothing_to_do(["--config", str(tmp_path / "bad.toml"), "execute"])
+    assert not nothing_to_do(["--config", str(tmp_path / "none.toml"), "execute"])
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"not a database at all" * 100)
+    assert not nothing_to_do(["--db", str(garbage), "execute"])
+
+
+def test_config_database_path_is_honoured(tmp_path) -> None:
+    (tmp_path / "c").mkdir()
+    make_db(tmp_path / "c" / "data.db")
+    (tmp_path / "c" / "autopilot.toml").write_text('[database]\npath = "data.db"\n')
+    assert nothing_to_do(["--config", str(tmp_path / "c" / "autopilot.toml"), "execute"])
+
+
+def test_console_entry_point_runs_the_full_cli(tmp_path) -> None:
+    env = {**os.environ, "AUTOPILOT_HOME": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "autopilot_cli", "--db", str(tmp_path / "x.db"), "execute", "--json"],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0 and '"sent": 0' in proc.stdout
