@@ -12,12 +12,11 @@ from ._shared import json_option, runtime
 
 
 def register(app: typer.Typer) -> None:
-    channels_app = typer.Typer(help="Channel adapters: list them with their health; resume a paused one.",
-                               no_args_is_help=False, invoke_without_command=True)
+    channels_app = typer.Typer(no_args_is_help=False, invoke_without_command=True)
 
     @channels_app.callback(invoke_without_command=True)
     def channels(ctx: typer.Context, as_json: bool = json_option()) -> None:
-        """List each channel's adapter, capabilities and configuration health.
+        """List each channel's adapter, capabilities and configuration health; resume a paused one.
 
         Example: autopilot channels --json
         """
