@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -23,6 +24,32 @@ from .store import describe_sqlite_error
 
 
 class _Group(TyperGroup):
+    def main(self, *args: object, standalone_mode: bool = True, **kwargs: object) -> object:
+        # Usage errors too are one line on stderr (click prints three: usage,
+        # hint, error); exit code 2 as documented.
+        argv = kwargs.pop("args", None) if "args" in kwargs else (args[0] if args else None)
+        args = args[1:] if args else ()
+        argv = list(sys.argv[1:] if argv is None else argv)  # type: ignore[arg-type]
+        try:
+            rv = super().main(argv or ["--help"], *args, standalone_mode=False, **kwargs)
+        except typer.TyperException as exc:
+            if not standalone_mode:
+                raise
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                exc.show()  # type: ignore[attr-defined]
+            else:
+                hint = " (see --help)" if getattr(exc, "exit_code", 1) == 2 else ""
+                typer.echo("error: " + " ".join(exc.format_message().split()) + hint, err=True)  # type: ignore[attr-defined]
+            sys.exit(getattr(exc, "exit_code", 1))
+        except typer.Abort:
+            if not standalone_mode:
+                raise
+            typer.echo("error: aborted", err=True)
+            sys.exit(1)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
+
     def invoke(self, ctx: typer.Context) -> object:
         try:
             return super().invoke(ctx)

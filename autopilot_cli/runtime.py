@@ -62,13 +62,15 @@ class Runtime:
             return config.resolve_path(config.database.path)
         return self.home / "autopilot.db"
 
-    def store(self) -> Store:
+    def store(self, create: bool = False) -> Store:
+        """The database, migrated. Only commands that bring data in (``ingest``) create it:
+        a mistyped ``--db`` for any other command is an error, not a new empty database."""
         if self._store is None:
             path = self.resolved_db_path()
-            if self.db_path is None and self.config().source is None:
-                # Only the implicit default location is created on demand.
+            if create and self.db_path is None and self.config().source is None:
                 path.parent.mkdir(parents=True, exist_ok=True)
-            self._store = open_store(path, self.clock, busy_timeout_ms=self.config().database.busy_timeout_ms)
+            self._store = open_store(path, self.clock, busy_timeout_ms=self.config().database.busy_timeout_ms,
+                                     create=create)
         return self._store
 
     def secrets(self) -> Secrets:

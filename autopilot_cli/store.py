@@ -130,10 +130,10 @@ def connect(path: str | Path, *, busy_timeout_ms: int = 5000, create: bool = Tru
         target = Path(path_str)
         if target.is_dir():
             raise StoreError(f"database path is a directory: {target}")
-        if not create and not target.exists():
-            raise StoreError(f"database not found: {target} (run 'autopilot init' first)")
-        if create and not target.parent.exists():
+        if not target.parent.exists():
             raise StoreError(f"folder for database does not exist: {target.parent}")
+        if not create and not target.exists():
+            raise StoreError(f"database not found: {target} (run 'autopilot init' or 'autopilot ingest' first)")
     with translate_errors(path_str):
         conn = sqlite3.connect(
             path_str,

@@ -159,6 +159,10 @@ def test_keys_file_must_be_private(runner, isolated_home, tmp_path) -> None:
 
 
 def test_status_json_keys(runner, tmp_path) -> None:
+    missing = runner.invoke(app, ["--db", str(tmp_path / "s.db"), "status", "--json"])
+    assert missing.exit_code == 4 and "database not found" in missing.stderr
+    assert not (tmp_path / "s.db").exists()  # a mistyped --db never creates an empty database
+    runner.invoke(app, ["--db", str(tmp_path / "s.db"), "ingest", "--format", "jsonl"], input="")
     result = runner.invoke(app, ["--db", str(tmp_path / "s.db"), "status", "--json"])
     data = json.loads(result.output)
     assert set(data) == {"database", "schema_version", "events", "events_by_channel", "drafts_in_review",
@@ -201,6 +205,8 @@ def test_demo_human_output(runner, tmp_path) -> None:
 
 def test_python_dash_m_and_console_script(tmp_path) -> None:
     env = {**os.environ, "AUTOPILOT_HOME": str(tmp_path)}
+    subprocess.run([sys.executable, "-m", "autopilot_cli", "--db", str(tmp_path / "p.db"), "ingest", "--format", "jsonl"], input="",
+                   text=True, env=env, timeout=60, check=True)
     proc = subprocess.run([sys.executable, "-m", "autopilot_cli", "--db", str(tmp_path / "p.db"), "status", "--json"],
                           capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
@@ -209,3 +215,12 @@ def test_python_dash_m_and_console_script(tmp_path) -> None:
                          capture_output=True, text=True, env=env, timeout=60)
     assert bad.returncode == 3 and bad.stderr.startswith("error: config file not found")
     assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("args", [["explain", "abc"], ["explain"], ["process", "--limit", "0"], ["nosuch"],
+                                  ["status", "--config", "x"], ["ingest", "--signature"]])
+def test_usage_errors_are_one_line_with_exit_code_2(runner, args) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")

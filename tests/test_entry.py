@@ -75,6 +75,7 @@ def test_config_database_path_is_honoured(tmp_path) -> None:
 
 def test_console_entry_point_runs_the_full_cli(tmp_path) -> None:
     env = {**os.environ, "AUTOPILOT_HOME": str(tmp_path)}
+    make_db(tmp_path / "x.db")
     proc = subprocess.run([sys.executable, "-m", "autopilot_cli", "--db", str(tmp_path / "x.db"), "execute", "--json"],
                           capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 0 and '"sent": 0' in proc.stdout

@@ -205,12 +205,13 @@ def test_processes_opening_a_fresh_database_together_migrate_it_once(tmp_path, i
 
 def test_cli_commands_started_together_on_a_fresh_database_both_succeed(tmp_path, isolated_home) -> None:
     path = tmp_path / "race-cli.db"
-    args = [sys.executable, "-m", "autopilot_cli", "--db", str(path), "status", "--json"]
-    procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    # ingest creates the database: both processes race to create and migrate it.
+    args = [sys.executable, "-m", "autopilot_cli", "--db", str(path), "ingest", "--format", "jsonl", "--json"]
+    procs = [subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               env=_env(isolated_home)) for _ in range(2)]
     for proc in procs:
-        out, err = proc.communicate(timeout=60)
+        out, err = proc.communicate("", timeout=60)
         assert proc.returncode == 0, err
-        assert json.loads(out)["contacts"] == 0
+        assert json.loads(out)["ingested"] == 0
     with connect(path) as store:
         assert [name for name, _ in recorded(store)] == NAMES

@@ -333,3 +333,15 @@ def test_property_each_event_gets_exactly_one_outcome(tmp_path_factory, events, 
         assert store.scalar(
             "SELECT count(*) FROM jobs j JOIN consent c ON c.contact_id = j.contact_id "
             "WHERE c.state = 'opted_out' AND j.state = 'scheduled' AND j.origin NOT IN ('confirmation')") == 0
+
+
+@pytest.mark.parametrize("name, greeting", [
+    ("Ana Lima", "Hi Ana,"), ("Jean-Luc Picard", "Hi Jean-Luc,"), ("Zoë", "Hi Zoë,"), ("李雷", "Hi 李雷,"),
+    ("www.free-prize.example/claim", "Hi there,"), ("www.free-prize.example", "Hi there,"),
+    ("<script>alert(1)</script> Bob", "Hi there,"), ("[bold red]Evil[/]", "Hi there,"), ("bob123", "Hi there,"),
+    ("ana@example.org", "Hi there,"), ("🙂 Bob", "Hi there,"),
+])
+def test_a_contact_name_is_only_echoed_when_it_is_plainly_a_name(store, name, greeting) -> None:
+    ingest(store, msg(1, "When are you open?", name=name))
+    d = run(store).decisions[0]
+    assert store.scalar("SELECT text FROM drafts WHERE id = ?", (d.draft_id,)).startswith(greeting + "\n")

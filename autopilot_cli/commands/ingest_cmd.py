@@ -74,7 +74,7 @@ def register(app: typer.Typer) -> None:
         if signature is not None and len(paths) > 1:
             raise InputError("--signature signs one payload; give one file")
         config, secrets = rt.config(), rt.secrets()
-        store = rt.store()
+        store = rt.store(create=True)
         total = IngestReport()
         for path in paths:
             data = _read(path)

@@ -16,10 +16,20 @@ HOLDING_ANSWER = "Thanks for your message! A member of our team will get back to
 _PLACEHOLDER = re.compile(r"\{(greeting_name|answer|signature)\}")
 
 
+# A first name is letters, with inner apostrophes or hyphens and an optional
+# final dot ("O'Neil", "Jean-Luc", "J."). Anything else — inner dots (domains) — digits, links, markup, emoji — could carry
+# a customer's payload into our automatic reply, so it is not echoed back.
+_NAME = re.compile(r"[^\W\d_](?:[^\W\d_]|['\u2019\-](?=[^\W\d_]))*\.?")
+
+
 def first_name(name: str | None) -> str:
+    """The contact's first name if it is plainly a name, else "there"."""
     if not name or not name.strip():
         return "there"
-    return name.strip().split()[0][:40]
+    first = name.strip().split()[0]
+    if len(first) > 30 or not _NAME.fullmatch(first):
+        return "there"
+    return first
 
 
 def render(template: str, *, answer: str, name: str | None, signature: str) -> str:
