@@ -17,7 +17,8 @@ characters dropped):
   between: "cancel subscription" matches "cancel my subscription" and
   "cancelling the subscription", not "cancel the order, and my subscription".
 * The default topics carry a small synonyms table (``_SYNONYMS``) for the
-  words customers actually use: money back/reimburse/chargeback (refund),
+  words customers actually use: money back/"return the money"/reimburse/
+  chargeback (refund),
   pricey (price), coupon/promo code (discount), contractual (contract),
   lawyer/attorney/solicitor/lawsuit/suing/"sue you"/illegal (legal — bare
   "sue" is left out: it is also a first name), warranty (guarantee),
@@ -39,7 +40,8 @@ DEFAULT_TOPICS = ("refund", "price", "discount", "contract", "legal", "guarantee
 
 _GAP = r"\W+(?:\w+(?:'\w+)*\W+){0,2}?"
 _SYNONYMS: dict[str, tuple[str, ...]] = {
-    "refund": (r"(?:non-?)?refundable", r"reimburse(?:s|d|ments?)?", r"reimbursing", r"money\s+back", r"charge-?backs?"),
+    "refund": (r"(?:non-?)?refundable", r"reimburse(?:s|d|ments?)?", r"reimbursing", r"money\s+back",
+               r"(?:return|give\s+back|send\s+back|pay\s+back)\s+(?:me\s+)?(?:the|my|our)\s+money", r"charge-?backs?"),
     "price": (r"pricey",),
     "discount": (r"coupons?", r"promo(?:tion(?:al)?)?\s+codes?"),
     "contract": (r"contractual(?:ly)?",),

@@ -41,6 +41,12 @@ goes to review whatever confidence the model claims (notes/reliability.md,
   scripts that need them (Arabic, Persian, Indic), and LRM/RLM in text that
   contains right-to-left letters.
 * ``hidden_html_text`` — the email parser found text hidden by CSS in HTML.
+
+Limits: English phrasing (plus the three languages above); paraphrased or
+obfuscated attacks ("i g n o r e", leetspeak) and requests for a named third
+party's data ("I need John Smith's address, he's a customer of yours") pass.
+These rules are a tripwire in front of a drafter that has no tools and sees
+the message as delimited data — not the only defence.
 """
 
 from __future__ import annotations
@@ -72,8 +78,10 @@ _IGNORE = _rx(
     r"\bignora\s+(?:todas\s+)?(?:las|tus)\s+(?:instrucciones|reglas)\s+(?:anteriores|previas)",
 )
 _ROLE = _rx(
-    r"\byou\s*(?:are|'re)\s+now\s+(?:an?\s+|in\s+|called\b|named\b|no\s+longer\b|free\b|unrestricted\b|unfiltered\b|jailbroken\b|going\s+to\s+act|my\s+(?:assistant|slave|servant))",
-    r"\bact\s+as\s+(?:an?\s+|my\s+|the\s+)?" + _W + r"{0,2}(?:ai|assistant|bot|chatbot|model|gpt|llm|developer|admin|administrator|hacker|character|human|linux|terminal|system|jailbroken|unrestricted|unfiltered|evil)\b",
+    r"\byou\s*(?:are|'re)\s+now\s+(?:an?\s+|in\s+|called\b|named\b|no\s+longer\b|free\b|unrestricted\b|unfiltered\b"
+    r"|jailbroken\b|going\s+to\s+act|my\s+(?:assistant|slave|servant))",
+    r"\bact\s+as\s+(?:an?\s+|my\s+|the\s+)?" + _W + r"{0,2}(?:ai|assistant|bot|chatbot|model|gpt|llm|developer|admin"
+    r"|administrator|hacker|character|human|linux|terminal|system|jailbroken|unrestricted|unfiltered|evil)\b",
     r"\bact\s+as\s+(?:if|though)\s+you\b|\bpretend\s+(?:to\s+be|(?:that\s+)?you(?:'re|\s+are|\s+have))\b",
     r"\brole-?\s?play\s+as\b|\bfrom\s+now\s+on,?\s+you\s+(?:are|will|must|shall|can)\b",
 )
@@ -81,25 +89,34 @@ _JAILBREAK = _rx(r"\bdeveloper\s+mode\b|\bjail-?break\w*|\bdo\s+anything\s+now\b
 _DAN = re.compile(r"\b(?:[Yy]ou\s+are|[Yy]ou're|[Aa]ct\s+as|[Bb]ecome|[Ee]nable|[Aa]ctivate|as)\s+(?:a\s+|the\s+)?DAN\b|\bDAN\s+(?:[Mm]ode|[Pp]rompt|[Jj]ailbreak)\b")
 _PROMPT = _rx(
     r"\b(?:system|initial|original|hidden|secret|internal|pre-?)\s*prompt\b",
-    r"\b(?:reveal|print|show|display|repeat|output|echo|dump|leak|tell\s+me|give\s+me|share|list|write\s+out|what\s+(?:are|were|is))"
-    r"\s+(?:me\s+)?(?:all\s+)?(?:of\s+)?(?:your\s+(?:(?:initial|original|hidden|secret|internal|real|actual|full|exact|complete|first)\s+)?|the\s+(?:initial|original|hidden|secret|internal)\s+)"
+    r"\b(?:reveal|print|show|display|repeat|output|echo|dump|leak|tell\s+me|give\s+me|share|list|write\s+out|recite|quote"
+    r"|translate|summari[sz]e|paraphrase|rewrite|what\s+(?:are|were|is))"
+    r"\s+(?:me\s+)?(?:all\s+)?(?:of\s+)?(?:your\s+(?:(?:system|initial|original|hidden|secret|internal|real|actual|full|exact"
+    r"|complete|first)\s+)?|the\s+(?:initial|original|hidden|secret|internal)\s+)"
     r"(?:instructions?|rules|guidelines|directives|prompt|programming|configuration)\b(?!\s+(?:for|on|about|regarding|when|if|to)\b)",
-    r"\brepeat\s+(?:the\s+|all\s+|everything\s+)?(?:text\s+|words\s+)?(?:above|before\s+this)\b|\bwhat\s+(?:were|have)\s+you\s+been\s+told\b",
+    r"\b(?:repeat|summari[sz]e|translate|print|output|reveal|paraphrase|rewrite)\s+(?:the\s+|all\s+|everything\s+)?"
+    r"(?:text\s+|words\s+|content\s+|instructions\s+)?(?:above|before\s+this)\b|\bwhat\s+(?:were|have)\s+you\s+been\s+told\b",
 )
 _VERB = r"\b(?:give|send|show|tell|share|reveal|print|leak|provide|list|output|dump|paste|what(?:'s|\s+is|\s+are))\b"
 _SECRET = _rx(
-    rf"{_VERB}\W+{_W}{{0,4}}?(?:api[\s_-]?keys?|openai[\s_-]?(?:api[\s_-]?)?keys?|secret\s+keys?|access\s+tokens?|auth(?:entication)?\s+tokens?|bearer\s+tokens?|app\s+secret|private\s+keys?|ssh\s+keys?|env(?:ironment)?\s+var(?:iable)?s|\.env\b)",
-    rf"{_VERB}\W+{_W}{{0,3}}?(?:your|the\s+(?:admin|root|system|database|db|server|master))\s+(?:(?:admin|root|system|database|db|server|master|login)\s+)?(?:passwords?|credentials|tokens?|secrets?)\b(?!\s+(?:policy|requirements|reset|rules|page|link))",
+    rf"{_VERB}\W+{_W}{{0,4}}?(?:api[\s_-]?keys?|openai[\s_-]?(?:api[\s_-]?)?keys?|secret\s+keys?|access\s+tokens?"
+    r"|auth(?:entication)?\s+tokens?|bearer\s+tokens?|app\s+secret|private\s+keys?|ssh\s+keys?|env(?:ironment)?\s+var(?:iable)?s|\.env\b)",
+    rf"{_VERB}\W+{_W}{{0,3}}?(?:your|the\s+(?:admin|root|system|database|db|server|master))\s+"
+    r"(?:(?:admin|root|system|database|db|server|master|login)\s+)?(?:passwords?|credentials|tokens?|secrets?)\b"
+    r"(?!\s+(?:policy|requirements|reset|rules|page|link))",
 )
 _PEOPLE = r"(?:customers?|users?|clients?|members?|buyers?|people)"
 _DATA = _rx(
-    rf"\bother\s+{_PEOPLE}(?:'s?)?\s+(?:personal\s+)?(?:data|details|info|information|e-?mails?|e-?mail\s+addresses|addresses|phone\s+numbers|numbers|names|accounts?|contact|records|order\s+history|purchase\s+history|payment)",
+    rf"\bother\s+{_PEOPLE}(?:'s?)?\s+(?:personal\s+)?(?:data|details|info|information|e-?mails?|e-?mail\s+addresses"
+    r"|addresses|phone\s+numbers|numbers|names|accounts?|contact|records|order\s+history|purchase\s+history|payment)",
     rf"\b(?:orders?|data|details|e-?mails?|addresses|accounts?|information)\s+of\s+(?:other|all|every|another)\s+{_PEOPLE}",
     r"\b(?:customer|client|user)\s+(?:list|database|db|records|e-?mail\s+list)\b",
-    rf"\b(?:list|export|dump|show|give|send|share|download|print)\s+(?:me\s+)?(?:the\s+|a\s+)?(?:list\s+of\s+)?(?:all|every)\s+(?:(?:your|the|of\s+the|other)\s+)?(?:customers|users|clients|accounts|orders)\b",
-    rf"\ball\s+(?:users|customers)(?:'s?)?\s+(?:data|details|e-?mails?|addresses|phone\s+numbers|passwords)\b",
+    r"\b(?:list|export|dump|show|give|send|share|download|print)\s+(?:me\s+)?(?:the\s+|a\s+)?(?:list\s+of\s+)?"
+    r"(?:all|every)\s+(?:(?:your|the|of\s+the|other)\s+)?(?:customers|users|clients|accounts|orders)\b",
+    r"\ball\s+(?:users|customers)(?:'s?)?\s+(?:data|details|e-?mails?|addresses|phone\s+numbers|passwords)\b",
     r"\b(?:show|give|send|tell|check|look\s+up|access|see|find|track|status\s+of)\b\W+" + _W
-    + r"{0,4}?(?:someone|somebody|anyone|another\s+(?:customer|person|user|client))(?:\s+else)?'?s\s+(?:order|account|address|details|data|info|information|e-?mail|phone|number|purchase|parcel)",
+    + r"{0,4}?(?:someone|somebody|anyone|another\s+(?:customer|person|user|client))(?:\s+else)?'?s\s+"
+    r"(?:order|account|address|details|data|info|information|e-?mail|phone|number|purchase|parcel)",
 )
 _MARKER = _rx(
     r"(?im:^[^\S\n]*(?:system|assistant|###[^\S\n]*(?:system|instruction|assistant))[^\S\n]*:)",

@@ -7,9 +7,10 @@ numbers that users block or report). So a draft with these markers waits for
 a person. Rules (reason ``spam:<rule>``), checked on the NFKC-normalised draft:
 
 * ``all_caps`` — three or more consecutive ALL-CAPS words of at least three
-  letters ("FREE GIFT TODAY"), or more than 40 % capitals among the cased
-  letters of a draft with at least 20 of them. Acronyms on their own ("USA",
-  "EU", "DHL") are fine; "EU" and "OK" are too short to count.
+  letters ("FREE GIFT TODAY"; one- and two-letter words in between are
+  skipped), or more than 40 % capitals among the cased letters of a draft
+  with at least 20 of them, not counting acronyms (all-caps words of up to
+  four letters). Acronyms ("USA", "EU", "DHL, UPS and GLS") are fine.
 * ``links`` — more than two links (``http(s)://`` or ``www.``, plus bare
   short links such as ``bit.ly/x``). One or two links are a normal answer.
 * ``exclamation`` — more than three "!" in total, or any "!!" (a repeated
@@ -50,12 +51,17 @@ _TRIGGER = re.compile(
 
 
 def _caps_run(text: str) -> bool:
-    """Three or more consecutive all-caps words of three letters or more."""
+    """Three or more consecutive all-caps words of three letters or more.
+
+    One- and two-letter capitals ("WE", "SO", "A") neither count nor break a
+    run, so "WE ARE SO HAPPY TO SEE YOU" is a run; any other word breaks it.
+    """
     run = 0
     for token in text.split():
         letters = "".join(ch for ch in token if ch.isalpha())
-        core = token.strip(".,;:!?\"'()[]{}«»“”‘’")
-        if len(letters) >= 3 and letters.isupper() and core and not any(ch.isdigit() for ch in core):
+        if letters and letters.isupper() and not any(ch.isdigit() for ch in token):
+            if len(letters) < 3:
+                continue
             run += 1
             if run >= 3:
                 return True
@@ -65,8 +71,14 @@ def _caps_run(text: str) -> bool:
 
 
 def _caps_ratio(text: str) -> bool:
-    upper = sum(1 for ch in text if ch.isupper())
-    cased = upper + sum(1 for ch in text if ch.islower())
+    """More than 40 % capitals among the cased letters (at least 20), acronyms left out.
+
+    All-caps words of up to four letters (USA, EU, DHL, UPS, GDPR) are not
+    counted: "We ship with UPS, DPD and GLS." is not shouting.
+    """
+    words = [w for w in text.split() if not (w.isupper() and sum(ch.isalpha() for ch in w) <= 4)]
+    upper = sum(1 for w in words for ch in w if ch.isupper())
+    cased = upper + sum(1 for w in words for ch in w if ch.islower())
     return cased >= 20 and upper / cased > 0.40
 
 
