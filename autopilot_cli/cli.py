@@ -116,7 +116,7 @@ def _main(
         None, "--config", envvar="AUTOPILOT_CONFIG", help="Config file (TOML). Default: $AUTOPILOT_HOME/autopilot.toml, else built-in defaults."
     ),
     db: Optional[Path] = typer.Option(
-        None, "--db", envvar="AUTOPILOT_DB", help="SQLite database file. Default: the config's [database] path."
+        None, "--db", envvar="AUTOPILOT_DB", help="SQLite database file. Default: the config's [database] path, else $AUTOPILOT_HOME/autopilot.db."
     ),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
 ) -> None:

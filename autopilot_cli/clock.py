@@ -77,6 +77,6 @@ def parse_timestamp(value: object) -> datetime:
             try:
                 dt = date_parser.isoparse(value.strip())
             except (ValueError, OverflowError) as exc:
-                raise ValueError(f"not an ISO-8601 timestamp: {value!r}") from exc
+                raise ValueError(f"not a timestamp (Unix seconds or ISO-8601): {value!r}") from exc
         return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
     raise ValueError(f"not a timestamp: {value!r}")

@@ -246,6 +246,17 @@ def _judge_draft(
     return _decide(conn, ctx, event, plan, reply, send_at)
 
 
+def _send_time_detail(ctx: Context, event: sqlite3.Row, planned: datetime, at: datetime) -> str:
+    delay = ctx.config.autopilot.min_delay_seconds
+    if at > planned:
+        why = "when the rate limits allow"
+    elif planned > ctx.now:
+        why = f"received + {delay} s minimum delay"
+    else:
+        why = f"now: the {delay} s minimum delay after the message has passed"
+    return f"{to_iso(at)} ({why})"
+
+
 def _limits(ctx: Context, event: sqlite3.Row) -> list[Limit]:
     limits = ctx.config.limits
     entry = ctx.config.channels.get(event["channel"])
@@ -269,7 +280,9 @@ def _decide(
     if closes is not None and send_at >= closes:
         plan.reasons.append("window_closed")
     if closes is not None:
-        plan.check("window", "pass" if send_at < closes else "fail", f"{event['channel']} window closes {to_iso(closes)}")
+        verb = "closes" if closes > ctx.now else "closed"
+        plan.check("window", "pass" if send_at < closes else "fail",
+                   f"{event['channel']} 24-hour window {verb} {to_iso(closes)}")
     blocking = list(plan.reasons)
     if mode != "auto" and reply.origin != "help":
         plan.reasons.append(f"{mode}_mode")
@@ -292,6 +305,6 @@ def _decide(
     reply.origin = reply.origin or "auto"
     reply.rate_entries = [("contact", str(event["contact_id"])), ("channel", event["channel"]),
                           ("auto_reply", str(event["contact_id"]))]
-    plan.check("send_time", "info", f"{to_iso(at)} (received + {ctx.config.autopilot.min_delay_seconds}s minimum delay)")
+    plan.check("send_time", "info", _send_time_detail(ctx, event, send_at, at))
     plan.reply = reply
     return plan.finish("rate_limited" if deferred else "auto_scheduled", *deferred)

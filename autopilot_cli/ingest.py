@@ -15,7 +15,9 @@ written.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from itertools import islice
@@ -37,6 +39,7 @@ from .statuses import apply_status
 from .store import Store
 
 RAW_KEEP_CHARS = 65536
+_IGNORED_LABEL = re.compile(r"^(?:[\w.]+\[\d+\][\w.\[\]]*: )+")
 SIGNED_FORMATS = ("whatsapp", "instagram")
 
 
@@ -57,6 +60,8 @@ class IngestReport(BaseModel):
     preferences: int = 0
     ignored: int = 0
     rejected: int = 0
+    ignored_reasons: dict[str, int] = Field(default_factory=dict)
+    """Why records were ignored (our own echoes, unhandled webhook fields…), with counts."""
     errors: list[IngestError] = Field(default_factory=list)
     event_ids: list[int] = Field(default_factory=list, exclude=True)
 
@@ -65,6 +70,8 @@ class IngestReport(BaseModel):
             setattr(self, key, getattr(self, key) + getattr(other, key))
         self.errors.extend(other.errors)
         self.event_ids.extend(other.event_ids)
+        for reason, count in other.ignored_reasons.items():
+            self.ignored_reasons[reason] = self.ignored_reasons.get(reason, 0) + count
         self.format = self.format if self.format in (None, other.format) else "mixed"
         if self.format is None:
             self.format = other.format
@@ -118,6 +125,9 @@ class _Writer:
                 self.report.duplicates += 1
         elif isinstance(item, Ignored):
             self.report.ignored += 1
+            # "messages[0]: echo of our own message" and "messages[1]: …" are one reason.
+            reason = _IGNORED_LABEL.sub("", item.reason)
+            self.report.ignored_reasons[reason] = self.report.ignored_reasons.get(reason, 0) + 1
         else:
             self._reject(conn, item)
 
@@ -126,9 +136,15 @@ class _Writer:
         self.report.errors.append(
             IngestError(line=item.line, index=item.index, source=self.source, reason=item.reason)
         )
+        raw = _raw_text(item.raw)
+        # The same bad record ingested again (a retried delivery) is kept once.
+        fingerprint = hashlib.sha256(
+            "\x00".join(str(x) for x in (self.fmt, self.source, item.line, item.index, item.reason, raw)).encode()
+        ).hexdigest()
         conn.execute(
-            "INSERT INTO rejects (at, format, source, line, location, reason, raw) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (self.now, self.fmt, self.source, item.line, item.index, item.reason, _raw_text(item.raw)),
+            "INSERT INTO rejects (at, format, source, line, location, reason, raw, fingerprint) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (fingerprint) DO NOTHING",
+            (self.now, self.fmt, self.source, item.line, item.index, item.reason, raw, fingerprint),
         )
 
     def _message(self, conn: sqlite3.Connection, msg: InboundMessage) -> None:

@@ -335,6 +335,16 @@ def m006_execution(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m007_reject_fingerprints(conn: sqlite3.Connection) -> None:
+    # Re-ingesting the same bad record (Meta retries for days) must not pile up rejects.
+    _run(
+        conn,
+        "ALTER TABLE rejects ADD COLUMN fingerprint TEXT",
+        "CREATE UNIQUE INDEX rejects_fingerprint ON rejects(fingerprint)",
+    )
+
+
 def applied_migrations(store: Store) -> list[str]:
     with translate_errors(store.path):
         store.conn.execute(

@@ -108,7 +108,7 @@ def test_ingest_human_output_escapes_hostile_text(runner, tmp_path) -> None:
     [
         (["ingest", "/no/such/file.json"], None, 5, "input file not found: /no/such/file.json"),
         (["ingest", "--format", "csv"], "a,b\n", 5, "unknown format 'csv'"),
-        (["ingest"], "\x89PNG\x00\x00garbage", 5, "format"),
+        (["ingest"], "\x89PNG\x00\x00garbage", 5, "input is binary"),
         (["ingest", "--format", "whatsapp"], "{not json", 5, "not valid JSON"),
         (["--config", "/no/such.toml", "status"], None, 3, "config file not found"),
         (["ingest", "--format", "whatsapp", "--signature", "sha256=" + "0" * 64], '{"object":"whatsapp_business_account","entry":[]}', 3,

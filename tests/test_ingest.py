@@ -259,3 +259,23 @@ def test_arbitrary_bytes_never_crash_ingest(tmp_path_factory, data: bytes) -> No
             # Every record is accounted for: what the report says is what was stored.
             assert store.scalar("SELECT count(*) FROM events") == report.ingested
             assert store.scalar("SELECT count(*) FROM rejects") == report.rejected
+
+
+def test_the_same_bad_record_twice_is_kept_once(store, config, clock) -> None:
+    data = jsonl(event(1)) + b'{"channel": "sms"}\n'
+    first = run(store, data, config, clock, fmt="jsonl", source="in.jsonl")
+    again = run(store, data, config, clock, fmt="jsonl", source="in.jsonl")
+    assert first.rejected == again.rejected == 1  # still reported every time
+    assert store.scalar("SELECT count(*) FROM rejects") == 1
+
+
+def test_ignored_records_say_why(store, config, clock) -> None:
+    payload = {"object": "instagram", "entry": [{"id": "17841405822304914", "time": 1, "messaging": [
+        {"sender": {"id": "17841405822304914"}, "recipient": {"id": "1"}, "timestamp": 1764072160000,
+         "message": {"mid": "m1", "text": "ours", "is_echo": True}},
+        {"sender": {"id": "17841405822304914"}, "recipient": {"id": "2"}, "timestamp": 1764072160001,
+         "message": {"mid": "m2", "text": "ours too", "is_echo": True}}]}]}
+    report = run(store, json.dumps(payload).encode(), config, clock)
+    assert report.ignored == 2
+    assert len(report.ignored_reasons) == 1 and list(report.ignored_reasons.values()) == [2]
+    assert "echo" in next(iter(report.ignored_reasons))

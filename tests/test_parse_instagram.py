@@ -218,7 +218,7 @@ def test_missing_and_bad_fields_are_rejected_with_index_and_reason() -> None:
         ("entry[0].messaging[1]", "messaging[1]: missing 'message.mid'"),
         ("entry[0].messaging[2]", "messaging[2]: missing 'timestamp'"),
         ("entry[0].messaging[3]",
-         "messaging[3]: bad 'timestamp' 'last tuesday': not an ISO-8601 timestamp: 'last tuesday'"),
+         "messaging[3]: bad 'timestamp' 'last tuesday' (Meta sends Unix time)"),
         ("entry[0].messaging[4]", "messaging[4]: message has neither 'text' nor 'attachments'"),
         ("entry[0].messaging[5]", "messaging[5]: 'message' is not an object"),
         ("entry[0].messaging[6]", "messaging[6]: missing 'reaction.mid'"),

@@ -258,7 +258,7 @@ def test_missing_and_bad_fields_are_rejected_with_index_and_reason() -> None:
         ("messages[0]", "messages[0]: missing 'from'"),
         ("messages[1]", "messages[1]: missing 'id'"),
         ("messages[2]", "messages[2]: missing 'timestamp'"),
-        ("messages[3]", "messages[3]: bad 'timestamp' 'yesterday': not an ISO-8601 timestamp: 'yesterday'"),
+        ("messages[3]", "messages[3]: bad 'timestamp' 'yesterday' (Meta sends Unix time)"),
         ("messages[4]", "messages[4]: 'from' '12' is not a phone number"),
         ("messages[5]", "messages[5]: missing 'text.body'"),
         ("messages[6]", "messages[6]: not a JSON object"),

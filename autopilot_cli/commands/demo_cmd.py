@@ -27,8 +27,10 @@ def _render(report: DemoReport) -> None:
     out.print(f"database {safe(report.database)}")
     out.rule("1. ingest: provider payloads → events")
     table = Table(show_header=True, header_style="bold")
-    for column in ("sample", "format", "ingested", "dupl.", "statuses", "ignored", "rejected"):
-        table.add_column(column, justify="left" if column in ("sample", "format") else "right")
+    table.add_column("sample", no_wrap=True)
+    for column in ("format", "new", "dup", "status", "ignored", "rejected"):
+        table.add_column(column, justify="left" if column == "format" else "right", no_wrap=True,
+                         min_width=len(column))
     for item in report.ingests:
         r = item.report
         table.add_row(safe(item.sample), safe(r.format), str(r.ingested), str(r.duplicates),
@@ -41,14 +43,18 @@ def _render(report: DemoReport) -> None:
     out.rule(f"2. process: one outcome per event (demo clock {report.clock})")
     p = report.process
     out.print(f"processed {p.processed}: auto-scheduled {p.auto_scheduled}, review {p.review_queue}, "
-              f"opted out {p.opted_out}, rate-limited {p.rate_limited}, skipped {p.skipped}, errors {p.errors}")
+              f"opted out {p.opted_out},")
+    out.print(f"rate-limited {p.rate_limited}, skipped {p.skipped}, errors {p.errors}")
     table = Table(show_header=True, header_style="bold")
-    for column in ("event", "channel", "message", "outcome", "conf.", "reasons"):
-        table.add_column(column, overflow="fold")
+    table.add_column("event", no_wrap=True)
+    table.add_column("channel", no_wrap=True)
+    table.add_column("message", overflow="fold", ratio=1)
+    table.add_column("outcome", no_wrap=True)
+    table.add_column("reasons", overflow="fold", ratio=1)
     for item in report.decisions:
         d = item.decision
-        table.add_row(str(d.event_id), safe(d.channel), safe(_short(item.text)), d.outcome,
-                      "" if d.confidence is None else f"{d.confidence:.2f}", safe("\n".join(d.reasons)))
+        table.add_row(str(d.event_id), safe(d.channel), safe(_short(item.text, 40)), d.outcome,
+                      safe("\n".join(d.reasons)))
     out.print(table)
     e = report.execute
     out.rule("3. execute: due replies through the outbox (nothing leaves this machine)")

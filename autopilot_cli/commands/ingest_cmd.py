@@ -30,11 +30,11 @@ def _read(path: str) -> bytes:
 
 def _render(report: IngestReport) -> None:
     out = console()
-    out.print(
-        f"ingested {report.ingested}, duplicates {report.duplicates}, statuses {report.statuses}, "
-        f"preferences {report.preferences}, ignored {report.ignored}, rejected {report.rejected}"
-        + (f" ({safe(report.format)})" if report.format else "")
-    )
+    out.print(f"ingested {report.ingested}, duplicates {report.duplicates}, statuses {report.statuses}, "
+              f"preferences {report.preferences}" + (f" ({safe(report.format)})" if report.format else ""))
+    out.print(f"ignored {report.ignored}, rejected {report.rejected}")
+    for reason, count in report.ignored_reasons.items():
+        out.print(f"  ignored {count}: {safe(reason)}")
     for err in report.errors[:50]:
         where = ", ".join(
             part for part in (

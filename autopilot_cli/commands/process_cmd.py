@@ -18,17 +18,25 @@ SUMMARY_KEYS = ("processed", "auto_scheduled", "review_queue", "opted_out", "opt
 
 def _render(report: "ProcessReport") -> None:
     out = console()
-    prefix = "dry run — nothing written. " if report.dry_run else ""
-    out.print(prefix + ", ".join(f"{k.replace('_', ' ')} {getattr(report, k)}" for k in SUMMARY_KEYS))
+    if report.dry_run:
+        out.print("dry run — nothing written")
+    counts = [f"{k.replace('_', ' ')} {getattr(report, k)}" for k in SUMMARY_KEYS]
+    out.print(", ".join(counts[:4]))
+    out.print(", ".join(counts[4:]))
     if not report.decisions:
         return
+    # Sized for an 80-column terminal: one reason per line, short columns never
+    # wrapped; the contact and send time are in --json and `explain`.
     table = Table(show_header=True, header_style="bold")
-    for column in ("event", "channel", "contact", "outcome", "confidence", "send at", "reasons"):
-        table.add_column(column, overflow="fold")
+    table.add_column("event", no_wrap=True)
+    table.add_column("channel", no_wrap=True)
+    table.add_column("outcome", no_wrap=True)
+    table.add_column("conf.", no_wrap=True, justify="right")
+    table.add_column("reasons / send time", overflow="fold")
     for d in report.decisions:
-        table.add_row(str(d.event_id), safe(d.channel), safe(d.contact), d.outcome,
-                      "" if d.confidence is None else f"{d.confidence:.2f}", d.send_at or "",
-                      safe(", ".join(d.reasons)))
+        detail = "\n".join(d.reasons) or (f"send {d.send_at}" if d.send_at else "")
+        table.add_row(str(d.event_id), safe(d.channel), d.outcome,
+                      "" if d.confidence is None else f"{d.confidence:.2f}", safe(detail))
     out.print(table)
 
 

@@ -89,5 +89,5 @@ def timestamp_of(record: dict) -> Any:
         raise BadRecord("missing 'timestamp'")
     try:
         return parse_timestamp(value)
-    except (ValueError, OverflowError, OSError) as exc:
-        raise BadRecord(f"bad 'timestamp' {value!r}: {exc}") from None
+    except (ValueError, OverflowError, OSError):
+        raise BadRecord(f"bad 'timestamp' {value!r} (Meta sends Unix time)") from None

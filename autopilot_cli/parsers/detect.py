@@ -61,6 +61,9 @@ def detect_format(data: bytes) -> str:
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not head:
         raise UnknownFormat("input is empty")
+    nul = head.find(b"\x00", 0, 4096)
+    if nul >= 0:
+        raise UnknownFormat(f"input is binary, not text (NUL byte at offset {nul})")
     if head[:1] in (b"{", b"["):
         fmt = _from_json(_first_json_value(data))
         if fmt:
