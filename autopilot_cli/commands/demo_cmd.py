@@ -28,7 +28,7 @@ def _render(report: DemoReport) -> None:
     out.rule("1. ingest: provider payloads → events")
     table = Table(show_header=True, header_style="bold")
     table.add_column("sample", no_wrap=True)
-    for column in ("format", "new", "dup", "status", "ignored", "rejected"):
+    for column in ("format", "new", "dup", "status", "ign.", "rej."):
         table.add_column(column, justify="left" if column == "format" else "right", no_wrap=True,
                          min_width=len(column))
     for item in report.ingests:
