@@ -1,56 +1,61 @@
 """``autopilot execute``: send due jobs, at most once each, safe to overlap and to kill.
 
 States: scheduled → claimed → sending → sent | retry_wait | failed |
-needs_reconcile (plus skipped and cancelled). Every transition is one
-``BEGIN IMMEDIATE`` transaction that checks the run still owns the job:
+needs_reconcile (plus skipped and cancelled). Every transition is made in a
+``BEGIN IMMEDIATE`` transaction that checks the run still owns the job
+(``lease_owner``):
 
-1. **Claim** (per channel, at most what its rate can send within half a
-   lease): ``UPDATE … SET state='claimed', lease_owner=?, lease_until=? …
-   RETURNING``. Overlapping runs never claim the same job; a claim whose lease
-   expired (the run died before sending) is claimed again and sent once.
-2. **Check, then mark ``sending``** just before the request: the contact has
-   not opted out since scheduling, the text is byte-identical to the approved
-   text (hash), the channel's window is open, the channel's policy allows it,
-   the recipient gap is kept. ``sending`` is committed before the request
-   leaves.
+1. **Claim** per channel, at most what its rate can send within half a lease:
+   ``UPDATE … SET state='claimed', lease_owner, lease_until … RETURNING``.
+   Overlapping runs never claim the same job; a claim whose lease expired
+   (its run died before sending) is claimed again and sent once.
+2. **Check, then mark ``sending``** (``send_checks.py``), one transaction per
+   wave of jobs about to go: consent, approved-text hash, window, policy,
+   recipient gap. ``sending`` is committed before any request leaves.
 3. **Send** outside any transaction, paced by a token bucket per channel.
-4. **Record the outcome** right after. A job found in ``sending`` with its
-   lease expired may have reached the provider (crash, lost response): it
-   becomes ``needs_reconcile`` and is never re-sent blindly — unless its
-   adapter takes an idempotency key (the outbox does). A later status
-   webhook (provider id or ``biz_opaque_callback_data``) settles it, or a
-   human does with ``autopilot reconcile``.
+4. **Record the outcomes** of the wave right after, in one transaction. A
+   job left in ``sending`` whose lease expired may have reached the provider
+   (crash, lost response): it becomes ``needs_reconcile`` and is never re-sent
+   blindly — unless its adapter takes an idempotency key (the outbox does).
 
-Nothing due is cheap: one indexed read and no write lock.
+Waves make a commit (an fsync with ``synchronous=FULL``) cost per wave, not
+per job, without weakening step 2: a crash between a wave's sends and its
+outcome commit leaves those jobs in ``sending``, exactly as a crash between
+one send and its commit would. Nothing due is cheap: one indexed read, no
+write lock (and ``entry.py`` answers it before the CLI is even imported).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
 import random
 import socket
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import make_msgid, parseaddr
 
 from pydantic import BaseModel, Field
 
 from .channels.base import Adapter, Outcome, Outgoing, SendResult
 from .channels.registry import Registry
-from .clock import Clock, from_iso, to_iso
+from .clock import Clock, to_iso
 from .config import Config
+from .send_checks import Skip, new_message_id, outgoing, skip_reason
 from .statuses import adopt_statuses
 from .store import Store
 
 DUE = (
     "((state IN ('scheduled', 'retry_wait') AND send_at <= :now) "
     "OR (state = 'claimed' AND lease_until < :now))"
+)
+_JOB_ROW = (
+    "SELECT j.*, e.external_id, e.subject, e.thread_id, e.metadata AS event_metadata, d.approved_text "
+    "FROM jobs j JOIN events e ON e.id = j.event_id JOIN drafts d ON d.id = j.draft_id "
+    "WHERE j.id = ? AND j.lease_owner = ? AND j.state = ?"
 )
 
 
@@ -83,17 +88,6 @@ class ExecuteReport(BaseModel):
         self.jobs.append(result)
 
 
-@dataclass(frozen=True)
-class Skip:
-    """Why a claimed job is not sent now, and the state it moves to."""
-
-    state: str
-    outcome: str
-    error: str
-    draft_to_review: str | None = None
-    send_at: str | None = None
-
-
 class TokenBucket:
     """Paces sends to ``rate`` per second with bursts of at most ``rate`` (≥ 1)."""
 
@@ -120,14 +114,9 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def text_sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def anything_due(store: Store, now: datetime) -> bool:
-    now_s = to_iso(now)
     return bool(store.query(
-        f"SELECT 1 FROM jobs WHERE {DUE} OR (state = 'sending' AND lease_until < :now) LIMIT 1", {"now": now_s}
+        f"SELECT 1 FROM jobs WHERE {DUE} OR (state = 'sending' AND lease_until < :now) LIMIT 1", {"now": to_iso(now)}
     ))
 
 
@@ -136,16 +125,14 @@ class Executor:
                  owner: str | None = None, limit: int | None = None,
                  progress: Callable[[JobResult], None] | None = None) -> None:
         self.store, self.config, self.clock, self.registry = store, config, clock, registry
-        self.progress = progress
         self.owner = owner or default_owner()
         self.limit = limit
+        self.progress = progress
         self.settings = config.execute
         self.report = ExecuteReport()
         self.buckets: dict[str, TokenBucket] = {}
-        self.semaphores: dict[str, asyncio.Semaphore] = {}
         self.paused: dict[str, str] = {}
 
-    # -- bookkeeping -------------------------------------------------------
     def _now(self) -> str:
         return to_iso(self.clock.now())
 
@@ -154,16 +141,22 @@ class Executor:
 
     def _rate(self, channel: str, adapter: Adapter | None) -> float:
         cfg = self.config.channels.get(channel)
-        return cfg.rate_per_second if cfg is not None else (adapter.capabilities.default_rate_per_second if adapter else 1.0)
+        if cfg is not None:
+            return cfg.rate_per_second
+        return adapter.capabilities.default_rate_per_second if adapter else 1.0
 
+    def _add(self, result: JobResult) -> None:
+        self.report.add(result)
+        if self.progress is not None:
+            self.progress(result)
+
+    # -- leases and claims -------------------------------------------------
     def expire_leases(self) -> None:
         """Jobs whose run died mid-send: ambiguous, so reconcile — unless re-sending is idempotent."""
         now = self._now()
         with self.store.transaction() as conn:
-            stuck = conn.execute(
-                "SELECT id, channel FROM jobs WHERE state = 'sending' AND lease_until < ?", (now,)
-            ).fetchall()
-            for row in stuck:
+            for row in conn.execute("SELECT id, channel FROM jobs WHERE state = 'sending' AND lease_until < ?",
+                                    (now,)).fetchall():
                 adapter = self.registry.get(row["channel"])
                 if adapter is not None and adapter.capabilities.idempotency_key:
                     conn.execute("UPDATE jobs SET state = 'retry_wait', lease_owner = NULL, updated_at = ? "
@@ -174,11 +167,12 @@ class Executor:
                         "error = 'the run sending it stopped before recording the outcome; the message may have "
                         "been sent' WHERE id = ? AND state = 'sending'", (now, row["id"]))
             for row in conn.execute("SELECT channel, reason FROM channel_state WHERE paused_at IS NOT NULL"):
-                self.paused[row["channel"]] = row["reason"]
+                self.paused[row["channel"]] = row["reason"] or ""
 
-    def claim(self) -> list[dict]:
+    def claim(self) -> dict[str, list[dict]]:
         now = self._now()
-        claimed: list[dict] = []
+        claimed: dict[str, list[dict]] = {}
+        taken = 0
         with self.store.transaction() as conn:
             channels = [r[0] for r in conn.execute(f"SELECT DISTINCT channel FROM jobs WHERE {DUE}", {"now": now})]
             for channel in channels:
@@ -187,158 +181,100 @@ class Executor:
                 adapter = self.registry.get(channel)
                 # No more than the channel can send within half a lease, so that
                 # a claimed job never waits in our queue until its lease expires.
-                cap = max(1, int(self._rate(channel, adapter) * self.settings.lease_seconds / 2))
-                size = min(cap, self.settings.batch_size)
+                size = min(max(1, int(self._rate(channel, adapter) * self.settings.lease_seconds / 2)),
+                           self.settings.batch_size)
                 if self.limit is not None:
-                    size = min(size, self.limit - len(self.report.jobs) - len(claimed))
+                    size = min(size, self.limit - len(self.report.jobs) - taken)
                 if size <= 0:
                     break
                 rows = conn.execute(
                     f"UPDATE jobs SET state = 'claimed', lease_owner = :owner, lease_until = :lease, updated_at = :now "
                     f"WHERE id IN (SELECT id FROM jobs WHERE channel = :channel AND {DUE} "
-                    f"ORDER BY send_at, id LIMIT :size) RETURNING *",
+                    f"ORDER BY send_at, id LIMIT :size) RETURNING id, channel, draft_id, send_key, send_at, recipient",
                     {"owner": self.owner, "lease": self._lease_until(), "now": now, "channel": channel, "size": size},
                 ).fetchall()
-                claimed.extend(dict(r) for r in rows)
-        claimed.sort(key=lambda r: (r["send_at"], r["id"]))
+                if rows:
+                    claimed[channel] = sorted((dict(r) for r in rows), key=lambda r: (r["send_at"], r["id"]))
+                    taken += len(rows)
         return claimed
 
-    # -- one job -----------------------------------------------------------
-    def _finish(self, job: dict, state: str, outcome: str, error: str | None = None, *, draft_to_review: str | None = None,
-                send_at: str | None = None, error_code: str | None = None, provider_id: str | None = None,
-                from_state: str = "claimed") -> JobResult:
+    # -- transitions -------------------------------------------------------
+    def _finish_in(self, conn: sqlite3.Connection, job: dict, state: str, outcome: str, error: str | None = None, *,
+                   draft_to_review: str | None = None, send_at: str | None = None, error_code: str | None = None,
+                   provider_id: str | None = None, from_state: str = "claimed", uncount: bool = False) -> JobResult:
         now = self._now()
-        with self.store.transaction() as conn:
-            updated = conn.execute(
-                "UPDATE jobs SET state = ?, error = COALESCE(?, error), error_code = COALESCE(?, error_code), "
-                "send_at = COALESCE(?, send_at), provider_message_id = COALESCE(?, provider_message_id), "
-                "sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END, lease_owner = NULL, lease_until = NULL, "
-                "updated_at = ? WHERE id = ? AND lease_owner = ? AND state = ?",
-                (state, error, error_code, send_at, provider_id, state, now, now, job["id"], self.owner, from_state),
-            ).rowcount
-            if updated and draft_to_review:
-                draft = conn.execute("SELECT reasons FROM drafts WHERE id = ?", (job["draft_id"],)).fetchone()
-                reasons = json.loads(draft["reasons"] or "[]")
-                if draft_to_review not in reasons:
-                    reasons.append(draft_to_review)
-                conn.execute("UPDATE drafts SET state = 'review', ready = 0, reasons = ?, updated_at = ? WHERE id = ?",
-                             (json.dumps(reasons), now, job["draft_id"]))
-            if updated and state == "sent" and provider_id:
-                adopt_statuses(conn, job["id"], job["channel"], provider_id, now)
+        updated = conn.execute(
+            "UPDATE jobs SET state = ?, error = COALESCE(?, error), error_code = COALESCE(?, error_code), "
+            "send_at = COALESCE(?, send_at), provider_message_id = COALESCE(?, provider_message_id), "
+            "sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END, attempts = attempts - ?, "
+            "lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND state = ?",
+            (state, error, error_code, send_at, provider_id, state, now, int(uncount), now, job["id"], self.owner,
+             from_state),
+        ).rowcount
+        if updated and draft_to_review:
+            draft = conn.execute("SELECT reasons FROM drafts WHERE id = ?", (job["draft_id"],)).fetchone()
+            reasons = json.loads(draft["reasons"] or "[]")
+            if draft_to_review not in reasons:
+                reasons.append(draft_to_review)
+            conn.execute("UPDATE drafts SET state = 'review', ready = 0, reasons = ?, updated_at = ? WHERE id = ?",
+                         (json.dumps(reasons), now, job["draft_id"]))
+        if updated and state == "sent" and provider_id:
+            adopt_statuses(conn, job["id"], job["channel"], provider_id, now)
         return JobResult(job_id=job["id"], channel=job["channel"], outcome=outcome,
                          provider_message_id=provider_id, error=error)
 
-    def _precheck(self, job: dict, adapter: Adapter | None) -> tuple[Outgoing | None, Skip | None]:
-        """Inside one transaction: re-check everything, then mark the job ``sending``."""
+    def _prepare_wave(self, jobs: list[dict], adapter: Adapter | None) -> list[tuple[dict, Outgoing]]:
+        """One transaction: re-check each job; mark the sendable ones ``sending``, settle the rest."""
         now_dt = self.clock.now()
         now = to_iso(now_dt)
+        ready: list[tuple[dict, Outgoing]] = []
         with self.store.transaction() as conn:
-            row = conn.execute(
-                "SELECT j.*, e.external_id, e.subject, e.thread_id, e.metadata AS event_metadata, "
-                "d.approved_text FROM jobs j JOIN events e ON e.id = j.event_id JOIN drafts d ON d.id = j.draft_id "
-                "WHERE j.id = ? AND j.lease_owner = ? AND j.state = 'claimed'", (job["id"], self.owner)).fetchone()
-            if row is None:
-                return None, None  # our lease was taken over: the other run owns it now
-            skip = self._skip_reason(conn, row, adapter, now_dt)
-            if skip is not None:
-                return None, skip
-            message_id = row["message_id"]
-            if row["channel"] == "email" and message_id is None:
-                message_id = self._new_message_id()
-            conn.execute(
-                "UPDATE jobs SET state = 'sending', attempts = attempts + 1, sending_at = ?, lease_until = ?, "
-                "message_id = ?, updated_at = ? WHERE id = ? AND lease_owner = ? AND state = 'claimed'",
-                (now, self._lease_until(), message_id, now, row["id"], self.owner))
-        return self._outgoing(row, message_id), None
+            for job in jobs:
+                row = conn.execute(_JOB_ROW, (job["id"], self.owner, "claimed")).fetchone()
+                if row is None:
+                    continue  # our lease was taken over: the other run owns it now
+                skip: Skip | None = skip_reason(conn, row, adapter, self.config, now_dt)
+                if skip is not None:
+                    self._add(self._finish_in(conn, job, skip.state, skip.outcome, skip.error,
+                                              draft_to_review=skip.draft_to_review, send_at=skip.send_at))
+                    continue
+                assert adapter is not None
+                message_id = row["message_id"]
+                if row["channel"] == "email" and message_id is None:
+                    message_id = new_message_id(self.config)  # reused on every retry
+                conn.execute(
+                    "UPDATE jobs SET state = 'sending', attempts = attempts + 1, sending_at = ?, lease_until = ?, "
+                    "message_id = ?, updated_at = ? WHERE id = ? AND lease_owner = ? AND state = 'claimed'",
+                    (now, self._lease_until(), message_id, now, row["id"], self.owner))
+                ready.append((job, outgoing(conn, row, adapter, self.config, now_dt, message_id)))
+        return ready
 
-    def _skip_reason(self, conn, row, adapter: Adapter | None, now: datetime) -> Skip | None:
-        if adapter is None:
-            return Skip("failed", "failed", f"channel {row['channel']} is not configured")
-        opted = conn.execute(
-            "SELECT 1 FROM consent WHERE contact_id = ? AND category = 'all' AND state = 'opted_out' "
-            "AND scope IN ('all', ?)", (row["contact_id"], row["channel"])).fetchone()
-        if opted and row["origin"] != "confirmation":
-            return Skip("skipped", "skipped", "contact opted out after the reply was scheduled")
-        if text_sha256(row["text"]) != row["text_sha256"] or (
-            row["approved_text"] is not None and row["approved_text"] != row["text"]
-        ):
-            return Skip("failed", "failed", "text differs from the approved text; not sent")
-        if adapter.capabilities.human_approved_only and row["origin"] != "approved":
-            return Skip("skipped", "skipped", f"{row['channel']} sends only human-approved replies",
-                                      draft_to_review="human_approval_required")
-        window = adapter.capabilities.window_hours
-        if window:
-            last = conn.execute("SELECT max(received_at) FROM events WHERE contact_id = ? AND channel = ?",
-                                (row["contact_id"], row["channel"])).fetchone()[0]
-            if last is None or from_iso(last) + timedelta(hours=window) <= now:
-                cfg = self.config.channels.get(row["channel"])
-                if not getattr(cfg, "window_template", None):
-                    return Skip("skipped", "skipped",
-                                              f"the {window}-hour window closed before sending",
-                                              draft_to_review="window_closed")
-        gap = getattr(self.config.channels.get(row["channel"]), "min_gap_seconds", 0.0)
-        if gap:
-            last_sent = conn.execute(
-                "SELECT max(sent_at) FROM jobs WHERE channel = ? AND recipient = ? AND state = 'sent'",
-                (row["channel"], row["recipient"])).fetchone()[0]
-            if last_sent and from_iso(last_sent) + timedelta(seconds=gap) > now:
-                until = to_iso(from_iso(last_sent) + timedelta(seconds=gap))
-                return Skip("retry_wait", "deferred", f"keeping {gap:g} s between sends to "
-                                          "this recipient", send_at=until)
-        return None
-
-    def _new_message_id(self) -> str:
-        cfg = self.config.channels.get("email")
-        domain = parseaddr(getattr(cfg, "from_address", "") or "")[1].rpartition("@")[2] or "autopilot.invalid"
-        return make_msgid(domain=domain)
-
-    def _outgoing(self, row, message_id: str | None) -> Outgoing:
-        metadata = json.loads(row["event_metadata"] or "{}")
-        references = tuple(metadata.get("references") or ())
-        cfg = self.config.channels.get(row["channel"])
-        template = None
-        window = None
-        adapter = self.registry.get(row["channel"])
-        if adapter is not None:
-            window = adapter.capabilities.window_hours
-        if window and getattr(cfg, "window_template", None):
-            last = self.store.conn.execute("SELECT max(received_at) FROM events WHERE contact_id = ? AND channel = ?",
-                                           (row["contact_id"], row["channel"])).fetchone()[0]
-            if last is None or from_iso(last) + timedelta(hours=window) <= self.clock.now():
-                template = cfg.window_template
-        return Outgoing(
-            job_id=row["id"], send_key=row["send_key"], channel=row["channel"], recipient=row["recipient"],
-            text=row["text"], reply_to_id=row["external_id"], thread_id=row["thread_id"], subject=row["subject"],
-            references=references, message_id=message_id, template=template,
-            metadata={"origin": row["origin"], "template_language": getattr(cfg, "template_language", None)},
-        )
-
-    def _after_send(self, job: dict, adapter: Adapter, result: SendResult) -> JobResult:
-        attempts = int(self.store.scalar("SELECT attempts FROM jobs WHERE id = ?", (job["id"],)) or 1)
+    def _record(self, conn: sqlite3.Connection, job: dict, adapter: Adapter, result: SendResult) -> JobResult:
+        attempts = int(conn.execute("SELECT attempts FROM jobs WHERE id = ?", (job["id"],)).fetchone()[0] or 1)
         kw = {"error_code": result.error_code, "from_state": "sending"}
         if result.outcome is Outcome.SENT:
-            return self._finish(job, "sent", "sent", provider_id=result.provider_message_id, **kw)
+            return self._finish_in(conn, job, "sent", "sent", provider_id=result.provider_message_id, **kw)
         if result.outcome is Outcome.AMBIGUOUS and not adapter.capabilities.idempotency_key:
-            return self._finish(job, "needs_reconcile", "needs_reconcile",
-                                f"may have been sent: {result.error}", **kw)
+            return self._finish_in(conn, job, "needs_reconcile", "needs_reconcile",
+                                   f"may have been sent: {result.error}", **kw)
         if result.outcome is Outcome.WINDOW_CLOSED:
-            return self._finish(job, "skipped", "skipped", f"window closed: {result.error}",
-                                draft_to_review="window_closed", **kw)
+            return self._finish_in(conn, job, "skipped", "skipped", f"window closed: {result.error}",
+                                   draft_to_review="window_closed", **kw)
         if result.outcome is Outcome.PAUSED:
-            self._pause(job["channel"], result.error or "channel paused")
-            # Not an attempt that counts: the request never left or was refused wholesale.
-            with self.store.transaction() as conn:
-                conn.execute("UPDATE jobs SET attempts = max(0, attempts - 1) WHERE id = ?", (job["id"],))
-            return self._finish(job, "retry_wait", "deferred", f"channel paused: {result.error}", **kw)
+            self._pause_in(conn, job["channel"], result.error or "channel paused")
+            # Not an attempt that counts: the channel refused everything.
+            return self._finish_in(conn, job, "retry_wait", "deferred", f"channel paused: {result.error}",
+                                   uncount=True, **kw)
         if result.outcome is Outcome.PERMANENT:
-            return self._finish(job, "failed", "failed", f"{result.error_code or ''} {result.error or ''}".strip(), **kw)
+            error = f"{result.error_code or ''} {result.error or ''}".strip()
+            return self._finish_in(conn, job, "failed", "failed", error, **kw)
         # RETRYABLE, or AMBIGUOUS on an adapter whose retries cannot duplicate.
         if attempts >= self.settings.max_attempts:
-            return self._finish(job, "failed", "failed", f"gave up after {attempts} attempts: {result.error}", **kw)
+            return self._finish_in(conn, job, "failed", "failed", f"gave up after {attempts} attempts: {result.error}",
+                                   **kw)
         delay = self._backoff(job["send_key"], attempts, result.retry_after)
-        send_at = to_iso(self.clock.now() + timedelta(seconds=delay))
-        return self._finish(job, "retry_wait", "retry", f"attempt {attempts} failed: {result.error}",
-                            send_at=send_at, **kw)
+        return self._finish_in(conn, job, "retry_wait", "retry", f"attempt {attempts} failed: {result.error}",
+                               send_at=to_iso(self.clock.now() + timedelta(seconds=delay)), **kw)
 
     def _backoff(self, send_key: str, attempts: int, retry_after: float | None) -> float:
         base = min(self.settings.max_backoff_seconds, self.settings.backoff_seconds * 2 ** (attempts - 1))
@@ -346,68 +282,75 @@ class Executor:
         delay = base * (0.5 + 0.5 * random.Random(f"{send_key}:{attempts}").random())
         return max(delay, retry_after or 0.0)
 
-    def _pause(self, channel: str, reason: str) -> None:
+    def _pause_in(self, conn: sqlite3.Connection, channel: str, reason: str) -> None:
         self.paused[channel] = reason
-        with self.store.transaction() as conn:
-            conn.execute(
-                "INSERT INTO channel_state (channel, paused_at, reason) VALUES (?, ?, ?) ON CONFLICT (channel) "
-                "DO UPDATE SET paused_at = excluded.paused_at, reason = excluded.reason",
-                (channel, self._now(), reason))
+        conn.execute(
+            "INSERT INTO channel_state (channel, paused_at, reason) VALUES (?, ?, ?) ON CONFLICT (channel) "
+            "DO UPDATE SET paused_at = excluded.paused_at, reason = excluded.reason", (channel, self._now(), reason))
 
-    async def _run_job(self, job: dict) -> None:
-        channel = job["channel"]
+    # -- sending -----------------------------------------------------------
+    async def _send(self, adapter: Adapter, bucket: TokenBucket, message: Outgoing) -> SendResult:
+        await bucket.take()
+        try:
+            return await adapter.send(message)
+        except Exception as exc:  # an adapter bug: after the request may have left, so ambiguous
+            return SendResult(Outcome.AMBIGUOUS, error=f"adapter error {type(exc).__name__}: {exc}")
+
+    def _waves(self, channel: str, jobs: list[dict], size: int) -> list[list[dict]]:
+        """Jobs in send order, cut into waves; with a recipient gap, one job per recipient per wave
+        (the next wave's check then sees the first one sent and defers the second)."""
+        gap = getattr(self.config.channels.get(channel), "min_gap_seconds", 0.0)
+        waves: list[list[dict]] = []
+        pending = list(jobs)
+        while pending:
+            wave, later, seen = [], [], set()
+            for job in pending:
+                recipient = job.get("recipient")
+                if len(wave) < size and not (gap and recipient in seen):
+                    wave.append(job)
+                    seen.add(recipient)
+                else:
+                    later.append(job)
+            waves.append(wave)
+            pending = later
+        return waves
+
+    async def _run_channel(self, channel: str, jobs: list[dict]) -> None:
         adapter = self.registry.get(channel)
-        if channel in self.paused:
-            self._add(self._finish(job, "retry_wait", "deferred", f"channel paused: {self.paused[channel]}"))
-            return
-        if adapter is not None:
-            await self.buckets.setdefault(channel, TokenBucket(self._rate(channel, adapter))).take()
-        message, skip = self._precheck(job, adapter)
-        if skip is not None:
-            self._add(self._finish(job, skip.state, skip.outcome, skip.error,
-                                         draft_to_review=skip.draft_to_review, send_at=skip.send_at))
-            return
-        if message is None:
-            return
-        assert adapter is not None
-        result = await adapter.send(message)
-        self._add(self._after_send(job, adapter, result))
-
-    def _add(self, result: JobResult) -> None:
-        self.report.add(result)
-        if self.progress is not None:
-            self.progress(result)
-
-    async def _run_batch(self, jobs: list[dict]) -> None:
-        async def guarded(job: dict) -> None:
-            channel = job["channel"]
-            adapter = self.registry.get(channel)
-            limit = max(1, min(self.settings.max_concurrency, int(self._rate(channel, adapter)) or 1))
-            async with self.semaphores.setdefault(channel, asyncio.Semaphore(limit)):
-                await self._run_job(job)
-
-        await asyncio.gather(*(guarded(job) for job in jobs))
+        bucket = self.buckets.setdefault(channel, TokenBucket(self._rate(channel, adapter)))
+        wave_size = max(1, min(self.settings.max_concurrency, int(self._rate(channel, adapter)) or 1))
+        for wave in self._waves(channel, jobs, wave_size):
+            if channel in self.paused:
+                with self.store.transaction() as conn:
+                    for job in wave:
+                        self._add(self._finish_in(conn, job, "retry_wait", "deferred",
+                                                  f"channel paused: {self.paused[channel]}"))
+                continue
+            ready = self._prepare_wave(wave, adapter)
+            if not ready:
+                continue
+            assert adapter is not None
+            results = await asyncio.gather(*(self._send(adapter, bucket, message) for _, message in ready))
+            with self.store.transaction() as conn:
+                for (job, _), result in zip(ready, results):
+                    self._add(self._record(conn, job, adapter, result))
 
     async def run(self) -> ExecuteReport:
         try:
-            if not anything_due(self.store, self.clock.now()):
-                self._load_paused()
-                return self.report
-            self.expire_leases()
-            while self.limit is None or len(self.report.jobs) < self.limit:
-                jobs = self.claim()
-                if not jobs:
-                    break
-                await self._run_batch(jobs)
+            if anything_due(self.store, self.clock.now()):
+                self.expire_leases()
+                while self.limit is None or len(self.report.jobs) < self.limit:
+                    claimed = self.claim()
+                    if not claimed:
+                        break
+                    await asyncio.gather(*(self._run_channel(ch, jobs) for ch, jobs in claimed.items()))
+            else:
+                for row in self.store.query("SELECT channel, reason FROM channel_state WHERE paused_at IS NOT NULL"):
+                    self.paused[row[0]] = row[1] or ""
         finally:
             await self.registry.aclose()
         self.report.paused_channels = sorted(self.paused)
         return self.report
-
-    def _load_paused(self) -> None:
-        for row in self.store.query("SELECT channel FROM channel_state WHERE paused_at IS NOT NULL"):
-            self.paused[row[0]] = ""
-        self.report.paused_channels = sorted(self.paused)
 
 
 def execute_jobs(store: Store, config: Config, clock: Clock, registry: Registry, *,

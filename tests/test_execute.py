@@ -214,12 +214,15 @@ def test_an_idempotent_adapter_may_resend_after_a_crash(store) -> None:
 def test_paused_channel_stops_its_jobs_until_resumed(store, runner, tmp_path) -> None:
     jobs = schedule(store, "When are you open?", "Where is my parcel?")
     adapter = ScriptedAdapter([SendResult(Outcome.PAUSED, error_code="190", error="access token expired")])
+    adapter.script.append(SendResult(Outcome.PAUSED, error_code="190", error="access token expired"))
     report = run(store, {"email": adapter})
-    assert report.paused_channels == ["email"] and len(adapter.sent) == 1
+    # The wave in flight when the token failed also failed; nothing after it was tried.
+    first_wave = len(adapter.sent)
+    assert report.paused_channels == ["email"] and first_wave <= 2
     assert {state(store, j) for j in jobs} == {"retry_wait"}
-    assert store.scalar("SELECT attempts FROM jobs WHERE id = ?", (jobs[0],)) == 0
+    assert store.scalar("SELECT max(attempts) FROM jobs") == 0
     again = run(store, {"email": adapter}, at=NOW + timedelta(hours=1))
-    assert len(adapter.sent) == 1 and again.paused_channels == ["email"]
+    assert len(adapter.sent) == first_wave and again.paused_channels == ["email"]
     result = runner.invoke(app, ["--db", store.path, "channels", "resume", "email"])
     assert result.exit_code == 0 and "resumed" in result.output
     assert run(store, {"email": adapter}, at=NOW + timedelta(hours=2)).sent == 2
