@@ -1,0 +1,112 @@
+"""Instagram messaging adapter: ``POST {base_url}/{ig_id}/messages`` (Instagram API with Instagram Login).
+
+    {"recipient": {"id": "<IGSID>"}, "message": {"text": "..."}}
+    → {"recipient_id": "<IGSID>", "message_id": "<mid>"}             (SENT)
+
+Meta's "Send a Message" guide: text must be UTF-8 and 1000 bytes or less. We
+check the byte length before any request, so an over-long reply fails at once
+with a reason a reviewer can act on instead of a Graph code 100.
+
+Conversations are user-initiated and replies must come within 24 hours. The
+``HUMAN_AGENT`` tag (7 days) is only for messages a person wrote, so this
+adapter never sets it: an automated reply outside the window is WINDOW_CLOSED.
+
+Error mapping (Messenger Platform / Instagram error codes; transport errors in ``_http``):
+
+    10 / 2534022 or 2018278 "sent outside of allowed window"   → WINDOW_CLOSED (arrives as HTTP 403)
+    190, 102, HTTP 401 token expired or invalid                → PAUSED
+    10 (other subcodes), 200-299 permission; 368 policy block  → PAUSED
+    4, 17, 32, 613 rate limit; HTTP 429                         → RETRYABLE with Retry-After
+    1, 2, 1200 "temporary send message failure"; 5xx with a
+    Graph error object (Graph refused it)                      → RETRYABLE
+    5xx without a Graph error (a proxy answered)               → AMBIGUOUS
+    551 person unavailable, 100 invalid parameter, other 4xx   → PERMANENT with the provider's code and text
+    2xx without message_id                                      → AMBIGUOUS
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from ..config import InstagramChannel
+from ..secrets import Secrets
+from ._http import classify_graph_error, json_body, new_client, post_json
+from .base import Capabilities, Outcome, Outgoing, SendResult
+
+TEXT_LIMIT_BYTES = 1000
+
+WINDOW_CLOSED = frozenset({(10, 2534022), (10, 2018278)})
+PAUSED_CODES = frozenset({368})
+TRANSIENT_CODES = frozenset({1200})
+
+
+class InstagramAdapter:
+    """Sends one text reply per call through the Instagram Send API."""
+
+    name = "instagram"
+
+    def __init__(self, channel: str, cfg: InstagramChannel, token: str | None,
+                 http: httpx.AsyncClient | None = None) -> None:
+        self.channel = channel
+        self.capabilities = Capabilities(
+            text_limit=TEXT_LIMIT_BYTES, text_limit_unit="bytes", templates=False, threading=False,
+            read_receipts=True, idempotency_key=False, default_rate_per_second=300.0, window_hours=24,
+        )
+        self._cfg = cfg
+        self._token = token
+        self._http = http
+        self._owns_http = False
+
+    @classmethod
+    def from_config(cls, name: str, cfg: InstagramChannel, secrets: Secrets,
+                    http: httpx.AsyncClient | None = None) -> InstagramAdapter:
+        return cls(name, cfg, secrets.get(cfg.token_env), http)
+
+    @property
+    def url(self) -> str:
+        return f"{self._cfg.base_url.rstrip('/')}/{self._cfg.ig_id}/messages"
+
+    async def send(self, message: Outgoing) -> SendResult:
+        if self._token is None:
+            return SendResult(Outcome.PAUSED, error_code="credentials",
+                              error=f"environment variable {self._cfg.token_env} is not set")
+        size = len(message.text.encode("utf-8"))
+        if size > TEXT_LIMIT_BYTES:
+            return SendResult(Outcome.PERMANENT, error_code="too_long",
+                              error=f"text is {size} bytes, over Instagram's {TEXT_LIMIT_BYTES}-byte limit")
+        recipient = message.recipient.strip()
+        if not recipient or any(ch.isspace() for ch in recipient):
+            return SendResult(Outcome.PERMANENT, error_code="recipient",
+                              error=f"recipient {message.recipient!r} is not an Instagram-scoped id")
+        if self._http is None:
+            self._http, self._owns_http = new_client(), True
+        body = {"recipient": {"id": recipient}, "message": {"text": message.text}}
+        headers = {"Authorization": f"Bearer {self._token}", "Content-Type": "application/json"}
+        answer = await post_json(self._http, self.url, headers=headers, body=body, secret=self._token)
+        if isinstance(answer, SendResult):
+            return answer
+        if answer.is_success:
+            data = json_body(answer)
+            mid = data.get("message_id") if isinstance(data, dict) else None
+            if mid:
+                return SendResult(Outcome.SENT, provider_message_id=str(mid))
+            return SendResult(Outcome.AMBIGUOUS, error_code="no_message_id",
+                              error=f"HTTP {answer.status_code} without message_id")
+        return classify_graph_error(answer, secret=self._token, window_closed=WINDOW_CLOSED,
+                                    paused=PAUSED_CODES, transient=TRANSIENT_CODES)
+
+    async def aclose(self) -> None:
+        if self._http is not None and self._owns_http:
+            await self._http.aclose()
+            self._http = None
+
+    def health(self) -> dict[str, object]:
+        present = self._token is not None
+        return {
+            "adapter": "instagram",
+            "base_url": self._cfg.base_url,
+            "ig_id": self._cfg.ig_id,
+            "credentials": {"token_env": self._cfg.token_env, "present": present},
+            "problem": None if present else f"environment variable {self._cfg.token_env} is not set",
+            "ready": present,
+        }
