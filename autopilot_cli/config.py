@@ -13,6 +13,7 @@ environment variable that holds the secret (see ``secrets.py``).
 from __future__ import annotations
 
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -144,6 +145,80 @@ class ExecuteSection(_Section):
     """Requests in flight at once per channel (also bounded by the channel's rate)."""
 
 
+class ScheduleChannel(_Section):
+    """Overrides of one channel's send-time rules; defaults in schedule_rules.DEFAULT_RULES."""
+
+    allowed_days: str | None = None
+    allowed_hours: str | None = None
+    live_threshold_minutes: float | None = Field(None, ge=0, le=1440)
+    jitter_seconds: int | None = Field(None, ge=0, le=3600)
+    holidays: list[date] = Field(default_factory=list)
+
+    @field_validator("allowed_days")
+    @classmethod
+    def _days(cls, value: str | None) -> str | None:
+        from .schedule_rules import parse_days
+
+        if value is not None:
+            parse_days(value)
+        return value
+
+    @field_validator("allowed_hours")
+    @classmethod
+    def _hours(cls, value: str | None) -> str | None:
+        from .schedule_rules import parse_hours
+
+        if value is not None:
+            parse_hours(value)
+        return value
+
+
+class ScheduleSection(_Section):
+    """Best send time (scheduler.py): search horizon, smoothing, holidays, per-channel rules."""
+
+    horizon_days: int = Field(7, ge=1, le=28)
+    prior_strength: float = Field(20.0, ge=0, le=10_000)
+    delay_half_life_hours: float = Field(24.0, ge=0, le=24 * 28)
+    """0 = no preference for earlier slots beyond breaking ties."""
+    holidays: list[date] = Field(default_factory=list)
+    channels: dict[str, ScheduleChannel] = Field(default_factory=dict)
+
+    @field_validator("channels")
+    @classmethod
+    def _known(cls, value: dict[str, Any]) -> dict[str, Any]:
+        unknown = [name for name in value if name not in CHANNELS]
+        if unknown:
+            raise ValueError(f"unknown channel {unknown[0]!r}; channels are {', '.join(CHANNELS)}")
+        return value
+
+    def rules_for(self, channel: str, min_gap_seconds: float | None = None) -> Any:
+        """The channel's ``schedule_rules.ChannelRules`` with this section's overrides applied.
+
+        The gap between two sends to one contact is ``[channels.<name>] min_gap_seconds``
+        (which ``execute`` enforces too), passed in here; the larger of it and the default wins.
+        """
+        from dataclasses import replace
+        from datetime import timedelta
+
+        from .schedule_rules import default_rules
+
+        entry = self.channels.get(channel) or ScheduleChannel()
+        changes: dict[str, Any] = {
+            "horizon": timedelta(days=self.horizon_days), "prior_strength": self.prior_strength,
+            "delay_half_life": timedelta(hours=self.delay_half_life_hours) if self.delay_half_life_hours else None,
+            "holidays": frozenset(self.holidays) | frozenset(entry.holidays),
+        }
+        for key in ("allowed_days", "allowed_hours", "jitter_seconds"):
+            if getattr(entry, key) is not None:
+                changes[key] = getattr(entry, key)
+        base = default_rules(channel)
+        if min_gap_seconds is not None:
+            changes["min_gap"] = max(base.min_gap, timedelta(seconds=min_gap_seconds))
+        if entry.live_threshold_minutes is not None:
+            changes["live_threshold"] = timedelta(minutes=entry.live_threshold_minutes)
+        return replace(base, **changes)
+
+
 class DatabaseSection(_Section):
     path: str = "autopilot.db"
     """Relative paths are relative to the config file's folder."""
@@ -153,6 +228,19 @@ class DatabaseSection(_Section):
 class IngestSection(_Section):
     max_message_bytes: int = Field(1_000_000, ge=1024, le=100_000_000)
     batch_size: int = Field(1000, ge=1, le=100_000)
+
+
+class ServerSection(_Section):
+    """``autopilot serve``: the webhook receiver (see server.py for why each default)."""
+
+    max_body_bytes: int = Field(3 * 1024 * 1024, ge=1024, le=100_000_000)
+    """Larger POST bodies get 413. Meta documents webhook payloads of up to 3 MB (batched updates)."""
+    unsubscribe_secret_env: str | None = Field(None, pattern=ENV_NAME_PATTERN)
+    """Environment variable holding the key that signs unsubscribe links; unset = no /unsubscribe."""
+    public_url: str | None = Field(None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    """Public base URL (behind the TLS proxy) used to build unsubscribe links."""
+    lock_retry_seconds: float = Field(5.0, gt=0, le=60)
+    """How long a webhook waits for a locked database before answering 503 (Meta retries)."""
 
 
 class _ChannelBase(_Section):
@@ -231,10 +319,12 @@ class Config(_Section):
     drafter: DrafterSection = Field(default_factory=DrafterSection)
     database: DatabaseSection = Field(default_factory=DatabaseSection)
     ingest: IngestSection = Field(default_factory=IngestSection)
+    server: ServerSection = Field(default_factory=ServerSection)
     consent: ConsentSection = Field(default_factory=ConsentSection)
     gates: GatesSection = Field(default_factory=GatesSection)
     limits: LimitsSection = Field(default_factory=LimitsSection)
     execute: ExecuteSection = Field(default_factory=ExecuteSection)
+    schedule: ScheduleSection = Field(default_factory=ScheduleSection)
     channels: dict[str, ChannelConfig] = Field(default_factory=_default_channels)
     experiments: list[ExperimentConfig] = Field(default_factory=list)
 

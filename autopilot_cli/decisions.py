@@ -68,6 +68,8 @@ class Reply:
     variant: str | None = None
     schedule_at: datetime | None = None
     origin: str = "auto"
+    explanation: str | None = None
+    """Why the send time was chosen (the scheduler's one line)."""
     rate_entries: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -98,12 +100,12 @@ def create_reply(conn: sqlite3.Connection, event: sqlite3.Row, reply: Reply, now
         return int(draft_id), None
     job_id = conn.execute(
         "INSERT INTO jobs (draft_id, event_id, contact_id, channel, recipient, send_key, text, text_sha256, "
-        "send_at, state, variant_id, variant, origin, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'scheduled', ?, ?, ?, ?, ?)",
+        "send_at, state, variant_id, variant, origin, explanation, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'scheduled', ?, ?, ?, ?, ?, ?)",
         (
             draft_id, event["id"], event["contact_id"], event["channel"], event["sender"],
             send_key(event["channel"], event["external_id"], reply.origin), reply.text, text_hash(reply.text),
-            to_iso(reply.schedule_at), reply.variant_id, reply.variant, reply.origin, now, now,
+            to_iso(reply.schedule_at), reply.variant_id, reply.variant, reply.origin, reply.explanation, now, now,
         ),
     ).lastrowid
     return int(draft_id), int(job_id)

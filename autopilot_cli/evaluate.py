@@ -32,6 +32,7 @@ from .gates.sanity import CHANNEL_LIMITS, check_sanity
 from .knowledge import KnowledgeIndex
 from .optout import ConsentSignal, classify_consent
 from .ratelimits import Limit, count, earliest_allowed
+from .send_time import plan_reply_time
 from .variants import Assignment, Experiment, choose
 
 WINDOW_CHANNELS = {"whatsapp": timedelta(hours=24), "instagram": timedelta(hours=24)}
@@ -69,6 +70,7 @@ class Context:
     protected_fragments: tuple[str, ...] = ()
     own_addresses: frozenset[str] = frozenset()
     experiments: list[Experiment] = field(default_factory=list)
+    channel_profiles: dict[str, list[float]] = field(default_factory=dict)
     consent_signals: dict[int, ConsentSignal | None] = field(default_factory=dict)
     """Classification of each event's text, a pure function of it: computed once per run."""
 
@@ -76,11 +78,6 @@ class Context:
         if event["id"] not in self.consent_signals:
             self.consent_signals[event["id"]] = classify_consent(event["text"], self.config.consent.languages)
         return self.consent_signals[event["id"]]
-
-
-def _send_time(ctx: Context, event: sqlite3.Row) -> datetime:
-    received = from_iso(event["received_at"])
-    return max(ctx.now, received + timedelta(seconds=ctx.config.autopilot.min_delay_seconds))
 
 
 def _window_closes(conn: sqlite3.Connection, event: sqlite3.Row) -> datetime | None:
@@ -197,21 +194,20 @@ def evaluate(
     plan.check("consent", "pass", "no opt-out or opt-in request" if signal is None else f"help request ({signal.rule})")
     if _contact_checks(conn, ctx, event, plan):
         return plan
-    send_at = _send_time(ctx, event)
     if signal is not None:  # HELP / INFO: the configured help text, no model involved
         return _decide(conn, ctx, event, plan, Reply(
             text=ctx.config.consent.help_text, confidence=1.0, drafter="help_text", intent="help",
-            reasons=[], ready=True, origin="help"), send_at)
+            reasons=[], ready=True, origin="help"))
     plan.assignment = choose(conn, ctx.experiments, event["channel"], event["contact_id"])
     if draft is None:
         plan.request = _request(conn, ctx, event, plan.assignment)
         return plan
-    return _judge_draft(conn, ctx, event, plan, draft, moderation, send_at)
+    return _judge_draft(conn, ctx, event, plan, draft, moderation)
 
 
 def _judge_draft(
     conn: sqlite3.Connection, ctx: Context, event: sqlite3.Row, plan: Plan, draft: DraftResult,
-    moderation: GateResult | None, send_at: datetime,
+    moderation: GateResult | None,
 ) -> Plan:
     plan.confidence = draft.confidence
     if draft.error:
@@ -243,18 +239,7 @@ def _judge_draft(
         reasons=[], ready=False, variant_id=variant.variant_id if variant else None,
         variant=variant.variant if variant else None,
     )
-    return _decide(conn, ctx, event, plan, reply, send_at)
-
-
-def _send_time_detail(ctx: Context, event: sqlite3.Row, planned: datetime, at: datetime) -> str:
-    delay = ctx.config.autopilot.min_delay_seconds
-    if at > planned:
-        why = "when the rate limits allow"
-    elif planned > ctx.now:
-        why = f"received + {delay} s minimum delay"
-    else:
-        why = f"now: the {delay} s minimum delay after the message has passed"
-    return f"{to_iso(at)} ({why})"
+    return _decide(conn, ctx, event, plan, reply)
 
 
 def _limits(ctx: Context, event: sqlite3.Row) -> list[Limit]:
@@ -270,19 +255,21 @@ def _limits(ctx: Context, event: sqlite3.Row) -> list[Limit]:
     ]
 
 
-def _decide(
-    conn: sqlite3.Connection, ctx: Context, event: sqlite3.Row, plan: Plan, reply: Reply, send_at: datetime
-) -> Plan:
+def _decide(conn: sqlite3.Connection, ctx: Context, event: sqlite3.Row, plan: Plan, reply: Reply) -> Plan:
     mode = ctx.config.mode_for(event["channel"])
     if reply.origin == "help" and event["channel"] == "linkedin":
         plan.reasons.append("linkedin_human_only")
     closes = _window_closes(conn, event)
-    if closes is not None and send_at >= closes:
-        plan.reasons.append("window_closed")
     if closes is not None:
         verb = "closes" if closes > ctx.now else "closed"
-        plan.check("window", "pass" if send_at < closes else "fail",
+        plan.check("window", "pass" if closes > ctx.now else "fail",
                    f"{event['channel']} 24-hour window {verb} {to_iso(closes)}")
+    timing = plan_reply_time(conn, ctx.config, ctx.now, event, closes, ctx.channel_profiles)
+    plan.check("send_time", "pass" if timing.send_at else "fail", timing.explanation)
+    reply.explanation = timing.explanation
+    if timing.send_at is None:
+        plan.reasons.append(timing.reason or "no_allowed_slot")
+    send_at = timing.send_at or ctx.now
     blocking = list(plan.reasons)
     if mode != "auto" and reply.origin != "help":
         plan.reasons.append(f"{mode}_mode")
@@ -305,6 +292,5 @@ def _decide(
     reply.origin = reply.origin or "auto"
     reply.rate_entries = [("contact", str(event["contact_id"])), ("channel", event["channel"]),
                           ("auto_reply", str(event["contact_id"]))]
-    plan.check("send_time", "info", _send_time_detail(ctx, event, send_at, at))
     plan.reply = reply
     return plan.finish("rate_limited" if deferred else "auto_scheduled", *deferred)

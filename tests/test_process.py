@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 import pytest
@@ -60,8 +61,9 @@ def test_a_well_answered_question_is_scheduled(store) -> None:
     job = store.query("SELECT * FROM jobs WHERE id = ?", (d.job_id,))[0]
     assert "Saturday 10:00-14:00" in job["text"] and job["text"].startswith("Hi Ana,")
     assert job["state"] == "scheduled" and job["origin"] == "auto"
-    # received 5 minutes ago, minimum delay 60 s: the reply goes now.
-    assert job["send_at"] == to_iso(NOW) == d.send_at
+    # A live conversation (5 minutes ago, minimum delay passed): now, plus at most the email jitter.
+    assert to_iso(NOW) <= job["send_at"] == d.send_at <= to_iso(NOW + timedelta(seconds=180))
+    assert "live conversation" in job["explanation"]
     draft = store.query("SELECT * FROM drafts WHERE id = ?", (d.draft_id,))[0]
     assert draft["state"] == "scheduled" and draft["approved_text"] == job["text"]
     assert store.scalar("SELECT state FROM events WHERE external_id = 'm1'") == "processed"
@@ -71,7 +73,20 @@ def test_a_well_answered_question_is_scheduled(store) -> None:
 def test_minimum_delay_for_a_live_conversation(store) -> None:
     ingest(store, msg(1, "When are you open?", minutes_ago=0))
     d = run(store).decisions[0]
-    assert d.send_at == to_iso(NOW + timedelta(seconds=60))
+    assert to_iso(NOW + timedelta(seconds=60)) <= d.send_at <= to_iso(NOW + timedelta(seconds=240))
+    # Deterministic: the jitter comes from the event, not from chance.
+    assert d.send_at == store.scalar("SELECT send_at FROM jobs")
+
+
+def test_an_email_at_night_waits_for_working_hours_in_the_contacts_zone(store) -> None:
+    night = FixedClock(NOW.replace(hour=22))  # Wednesday 22:00 UTC = 23:00 in Berlin
+    ingest(store, msg(1, "When are you open?", timezone="Europe/Berlin", minutes_ago=-600), clock=night)
+    d = run(store, clock=night).decisions[0]
+    assert d.outcome == "auto_scheduled"
+    local = datetime.fromisoformat(d.send_at.replace("Z", "+00:00")).astimezone(ZoneInfo("Europe/Berlin"))
+    assert local.weekday() < 5 and 8 <= local.hour < 18 and local.date() > NOW.date()
+    explanation = store.scalar("SELECT explanation FROM jobs")
+    assert "Europe/Berlin" in explanation
 
 
 def test_explain_lists_the_checks_in_order(store) -> None:
