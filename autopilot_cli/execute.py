@@ -123,8 +123,10 @@ def anything_due(store: Store, now: datetime) -> bool:
 class Executor:
     def __init__(self, store: Store, config: Config, clock: Clock, registry: Registry, *,
                  owner: str | None = None, limit: int | None = None,
-                 progress: Callable[[JobResult], None] | None = None) -> None:
+                 progress: Callable[[JobResult], None] | None = None,
+                 unsubscribe_link: Callable[[int, str], str] | None = None) -> None:
         self.store, self.config, self.clock, self.registry = store, config, clock, registry
+        self.unsubscribe_link = unsubscribe_link
         self.owner = owner or default_owner()
         self.limit = limit
         self.progress = progress
@@ -246,7 +248,9 @@ class Executor:
                     "UPDATE jobs SET state = 'sending', attempts = attempts + 1, sending_at = ?, lease_until = ?, "
                     "message_id = ?, updated_at = ? WHERE id = ? AND lease_owner = ? AND state = 'claimed'",
                     (now, self._lease_until(), message_id, now, row["id"], self.owner))
-                ready.append((job, outgoing(conn, row, adapter, self.config, now_dt, message_id)))
+                link = (self.unsubscribe_link(row["contact_id"], row["channel"])
+                        if self.unsubscribe_link is not None and row["channel"] == "email" else None)
+                ready.append((job, outgoing(conn, row, adapter, self.config, now_dt, message_id, link)))
         return ready
 
     def _record(self, conn: sqlite3.Connection, job: dict, adapter: Adapter, result: SendResult) -> JobResult:
@@ -355,5 +359,8 @@ class Executor:
 
 def execute_jobs(store: Store, config: Config, clock: Clock, registry: Registry, *,
                  limit: int | None = None, owner: str | None = None,
-                 progress: Callable[[JobResult], None] | None = None) -> ExecuteReport:
-    return asyncio.run(Executor(store, config, clock, registry, owner=owner, limit=limit, progress=progress).run())
+                 progress: Callable[[JobResult], None] | None = None,
+                 unsubscribe_link: Callable[[int, str], str] | None = None) -> ExecuteReport:
+    """``unsubscribe_link(contact_id, channel)`` gives the RFC 8058 link for outgoing email, if any."""
+    return asyncio.run(Executor(store, config, clock, registry, owner=owner, limit=limit, progress=progress,
+                                unsubscribe_link=unsubscribe_link).run())

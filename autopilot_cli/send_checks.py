@@ -80,7 +80,7 @@ def new_message_id(config: Config) -> str:
 
 
 def outgoing(conn: sqlite3.Connection, row: sqlite3.Row, adapter: Adapter, config: Config, now: datetime,
-             message_id: str | None) -> Outgoing:
+             message_id: str | None, unsubscribe_url: str | None = None) -> Outgoing:
     metadata = json.loads(row["event_metadata"] or "{}")
     cfg = config.channels.get(row["channel"])
     template = None
@@ -91,5 +91,6 @@ def outgoing(conn: sqlite3.Connection, row: sqlite3.Row, adapter: Adapter, confi
         job_id=row["id"], send_key=row["send_key"], channel=row["channel"], recipient=row["recipient"],
         text=row["text"], reply_to_id=row["external_id"], thread_id=row["thread_id"], subject=row["subject"],
         references=tuple(metadata.get("references") or ()), message_id=message_id, template=template,
-        metadata={"origin": row["origin"], "template_language": getattr(cfg, "template_language", None)},
+        metadata={"origin": row["origin"], "template_language": getattr(cfg, "template_language", None),
+                  **({"unsubscribe_url": unsubscribe_url} if unsubscribe_url else {})},
     )

@@ -671,3 +671,12 @@ def test_registry_builds_each_adapter(tmp_path: Any) -> None:
                                                          "SmtpAdapter"]
     assert [a.health()["ready"] for a in built.values()] == [True, False, False, True]
     assert all(TOKEN not in repr(a.health()) for a in built.values())
+
+
+def test_smtp_marks_only_automatic_replies_auto_submitted(smtp_server: Callable[..., int]) -> None:
+    handler = Recorder()
+    adapter = smtp_adapter(smtp_server(handler))
+    smtp_send(adapter, mail(metadata={"origin": "auto"}), mail(metadata={"origin": "approved"}))
+    automatic, approved = (msg for _, _, msg in handler.deliveries)
+    assert automatic["Auto-Submitted"] == "auto-replied"
+    assert approved["Auto-Submitted"] is None  # a person approved it: it is their reply

@@ -297,3 +297,18 @@ def test_cli_execute_exit_7_and_a_message_when_a_job_fails(store, runner, tmp_pa
     result = runner.invoke(app, ["--config", str(cfg_path), "--db", store.path, "execute"])
     assert result.exit_code == 7
     assert "channel email is not configured" in result.stderr
+
+
+def test_email_carries_a_one_click_unsubscribe_link_that_serve_accepts(store) -> None:
+    from autopilot_cli.unsubscribe import read_token, unsubscribe_url
+
+    [job] = schedule(store, "When are you open?")
+    config = cfg(server={"public_url": "https://hooks.example.com", "unsubscribe_secret_env": "UNSUB"})
+    secrets = Secrets({"UNSUB": "a-long-enough-secret-for-hmac"})
+    adapter = ScriptedAdapter()
+    execute_jobs(store, config, FixedClock(NOW + timedelta(minutes=5)), FixedRegistry({"email": adapter}),
+                 unsubscribe_link=lambda cid, ch: unsubscribe_url(config, secrets, cid, ch, NOW))
+    url = adapter.sent[0].metadata["unsubscribe_url"]
+    assert url.startswith("https://hooks.example.com/unsubscribe/")
+    token = read_token("a-long-enough-secret-for-hmac", url.rsplit("/", 1)[1])
+    assert token.contact_id == store.scalar("SELECT contact_id FROM jobs WHERE id = ?", (job,))

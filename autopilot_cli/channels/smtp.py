@@ -99,7 +99,10 @@ class SmtpAdapter:
         refs = list(dict.fromkeys(r for r in map(_msg_id, (*message.references, message.reply_to_id)) if r))
         if refs:  # in order, repeats dropped, malformed (untrusted) ids left out
             msg["References"] = " ".join(refs)
-        msg["Auto-Submitted"] = "auto-replied"
+        # RFC 3834: automatic replies say so, so that other robots do not answer them.
+        # A reply a person approved (and possibly edited) is theirs, not an automatic one.
+        if message.metadata.get("origin") != "approved":
+            msg["Auto-Submitted"] = "auto-replied"
         unsubscribe = _unsubscribe_links(message.metadata)
         if unsubscribe:
             msg["List-Unsubscribe"] = ", ".join(f"<{link}>" for link in unsubscribe)

@@ -39,8 +39,15 @@ def register(app: typer.Typer) -> None:
         from ..execute import execute_jobs
 
         rt = runtime(ctx)
-        config, store = rt.config(), rt.store()
-        registry = Registry(config, rt.secrets(), store.path, rt.clock)
+        config, store, secrets = rt.config(), rt.store(), rt.secrets()
+        registry = Registry(config, secrets, store.path, rt.clock)
+        unsubscribe_link = None
+        if config.server.public_url or config.server.unsubscribe_secret_env:
+            from ..unsubscribe import unsubscribe_url
+
+            unsubscribe_url(config, secrets, 0, "email", rt.clock.now())  # fail now, with a clear message
+            unsubscribe_link = lambda contact_id, channel: unsubscribe_url(  # noqa: E731
+                config, secrets, contact_id, channel, rt.clock.now())
         interactive = sys.stdout.isatty() and not as_json
         progress = None
         bar = None
@@ -52,7 +59,8 @@ def register(app: typer.Typer) -> None:
             bar.start()
             progress = lambda _result: bar.advance(task)  # noqa: E731
         try:
-            report = execute_jobs(store, config, rt.clock, registry, limit=limit, progress=progress)
+            report = execute_jobs(store, config, rt.clock, registry, limit=limit, progress=progress,
+                                  unsubscribe_link=unsubscribe_link)
         finally:
             if bar is not None:
                 bar.stop()
