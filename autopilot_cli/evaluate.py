@@ -264,12 +264,6 @@ def _decide(conn: sqlite3.Connection, ctx: Context, event: sqlite3.Row, plan: Pl
         verb = "closes" if closes > ctx.now else "closed"
         plan.check("window", "pass" if closes > ctx.now else "fail",
                    f"{event['channel']} 24-hour window {verb} {to_iso(closes)}")
-    timing = plan_reply_time(conn, ctx.config, ctx.now, event, closes, ctx.channel_profiles)
-    plan.check("send_time", "pass" if timing.send_at else "fail", timing.explanation)
-    reply.explanation = timing.explanation
-    if timing.send_at is None:
-        plan.reasons.append(timing.reason or "no_allowed_slot")
-    send_at = timing.send_at or ctx.now
     blocking = list(plan.reasons)
     if mode != "auto" and reply.origin != "help":
         plan.reasons.append(f"{mode}_mode")
@@ -280,7 +274,17 @@ def _decide(conn: sqlite3.Connection, ctx: Context, event: sqlite3.Row, plan: Pl
     if plan.reasons:
         plan.reply = reply
         return plan.finish("review_queue")
-    at, deferred = earliest_allowed(conn, _limits(ctx, event), send_at)
+    # Only a reply that will be sent automatically needs its time now; one in
+    # review gets it when approved (the review screen shows the plan).
+    timing = plan_reply_time(conn, ctx.config, ctx.now, event, closes, ctx.channel_profiles)
+    plan.check("send_time", "pass" if timing.send_at else "fail", timing.explanation)
+    reply.explanation = timing.explanation
+    if timing.send_at is None:
+        reason = timing.reason or "no_allowed_slot"
+        reply.reasons, reply.ready = [reason], False
+        plan.reply = reply
+        return plan.finish("review_queue", reason)
+    at, deferred = earliest_allowed(conn, _limits(ctx, event), timing.send_at)
     if closes is not None and at >= closes:
         plan.check("rate_limit", "fail", f"limits allow {to_iso(at)}, after the window closes")
         reply.reasons = [*deferred, "window_closed"]
