@@ -28,11 +28,13 @@ Rules (reason ``sanity:<rule>``):
 
 from __future__ import annotations
 
+
 import math
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
+from functools import lru_cache
 
 from ..textnorm import drop_format_chars
 from . import GateResult
@@ -135,6 +137,11 @@ def _secret(draft: str) -> bool:
 
 
 def check_sanity(draft: str, channel: str, protected_fragments: Sequence[str] = ()) -> GateResult:
+    return _check_sanity(draft, channel, tuple(protected_fragments))
+
+
+@lru_cache(maxsize=2048)  # drafts repeat; the check is a pure function of its arguments
+def _check_sanity(draft: str, channel: str, protected_fragments: tuple[str, ...]) -> GateResult:
     """Fail when the draft is empty, too long, leaks the prompt or a secret, or has unfilled slots."""
     draft = draft or ""
     if not _visible(draft).strip():

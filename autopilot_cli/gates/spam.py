@@ -29,8 +29,10 @@ a person. Rules (reason ``spam:<rule>``), checked on the NFKC-normalised draft:
 
 from __future__ import annotations
 
+
 import re
 import unicodedata
+from functools import lru_cache
 
 from . import GateResult
 
@@ -82,6 +84,9 @@ def _caps_ratio(text: str) -> bool:
     return cased >= 20 and upper / cased > 0.40
 
 
+# Drafts repeat (the same knowledge answer in the same template): a pure
+# function of the text, so each distinct draft is checked once per run.
+@lru_cache(maxsize=2048)
 def check_spam(draft: str) -> GateResult:
     """Fail when the draft carries spam markers."""
     text = unicodedata.normalize("NFKC", draft or "")
