@@ -28,7 +28,6 @@ Rules (reason ``sanity:<rule>``):
 
 from __future__ import annotations
 
-
 import math
 import re
 import unicodedata

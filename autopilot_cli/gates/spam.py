@@ -29,7 +29,6 @@ a person. Rules (reason ``spam:<rule>``), checked on the NFKC-normalised draft:
 
 from __future__ import annotations
 
-
 import re
 import unicodedata
 from functools import lru_cache
