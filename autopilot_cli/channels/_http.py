@@ -183,3 +183,54 @@ def classify_graph_error(response: httpx.Response, *, secret: str | None,
 def new_client() -> httpx.AsyncClient:
     """The client an adapter makes (and closes) when the caller passed none."""
     return httpx.AsyncClient(timeout=DEFAULT_TIMEOUT)
+
+
+class TokenHttpAdapter:
+    """What the Graph and LinkedIn adapters share: a bearer token from the environment,
+    a lazily opened HTTP client (or one passed in by tests), health, close."""
+
+    name = "http"
+
+    def __init__(self, channel: str, cfg: Any, token: str | None, http: httpx.AsyncClient | None = None) -> None:
+        self.channel = channel
+        self._cfg = cfg
+        self._token = token
+        self._http = http
+        self._owns_http = False
+
+    @classmethod
+    def from_config(cls, name: str, cfg: Any, secrets: Any, http: httpx.AsyncClient | None = None) -> Any:
+        return cls(name, cfg, secrets.get(cfg.token_env), http)
+
+    def _missing_token(self) -> SendResult | None:
+        if self._token is None:
+            return SendResult(Outcome.PAUSED, error_code="credentials",
+                              error=f"environment variable {self._cfg.token_env} is not set")
+        return None
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http, self._owns_http = new_client(), True
+        return self._http
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token}", "Content-Type": "application/json"}
+
+    async def aclose(self) -> None:
+        if self._http is not None and self._owns_http:
+            await self._http.aclose()
+            self._http = None
+
+    def _health_details(self) -> dict[str, object]:
+        return {}
+
+    def health(self) -> dict[str, object]:
+        present = self._token is not None
+        return {
+            "adapter": self.name,
+            "base_url": self._cfg.base_url,
+            **self._health_details(),
+            "credentials": {"token_env": self._cfg.token_env, "present": present},
+            "problem": None if present else f"environment variable {self._cfg.token_env} is not set",
+            "ready": present,
+        }

@@ -26,11 +26,9 @@ Error mapping (Messenger Platform / Instagram error codes; transport errors in `
 
 from __future__ import annotations
 
-import httpx
 
 from ..config import InstagramChannel
-from ..secrets import Secrets
-from ._http import classify_graph_error, json_body, new_client, post_json
+from ._http import TokenHttpAdapter, classify_graph_error, json_body, post_json
 from .base import Capabilities, Outcome, Outgoing, SendResult
 
 TEXT_LIMIT_BYTES = 1000
@@ -40,36 +38,24 @@ PAUSED_CODES = frozenset({368})
 TRANSIENT_CODES = frozenset({1200})
 
 
-class InstagramAdapter:
+class InstagramAdapter(TokenHttpAdapter):
     """Sends one text reply per call through the Instagram Send API."""
 
     name = "instagram"
 
-    def __init__(self, channel: str, cfg: InstagramChannel, token: str | None,
-                 http: httpx.AsyncClient | None = None) -> None:
-        self.channel = channel
-        self.capabilities = Capabilities(
-            text_limit=TEXT_LIMIT_BYTES, text_limit_unit="bytes", templates=False, threading=False,
-            read_receipts=True, idempotency_key=False, default_rate_per_second=300.0, window_hours=24,
-        )
-        self._cfg = cfg
-        self._token = token
-        self._http = http
-        self._owns_http = False
-
-    @classmethod
-    def from_config(cls, name: str, cfg: InstagramChannel, secrets: Secrets,
-                    http: httpx.AsyncClient | None = None) -> InstagramAdapter:
-        return cls(name, cfg, secrets.get(cfg.token_env), http)
+    capabilities = Capabilities(
+        text_limit=TEXT_LIMIT_BYTES, text_limit_unit="bytes", templates=False, threading=False,
+        read_receipts=True, idempotency_key=False, default_rate_per_second=300.0, window_hours=24,
+    )
+    _cfg: InstagramChannel
 
     @property
     def url(self) -> str:
         return f"{self._cfg.base_url.rstrip('/')}/{self._cfg.ig_id}/messages"
 
     async def send(self, message: Outgoing) -> SendResult:
-        if self._token is None:
-            return SendResult(Outcome.PAUSED, error_code="credentials",
-                              error=f"environment variable {self._cfg.token_env} is not set")
+        if missing := self._missing_token():
+            return missing
         size = len(message.text.encode("utf-8"))
         if size > TEXT_LIMIT_BYTES:
             return SendResult(Outcome.PERMANENT, error_code="too_long",
@@ -78,11 +64,8 @@ class InstagramAdapter:
         if not recipient or any(ch.isspace() for ch in recipient):
             return SendResult(Outcome.PERMANENT, error_code="recipient",
                               error=f"recipient {message.recipient!r} is not an Instagram-scoped id")
-        if self._http is None:
-            self._http, self._owns_http = new_client(), True
         body = {"recipient": {"id": recipient}, "message": {"text": message.text}}
-        headers = {"Authorization": f"Bearer {self._token}", "Content-Type": "application/json"}
-        answer = await post_json(self._http, self.url, headers=headers, body=body, secret=self._token)
+        answer = await post_json(self._client(), self.url, headers=self._headers(), body=body, secret=self._token)
         if isinstance(answer, SendResult):
             return answer
         if answer.is_success:
@@ -95,18 +78,5 @@ class InstagramAdapter:
         return classify_graph_error(answer, secret=self._token, window_closed=WINDOW_CLOSED,
                                     paused=PAUSED_CODES, transient=TRANSIENT_CODES)
 
-    async def aclose(self) -> None:
-        if self._http is not None and self._owns_http:
-            await self._http.aclose()
-            self._http = None
-
-    def health(self) -> dict[str, object]:
-        present = self._token is not None
-        return {
-            "adapter": "instagram",
-            "base_url": self._cfg.base_url,
-            "ig_id": self._cfg.ig_id,
-            "credentials": {"token_env": self._cfg.token_env, "present": present},
-            "problem": None if present else f"environment variable {self._cfg.token_env} is not set",
-            "ready": present,
-        }
+    def _health_details(self) -> dict[str, object]:
+        return {"ig_id": self._cfg.ig_id}

@@ -37,8 +37,7 @@ from __future__ import annotations
 import httpx
 
 from ..config import LinkedInChannel
-from ..secrets import Secrets
-from ._http import json_body, new_client, parse_retry_after, post_json, redact, short_text
+from ._http import TokenHttpAdapter, json_body, parse_retry_after, post_json, redact, short_text
 from .base import Capabilities, Outcome, Outgoing, SendResult
 
 API_VERSION = "202411"  # LinkedIn-Version (YYYYMM); versions are supported for at least a year
@@ -46,29 +45,22 @@ TEXT_LIMIT = 8000  # characters; not documented on the Messages API page (see th
 ID_HEADERS = ("x-restli-id", "x-linkedin-id")
 
 
-class LinkedInAdapter:
+class LinkedInAdapter(TokenHttpAdapter):
     """Sends one human-approved message per call through LinkedIn's Messages API."""
 
     name = "linkedin"
 
+    capabilities = Capabilities(
+        text_limit=TEXT_LIMIT, text_limit_unit="chars", templates=False, threading=True,
+        read_receipts=False, idempotency_key=False, default_rate_per_second=1.0,
+        human_approved_only=True, window_hours=None,
+    )
+    _cfg: LinkedInChannel
+
     def __init__(self, channel: str, cfg: LinkedInChannel, token: str | None,
                  http: httpx.AsyncClient | None = None, api_version: str = API_VERSION) -> None:
-        self.channel = channel
-        self.capabilities = Capabilities(
-            text_limit=TEXT_LIMIT, text_limit_unit="chars", templates=False, threading=True,
-            read_receipts=False, idempotency_key=False, default_rate_per_second=1.0,
-            human_approved_only=True, window_hours=None,
-        )
-        self._cfg = cfg
-        self._token = token
-        self._http = http
-        self._owns_http = False
+        super().__init__(channel, cfg, token, http)
         self._api_version = api_version
-
-    @classmethod
-    def from_config(cls, name: str, cfg: LinkedInChannel, secrets: Secrets,
-                    http: httpx.AsyncClient | None = None) -> LinkedInAdapter:
-        return cls(name, cfg, secrets.get(cfg.token_env), http)
 
     @property
     def url(self) -> str:
@@ -89,9 +81,8 @@ class LinkedInAdapter:
     async def send(self, message: Outgoing) -> SendResult:
         if message.metadata.get("origin") != "approved":
             return SendResult(Outcome.PERMANENT, error_code="policy", error="LinkedIn sends need a human approval")
-        if self._token is None:
-            return SendResult(Outcome.PAUSED, error_code="credentials",
-                              error=f"environment variable {self._cfg.token_env} is not set")
+        if missing := self._missing_token():
+            return missing
         if len(message.text) > TEXT_LIMIT:
             return SendResult(Outcome.PERMANENT, error_code="too_long",
                               error=f"text is {len(message.text)} characters, over {TEXT_LIMIT}")
@@ -99,15 +90,8 @@ class LinkedInAdapter:
             body = self.build_body(message)
         except ValueError as exc:
             return SendResult(Outcome.PERMANENT, error_code="recipient", error=str(exc))
-        if self._http is None:
-            self._http, self._owns_http = new_client(), True
-        headers = {
-            "Authorization": f"Bearer {self._token}",
-            "Content-Type": "application/json",
-            "LinkedIn-Version": self._api_version,
-            "X-Restli-Protocol-Version": "2.0.0",
-        }
-        answer = await post_json(self._http, self.url, headers=headers, body=body, secret=self._token)
+        headers = {**self._headers(), "LinkedIn-Version": self._api_version, "X-Restli-Protocol-Version": "2.0.0"}
+        answer = await post_json(self._client(), self.url, headers=headers, body=body, secret=self._token)
         if isinstance(answer, SendResult):
             return answer
         if answer.is_success:
@@ -140,22 +124,8 @@ class LinkedInAdapter:
                               error=f"{error} (LinkedIn may have created the message)")
         return SendResult(Outcome.PERMANENT, error_code=code, error=error)
 
-    async def aclose(self) -> None:
-        if self._http is not None and self._owns_http:
-            await self._http.aclose()
-            self._http = None
-
-    def health(self) -> dict[str, object]:
-        present = self._token is not None
-        return {
-            "adapter": "linkedin",
-            "base_url": self._cfg.base_url,
-            "api_version": self._api_version,
-            "credentials": {"token_env": self._cfg.token_env, "present": present},
-            "human_approved_only": True,
-            "problem": None if present else f"environment variable {self._cfg.token_env} is not set",
-            "ready": present,
-        }
+    def _health_details(self) -> dict[str, object]:
+        return {"api_version": self._api_version, "human_approved_only": True}
 
 
 def _created_id(response: httpx.Response) -> str | None:

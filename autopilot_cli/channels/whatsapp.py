@@ -38,11 +38,9 @@ and a later ``failed`` status webhook carries the code, so SENT here is "accepte
 
 from __future__ import annotations
 
-import httpx
 
 from ..config import WhatsAppChannel
-from ..secrets import Secrets
-from ._http import classify_graph_error, json_body, new_client, post_json
+from ._http import TokenHttpAdapter, classify_graph_error, json_body, post_json
 from .base import Capabilities, Outcome, Outgoing, SendResult
 
 TEXT_LIMIT = 4096  # characters, Cloud API text message body
@@ -57,27 +55,16 @@ TRANSIENT_CODES = frozenset({131000, 131016, 133004})
 DEFAULT_RETRY_AFTER = {131056: 6.0}
 
 
-class WhatsAppAdapter:
+class WhatsAppAdapter(TokenHttpAdapter):
     """Sends one reply per call through the WhatsApp Cloud API."""
 
     name = "whatsapp"
 
-    def __init__(self, channel: str, cfg: WhatsAppChannel, token: str | None,
-                 http: httpx.AsyncClient | None = None) -> None:
-        self.channel = channel
-        self.capabilities = Capabilities(
-            text_limit=TEXT_LIMIT, text_limit_unit="chars", templates=True, threading=True,
-            read_receipts=True, idempotency_key=False, default_rate_per_second=80.0, window_hours=24,
-        )
-        self._cfg = cfg
-        self._token = token
-        self._http = http
-        self._owns_http = False
-
-    @classmethod
-    def from_config(cls, name: str, cfg: WhatsAppChannel, secrets: Secrets,
-                    http: httpx.AsyncClient | None = None) -> WhatsAppAdapter:
-        return cls(name, cfg, secrets.get(cfg.token_env), http)
+    capabilities = Capabilities(
+        text_limit=TEXT_LIMIT, text_limit_unit="chars", templates=True, threading=True,
+        read_receipts=True, idempotency_key=False, default_rate_per_second=80.0, window_hours=24,
+    )
+    _cfg: WhatsAppChannel
 
     @property
     def url(self) -> str:
@@ -108,9 +95,8 @@ class WhatsAppAdapter:
         return body
 
     async def send(self, message: Outgoing) -> SendResult:
-        if self._token is None:
-            return SendResult(Outcome.PAUSED, error_code="credentials",
-                              error=f"environment variable {self._cfg.token_env} is not set")
+        if missing := self._missing_token():
+            return missing
         if not message.template and len(message.text) > TEXT_LIMIT:
             return SendResult(Outcome.PERMANENT, error_code="too_long",
                               error=f"text is {len(message.text)} characters, over WhatsApp's {TEXT_LIMIT}")
@@ -118,10 +104,7 @@ class WhatsAppAdapter:
             body = self.build_body(message)
         except ValueError as exc:
             return SendResult(Outcome.PERMANENT, error_code="recipient", error=str(exc))
-        if self._http is None:
-            self._http, self._owns_http = new_client(), True
-        headers = {"Authorization": f"Bearer {self._token}", "Content-Type": "application/json"}
-        answer = await post_json(self._http, self.url, headers=headers, body=body, secret=self._token)
+        answer = await post_json(self._client(), self.url, headers=self._headers(), body=body, secret=self._token)
         if isinstance(answer, SendResult):
             return answer
         if answer.is_success:
@@ -134,21 +117,8 @@ class WhatsAppAdapter:
                                     paused=PAUSED_CODES, transient=TRANSIENT_CODES,
                                     default_retry_after=DEFAULT_RETRY_AFTER)
 
-    async def aclose(self) -> None:
-        if self._http is not None and self._owns_http:
-            await self._http.aclose()
-            self._http = None
-
-    def health(self) -> dict[str, object]:
-        present = self._token is not None
-        return {
-            "adapter": "whatsapp",
-            "base_url": self._cfg.base_url,
-            "phone_number_id": self._cfg.phone_number_id,
-            "credentials": {"token_env": self._cfg.token_env, "present": present},
-            "problem": None if present else f"environment variable {self._cfg.token_env} is not set",
-            "ready": present,
-        }
+    def _health_details(self) -> dict[str, object]:
+        return {"phone_number_id": self._cfg.phone_number_id}
 
 
 def recipient_digits(recipient: str) -> str:
