@@ -8,10 +8,11 @@ from string import Template
 
 from pydantic import BaseModel
 
-from .clock import Clock
-from .config import load_config
+from .clock import Clock, to_iso
+from .config import Config, load_config
 from .errors import AutopilotError
 from .migrations import open_store
+from .store import Store
 
 CONFIG_NAME = "autopilot.toml"
 KNOWLEDGE_NAME = "knowledge.toml"
@@ -44,6 +45,27 @@ def _write_new(path: Path, text: str, created: list[str], kept: list[str], force
     created.append(str(path))
 
 
+def credential_references(config: Config) -> list[tuple[str, str, str]]:
+    """(channel, purpose, environment variable) for every secret the config names."""
+    refs = []
+    for channel, entry in config.channels.items():
+        for field, value in entry.model_dump().items():
+            if field.endswith("_env") and value:
+                refs.append((channel, field.removesuffix("_env"), value))
+    return refs
+
+
+def record_credential_references(store: Store, config: Config, clock: Clock) -> None:
+    """Keep ``channel_credentials`` in step with the config: names of variables, never values."""
+    now = to_iso(clock.now())
+    with store.transaction() as conn:
+        conn.execute("DELETE FROM channel_credentials")
+        conn.executemany(
+            "INSERT INTO channel_credentials (channel, purpose, env_var, updated_at) VALUES (?, ?, ?, ?)",
+            [(*ref, now) for ref in credential_references(config)],
+        )
+
+
 def init_directory(directory: Path, clock: Clock, *, mode: str = "one_click", force: bool = False) -> InitReport:
     """Write starter files (existing ones are kept unless ``force``) and create the database."""
     try:
@@ -62,7 +84,8 @@ def init_directory(directory: Path, clock: Clock, *, mode: str = "one_click", fo
     config = load_config(config_path)
     db_path = config.resolve_path(config.database.path)
     existed = db_path.exists()
-    open_store(db_path, clock, busy_timeout_ms=config.database.busy_timeout_ms).close()
+    with open_store(db_path, clock, busy_timeout_ms=config.database.busy_timeout_ms) as store:
+        record_credential_references(store, config, clock)
     (kept if existed else created).append(str(db_path))
     return InitReport(
         directory=str(directory),

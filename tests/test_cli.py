@@ -224,3 +224,18 @@ def test_usage_errors_are_one_line_with_exit_code_2(runner, args) -> None:
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ")
+
+
+def test_init_records_credential_references_never_values(runner, tmp_path) -> None:
+    target = tmp_path / "shop"
+    target.mkdir()
+    (target / "autopilot.toml").write_text(
+        '[channels.whatsapp]\nadapter = "whatsapp"\nphone_number_id = "1"\ntoken_env = "WA_TOKEN"\n'
+        'app_secret_env = "WA_SECRET"\n')
+    result = runner.invoke(app, ["init", str(target)], env={"WA_TOKEN": "EAAB-real-token"})
+    assert result.exit_code == 0, result.stderr
+    import sqlite3
+    rows = sqlite3.connect(target / "autopilot.db").execute(
+        "SELECT channel, purpose, env_var FROM channel_credentials ORDER BY purpose").fetchall()
+    assert rows == [("whatsapp", "app_secret", "WA_SECRET"), ("whatsapp", "token", "WA_TOKEN")]
+    assert b"EAAB-real-token" not in (target / "autopilot.db").read_bytes()
