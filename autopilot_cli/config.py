@@ -133,6 +133,25 @@ class ExperimentConfig(_Section):
         return value
 
 
+class ABSection(_Section):
+    """A/B reports and allocation (ab.py, ab_stats.py): when a winner may be declared."""
+
+    min_sample_per_variant: int = Field(100, ge=1, le=10_000_000)
+    """No winner until every variant has at least this many sends."""
+    alpha: float = Field(0.05, gt=0, lt=0.5)
+    """Significance level (two-sided), split across comparisons (Bonferroni) when there are 3+ variants."""
+    power: float = Field(0.8, ge=0.5, lt=1)
+    """Power for the "about N more sends per variant" estimate."""
+    attribution_hours: float = Field(72.0, gt=0, le=24 * 90)
+    """A reply, conversion or opt-out counts for the last send before it, within this many hours."""
+    mc_draws: int = Field(100_000, ge=1000, le=10_000_000)
+    """Monte Carlo draws for the Bayesian probabilities (fixed seed: the same data gives the same report)."""
+    seed: int = 20251125
+    """Seed for the Monte Carlo draws and for bandit (Thompson sampling) assignment."""
+    bandit_min_sends: int = Field(30, ge=1, le=1_000_000)
+    """allocation = "bandit": weights are used until every variant has this many sends."""
+
+
 class ExecuteSection(_Section):
     lease_seconds: int = Field(120, ge=5, le=3600)
     """How long a claimed job belongs to one run; after that another run may take it over."""
@@ -327,6 +346,7 @@ class Config(_Section):
     schedule: ScheduleSection = Field(default_factory=ScheduleSection)
     channels: dict[str, ChannelConfig] = Field(default_factory=_default_channels)
     experiments: list[ExperimentConfig] = Field(default_factory=list)
+    ab: ABSection = Field(default_factory=ABSection)
 
     # Where the config came from: not settable from the file itself.
     _source: str | None = PrivateAttr(None)

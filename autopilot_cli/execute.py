@@ -134,6 +134,7 @@ class Executor:
         self.report = ExecuteReport()
         self.buckets: dict[str, TokenBucket] = {}
         self.paused: dict[str, str] = {}
+        self._expired: list[JobResult] = []
 
     def _now(self) -> str:
         return to_iso(self.clock.now())
@@ -164,10 +165,13 @@ class Executor:
                     conn.execute("UPDATE jobs SET state = 'retry_wait', lease_owner = NULL, updated_at = ? "
                                  "WHERE id = ? AND state = 'sending'", (now, row["id"]))
                 else:
-                    conn.execute(
-                        "UPDATE jobs SET state = 'needs_reconcile', lease_owner = NULL, updated_at = ?, "
-                        "error = 'the run sending it stopped before recording the outcome; the message may have "
-                        "been sent' WHERE id = ? AND state = 'sending'", (now, row["id"]))
+                    error = "the run sending it stopped before recording the outcome; the message may have been sent"
+                    conn.execute("UPDATE jobs SET state = 'needs_reconcile', lease_owner = NULL, updated_at = ?, "
+                                 "error = ? WHERE id = ? AND state = 'sending'", (now, error, row["id"]))
+                    # Reported (exit 7) once the run ends, so cron tells the operator; not counted
+                    # against --limit, which bounds sends.
+                    self._expired.append(JobResult(job_id=row["id"], channel=row["channel"],
+                                                   outcome="needs_reconcile", error=error))
             for row in conn.execute("SELECT channel, reason FROM channel_state WHERE paused_at IS NOT NULL"):
                 self.paused[row["channel"]] = row["reason"] or ""
 
@@ -348,6 +352,8 @@ class Executor:
                     if not claimed:
                         break
                     await asyncio.gather(*(self._run_channel(ch, jobs) for ch, jobs in claimed.items()))
+                for result in self._expired:
+                    self._add(result)
             else:
                 for row in self.store.query("SELECT channel, reason FROM channel_state WHERE paused_at IS NOT NULL"):
                     self.paused[row[0]] = row[1] or ""

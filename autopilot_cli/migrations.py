@@ -345,6 +345,34 @@ def m007_reject_fingerprints(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m008_ab_testing(conn: sqlite3.Connection) -> None:
+    _run(
+        conn,
+        # Conversions (`autopilot convert`): credited to the contact's last send within
+        # [ab] attribution_hours. external_id makes a re-recorded conversion (a retried
+        # shop webhook, a cron job run twice) count once.
+        """CREATE TABLE conversions (
+            id INTEGER PRIMARY KEY,
+            contact_id INTEGER NOT NULL REFERENCES contacts(id),
+            value REAL,
+            at TEXT NOT NULL,
+            source TEXT NOT NULL DEFAULT 'cli',
+            external_id TEXT UNIQUE,
+            event_id INTEGER REFERENCES events(id),
+            created_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX conversions_contact ON conversions(contact_id, at)",
+        # ab-report counts sends per variant in one pass.
+        "CREATE INDEX jobs_variant ON jobs(variant_id, state)",
+        # auto_promote: from the config (or `ab create --auto-promote`). hold_promotion: an
+        # operator ran `ab resume` on a promoted experiment, so it is not promoted again.
+        "ALTER TABLE experiments ADD COLUMN auto_promote INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE experiments ADD COLUMN hold_promotion INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE experiments ADD COLUMN promoted_at TEXT",
+    )
+
+
 def applied_migrations(store: Store) -> list[str]:
     with translate_errors(store.path):
         store.conn.execute(

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
+from .ab import promote_winners
 from .clock import Clock, to_iso
 from .config import Config
 from .consent import record_change
@@ -251,7 +252,7 @@ def process_events(
     with store.transaction() as conn:
         cleanup(conn, now)
         sync_experiments(conn, config.experiments, to_iso(now))
-        ctx.experiments = load_experiments(conn)
+        ctx.experiments = load_experiments(conn, config.ab, to_iso(now))
     report = ProcessReport()
     last = (None, 0)
     remaining = limit
@@ -268,6 +269,10 @@ def process_events(
         last = (rows[-1]["received_at"], rows[-1]["id"])
         if remaining is not None:
             remaining -= len(rows)
+    # After the events, so that opt-outs they carried count for the guardrail: a
+    # declared winner of an auto_promote experiment takes new contacts from the next run.
+    with store.transaction() as conn:
+        promote_winners(conn, config.ab, to_iso(now))
     return report
 
 

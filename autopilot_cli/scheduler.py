@@ -30,9 +30,10 @@ How a time is chosen
 
 Smoothing (Dirichlet–multinomial posterior mean)
 ------------------------------------------------
-Channel distribution ``q_b = (1 - ε) c_b / C + ε / 168`` (ε = 0.01 keeps
-every hour possible; uniform when the channel has no data), contact counts
-``n_b`` with ``N = Σ n_b``, prior strength ``α`` (20 pseudo-messages):
+Channel distribution ``q_b = (c_b + 1) / (C + 168)`` — the channel's counts
+shrunk toward uniform by one pseudo-message per hour of the week, so a channel
+with little data does not dictate the hour — then contact counts ``n_b`` with
+``N = Σ n_b``, prior strength ``α`` (20 pseudo-messages):
 
     p_b = (n_b + α q_b) / (N + α)
 
@@ -61,7 +62,7 @@ __all__ = [
 
 BINS = 168
 PRIOR_STRENGTH = 20.0
-CHANNEL_FLOOR = 0.01
+CHANNEL_PRIOR = 168.0
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()  # a Thursday: weekday = (day + 3) % 7
 LABELS = {"whatsapp": "WhatsApp", "instagram": "Instagram", "email": "email", "linkedin": "LinkedIn"}
 
@@ -89,11 +90,11 @@ def smoothed_profile(
     contact_counts: Sequence[float], channel_counts: Sequence[float], prior_strength: float = PRIOR_STRENGTH
 ) -> list[float]:
     """The contact's hour-of-week distribution shrunk toward the channel's (module docstring)."""
+    # The channel's profile is itself shrunk toward uniform, one pseudo-message per
+    # hour of the week: a channel with three messages, all on Tuesday morning, must
+    # not make every reply wait a week for Tuesday morning.
     total = float(sum(channel_counts))
-    if total > 0:
-        q = [(1 - CHANNEL_FLOOR) * c / total + CHANNEL_FLOOR / BINS for c in channel_counts]
-    else:
-        q = [1.0 / BINS] * BINS
+    q = [(c + CHANNEL_PRIOR / BINS) / (total + CHANNEL_PRIOR) for c in channel_counts]
     denom = float(sum(contact_counts)) + prior_strength
     if denom <= 0:
         return q

@@ -8,6 +8,12 @@ from a per-test script, then from a default that imitates a successful send:
     fake_graph.script.extend([rate_limited("2"), graph_ok()])   # one 429, then a success
     fake_graph.script.append(close_after_body())                 # read the request, hang up: AMBIGUOUS
     fake_graph.script.append(FakeReply(delay=5))                 # hold the answer: read timeout
+    fake_graph.script.append(FakeReply(hold=event))              # hold it until the test sets ``event``
+
+For crash tests, ``wait_requests(n)`` and ``wait_answers(n)`` block until the
+n-th request has arrived / been answered (its response written to the socket),
+and each ``Recorded`` keeps the ``status`` it was answered with (None: never
+answered — closed, held, or its client went away).
 
 The default success depends on the body: WhatsApp (``messaging_product``) gets
 ``messages[0].id = "wamid.fake<n>"``, Instagram (``recipient``) gets
@@ -40,6 +46,8 @@ class FakeReply:
     delay: float = 0.0
     close: bool = False
     """Read the request, then close the connection without answering."""
+    hold: threading.Event | None = None
+    """Wait until this event is set (or the server stops) before answering."""
 
 
 @dataclass
@@ -50,6 +58,8 @@ class Recorded:
     headers: dict[str, str]
     authorized: bool
     has_authorization: bool
+    status: int | None = None
+    """The status it was answered with; None while unanswered, or when never answered."""
 
 
 def graph_ok(message_id: str | None = None) -> FakeReply:
@@ -89,6 +99,7 @@ def close_after_body() -> FakeReply:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 128  # several execute processes open dozens of connections at once
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # clients that time out and hang up are part of the tests
@@ -101,6 +112,7 @@ class FakeGraph:
         self.requests: list[Recorded] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
         self._stopping = threading.Event()
         self._server = _Server(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-graph",
@@ -119,6 +131,19 @@ class FakeGraph:
         self._server.shutdown()
         self._server.server_close()
 
+    def _wait(self, predicate: Any, timeout: float) -> None:
+        with self._changed:
+            if not self._changed.wait_for(predicate, timeout):
+                raise TimeoutError(f"fake Graph: still waiting after {timeout} s ({len(self.requests)} requests)")
+
+    def wait_requests(self, n: int, timeout: float = 10.0) -> None:
+        """Block until at least ``n`` requests have arrived (their bodies read)."""
+        self._wait(lambda: len(self.requests) >= n, timeout)
+
+    def wait_answers(self, n: int, timeout: float = 10.0) -> None:
+        """Block until at least ``n`` requests have been answered (response written)."""
+        self._wait(lambda: sum(r.status is not None for r in self.requests) >= n, timeout)
+
     def _default(self, body: Any) -> FakeReply:
         n = next(self._ids)
         if isinstance(body, dict) and body.get("messaging_product") == "whatsapp":
@@ -135,8 +160,9 @@ class FakeGraph:
         if scripted is None or (scripted.json is None and scripted.body is None and not scripted.close
                                 and scripted.status == 200):
             default = self._default(body)
-            if scripted is not None:  # keep the script's delay and headers
+            if scripted is not None:  # keep the script's delay, hold and headers
                 default.delay, default.headers = scripted.delay, {**default.headers, **scripted.headers}
+                default.hold = scripted.hold
             return default
         return scripted
 
@@ -155,16 +181,21 @@ class FakeGraph:
                     body = raw.decode("utf-8", "replace")
                 auth = self.headers.get("Authorization")
                 headers = {k.lower(): v for k, v in self.headers.items() if k.lower() != "authorization"}
-                with fake._lock:
-                    fake.requests.append(Recorded("POST", self.path, body, headers,
-                                                  authorized=auth == f"Bearer {fake.token}",
-                                                  has_authorization=auth is not None))
+                record = Recorded("POST", self.path, body, headers, authorized=auth == f"Bearer {fake.token}",
+                                  has_authorization=auth is not None)
+                with fake._changed:
+                    fake.requests.append(record)
+                    fake._changed.notify_all()
                 reply = fake._answer(body)
                 if reply.close:
                     self.close_connection = True  # the request was read in full; no answer at all
                     return
                 if reply.delay and fake._stopping.wait(reply.delay):
                     return
+                if reply.hold is not None:
+                    while not reply.hold.wait(0.05):
+                        if fake._stopping.is_set():
+                            return
                 data = reply.body if reply.body is not None else json.dumps(reply.json).encode()
                 try:
                     self.send_response(reply.status)
@@ -174,8 +205,13 @@ class FakeGraph:
                         self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(data)
+                    self.wfile.flush()
                 except OSError:
                     self.close_connection = True
+                    return
+                with fake._changed:
+                    record.status = reply.status
+                    fake._changed.notify_all()
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass

@@ -297,7 +297,17 @@ def test_shrinkage_follows_the_channel_with_little_history_and_the_contact_with_
     assert max(range(168), key=p_few.__getitem__) == 1 * 24 + 10
     assert max(range(168), key=p_many.__getitem__) == own
     assert sum(p_few) == pytest.approx(1.0) and sum(p_many) == pytest.approx(1.0)
-    assert p_many[own] == pytest.approx((100 + 20 * (0.99 * 1 / sum(channel) + 0.01 / 168)) / 120)
+    q_own = (1 + 1) / (sum(channel) + 168)  # the channel shrunk toward uniform, one pseudo-count per hour
+    assert p_many[own] == pytest.approx((100 + 20 * q_own) / 120)
+
+
+def test_a_channel_with_little_data_does_not_make_replies_wait_for_its_hour() -> None:
+    channel = [0.0] * 168
+    channel[1 * 24 + 9] = 3.0  # three emails ever, all on Tuesday 09-10
+    p = smoothed_profile([0.0] * 168, channel, prior_strength=20)
+    # Tuesday 09-10 is preferred, but by a factor of 4, not 10,000: a day's wait halves a
+    # slot's score, so a reply due today does not wait a week for it.
+    assert 3 < p[1 * 24 + 9] / p[0] < 5
     assert smoothed_profile([0.0] * 168, [0.0] * 168) == pytest.approx([1 / 168] * 168)
 
 

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from ..demo import DemoReport, run_demo
 from ..render import console, print_json, safe
+from .ab_cmd import render_report
 from ._shared import json_option
 
 
@@ -56,13 +57,36 @@ def _render(report: DemoReport) -> None:
         table.add_row(str(d.event_id), safe(d.channel), safe(_short(item.text, 40)), d.outcome,
                       safe("\n".join(d.reasons)))
     out.print(table)
+    out.rule("3. review: drafts waiting for a person (autopilot review)")
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("draft", no_wrap=True, justify="right")
+    table.add_column("channel", no_wrap=True)
+    table.add_column("message", overflow="fold", ratio=1)
+    table.add_column("conf.", no_wrap=True, justify="right")
+    table.add_column("reasons", overflow="fold", ratio=1)
+    for r in report.review:
+        table.add_row(str(r.id), safe(r.channel), safe(_short(r.inbound_text, 40)),
+                      "" if r.confidence is None else f"{r.confidence:.2f}", safe("\n".join(r.reasons)))
+    out.print(table)
+    a = report.approved
+    if a is not None:
+        edited = " (edited)" if a.edited else ""
+        out.print(f"operator {safe(a.approved_by)} approved draft {a.draft_id}{edited} → job {a.job_id}, "
+                  f"sent at the next execute run")
     e = report.execute
-    out.rule("3. execute: due replies through the outbox (nothing leaves this machine)")
+    out.rule("4. execute: due replies through the outbox (nothing leaves this machine)")
+    out.print(f"demo clock now {report.execute_clock}, when the last scheduled reply is due")
     out.print(f"sent {e.sent}, retried {e.retried}, failed {e.failed}, needs reconcile {e.needs_reconcile}, "
               f"skipped {e.skipped}")
     for item in report.outbox:
-        out.print(f"[bold]job {item.job_id} → {safe(item.channel)} {safe(item.recipient)}[/bold]")
+        variant = f" (A/B variant {safe(item.variant)})" if item.variant else ""
+        out.print(f"[bold]job {item.job_id} → {safe(item.channel)} {safe(item.recipient)}[/bold]{variant}")
+        if item.explanation:
+            out.print(f"[dim]when: {safe(item.explanation)}[/dim]")
         out.print(safe(item.text))
+    out.rule("5. ab-report: the greeting experiment")
+    for ab_report in report.ab_reports:
+        render_report(ab_report, out)
     s = report.status
     out.rule("status")
     out.print(
@@ -73,6 +97,7 @@ def _render(report: DemoReport) -> None:
     out.print(f"try: autopilot --config {safe(report.config)} explain {report.decisions[0].decision.event_id}"
               if report.decisions else "")
     out.print(f"try: autopilot --config {safe(report.config)} status")
+    out.print(f"try: autopilot --config {safe(report.config)} review")
 
 
 def register(app: typer.Typer) -> None:

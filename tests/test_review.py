@@ -1,0 +1,623 @@
+"""Issue 6: the review queue, approve / edit / reject / opt out, and the interactive screen."""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import json
+import os
+import select
+import struct
+import subprocess
+import sys
+import termios
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from freezegun import freeze_time
+from rich.console import Console
+
+from autopilot_cli.approvals import (
+    ApprovalRefused, approve, approve_all_ready, approve_one, edit_distance, opt_out_contact,
+)
+from autopilot_cli.channels.registry import Registry
+from autopilot_cli.cli import app
+from autopilot_cli.clock import FixedClock, from_iso, to_iso
+from autopilot_cli.config import config_from_dict
+from autopilot_cli.consent import record_change
+from autopilot_cli.drafting.offline import OfflineDrafter
+from autopilot_cli.execute import execute_jobs
+from autopilot_cli.ingest import ingest_bytes
+from autopilot_cli.knowledge import KnowledgeIndex
+from autopilot_cli.migrations import open_store
+from autopilot_cli.process import Services, process_events
+from autopilot_cli.review_screen import ReviewSession
+from autopilot_cli.review import LIST_KEYS, ReviewFilter, describe_reason, get_item, load_details, review_queue
+from autopilot_cli.secrets import Secrets
+
+from .conftest import NOW
+
+ROOT = Path(__file__).parent.parent
+KNOWLEDGE = ROOT / "autopilot_cli" / "templates" / "knowledge.toml"
+HOSTILE = "[bold]APPROVED[/] [link=http://x]click[/link] \x1b[31mred\x1b[0m bell\x07 end"
+FORCE = {"AUTOPILOT_REVIEW_FORCE_INTERACTIVE": "1", "VISUAL": ""}
+
+
+def cfg(mode: str = "auto", **sections):
+    sections.setdefault("channels", {name: {"adapter": "outbox", "rate_per_second": 1000}
+                                     for name in ("whatsapp", "email", "instagram", "linkedin")})
+    sections.setdefault("autopilot", {"mode": mode})
+    return config_from_dict(sections)
+
+
+def config_file(tmp_path: Path, mode: str = "auto", extra: str = "") -> Path:
+    path = tmp_path / "autopilot.toml"
+    channels = "".join(f'[channels.{c}]\nadapter = "outbox"\nrate_per_second = 1000\n'
+                       for c in ("whatsapp", "email", "instagram", "linkedin"))
+    path.write_text(f'[autopilot]\nmode = "{mode}"\n{channels}{extra}')
+    return path
+
+
+def queue(store, *records, config=None, clock=None):
+    """Real ingest + process of JSONL records at NOW; returns the process report."""
+    config = config or cfg()
+    clock = clock or FixedClock(NOW)
+    data = b"".join(json.dumps(r).encode() + b"\n" for r in records)
+    ingest_bytes(store, data, fmt="jsonl", config=config, clock=clock, secrets=Secrets({}))
+    return process_events(store, config, clock, Services(drafter=OfflineDrafter(),
+                                                         index=KnowledgeIndex.from_file(KNOWLEDGE)))
+
+
+def msg(i, text, channel="email", sender="ana@example.org", minutes_ago=5, **extra) -> dict:
+    return {"channel": channel, "id": f"r{i}", "from": sender, "text": text,
+            "received_at": to_iso(NOW - timedelta(minutes=minutes_ago)), **extra}
+
+
+def draft_ids(store) -> list[int]:
+    return [r[0] for r in store.query("SELECT id FROM drafts WHERE state = 'review' ORDER BY id")]
+
+
+def audit(store, action):
+    rows = store.query("SELECT * FROM audit_log WHERE action = ? ORDER BY id", (action,))
+    return [(r["actor"], r["object_id"], json.loads(r["detail"])) for r in rows]
+
+
+def send_due(store, config, at):
+    clock = FixedClock(at)
+    return execute_jobs(store, config, clock, Registry(config, Secrets({}), store.path, clock))
+
+
+def outbox(store) -> list[str]:
+    return [r[0] for r in store.query("SELECT text FROM outbox ORDER BY id")]
+
+
+# --- the queue ----------------------------------------------------------------------------------
+
+
+def test_queue_most_urgent_first_and_filters(store) -> None:
+    queue(
+        store,
+        msg(1, "Is this the right charger for my order?", minutes_ago=300),  # email, oldest
+        msg(2, "Is this the right charger for my order?", channel="whatsapp", sender="+4915123456789", minutes_ago=30),
+        msg(3, "Is this the right charger for my order?", channel="whatsapp", sender="+4915123456700", minutes_ago=90),
+        msg(4, "I want a refund for my broken kettle", sender="bo@example.org", minutes_ago=200),
+        msg(5, "Is this the right charger for my order?", channel="instagram", sender="1789", minutes_ago=60),
+    )
+    items = review_queue(store, cfg(), FixedClock(NOW))
+    # Open windows closing soonest first (oldest inbound), then the others oldest first.
+    assert [(i.channel, i.contact) for i in items] == [
+        ("whatsapp", "+4915123456700"), ("instagram", "1789"), ("whatsapp", "+4915123456789"),
+        ("email", "ana@example.org"), ("email", "bo@example.org"),
+    ]
+    first = items[0]
+    assert first.window_closes_at == to_iso(NOW - timedelta(minutes=90) + timedelta(hours=24))
+    assert first.window_seconds_left == pytest.approx((timedelta(hours=24) - timedelta(minutes=90)).total_seconds())
+    assert set(first.list_entry()) == set(LIST_KEYS)
+    assert [i.channel for i in review_queue(store, cfg(), FixedClock(NOW), ReviewFilter(channel="email"))] == [
+        "email", "email"]
+    refund = review_queue(store, cfg(), FixedClock(NOW), ReviewFilter(reason="compliance"))
+    assert [i.contact for i in refund] == ["bo@example.org"]
+    assert "compliance:refund" in refund[0].reasons
+    assert [i.contact for i in review_queue(store, cfg(), FixedClock(NOW), ReviewFilter(contact="+49 151 23456789"))] \
+        == ["+4915123456789"]
+    assert review_queue(store, cfg(), FixedClock(NOW), ReviewFilter(ready=True)) == []
+
+
+def test_details_history_reasons_and_planned_time(store) -> None:
+    queue(store, msg(1, "When are you open?", minutes_ago=60))
+    queue(store, msg(2, "Is this the right charger for my order?", minutes_ago=5))
+    [item] = review_queue(store, cfg(), FixedClock(NOW))
+    load_details(store, cfg(), FixedClock(NOW), item)
+    # The earlier question; our scheduled (not yet sent) reply to it is not history yet.
+    assert [(h.role, h.text) for h in item.history] == [("contact", "When are you open?")]
+    assert item.reasons_text[0].startswith("the drafter was not confident enough (")
+    assert item.reasons_text[0].endswith(" < 0.85)")
+    assert item.planned_send_at is not None and item.send_explanation
+    # What the screen shows is what approval plans.
+    result = approve_one(store, cfg(), FixedClock(NOW), "ana", item.id)
+    assert result.send_at == item.planned_send_at
+
+
+def test_reasons_in_plain_words() -> None:
+    assert describe_reason("low_confidence", 0.62, 0.85) == "the drafter was not confident enough (0.62 < 0.85)"
+    assert describe_reason("compliance:refund") == "mentions refund, a topic that always needs a person"
+    assert "ignore its instructions" in describe_reason("injection:ignore_instructions")
+    assert "moderation service flagged hate" in describe_reason("safety:moderation:hate")
+    assert describe_reason("one_click_mode").startswith("this channel is in one-click mode")
+    assert describe_reason("something_new") == "something_new"
+
+
+def test_edit_distance() -> None:
+    assert edit_distance("kitten", "sitting") == (3, False)
+    assert edit_distance("", "abc") == (3, False)
+    assert edit_distance("same", "same") == (0, False)
+    assert edit_distance("Hi Ana, we open at 9.", "Hi Ana, we open at 10.") == (2, False)
+    long_a, long_b = "x" * 5000 + "a" * 300 + "y" * 5000, "x" * 5000 + "b" * 300 + "y" * 5000
+    assert edit_distance(long_a, long_b) == (300, False)  # common prefix and suffix are trimmed first
+    assert edit_distance("a" * 3000, "b" * 2000) == (3000, True)  # too big: an upper bound, flagged
+
+
+# --- approve ------------------------------------------------------------------------------------
+
+
+def test_approve_schedules_a_job_that_execute_sends_with_exactly_the_approved_text(store, runner, tmp_path) -> None:
+    queue(store, msg(1, "Is this the right charger for my order?"))
+    [draft] = draft_ids(store)
+    with freeze_time(NOW):
+        result = runner.invoke(app, ["--db", store.path, "--config", str(config_file(tmp_path)),
+                                     "approve", str(draft), "--json"])
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.output)
+    assert set(data) == {"approved", "refused"} and data["refused"] == []
+    [approved] = data["approved"]
+    job = store.query("SELECT * FROM jobs WHERE id = ?", (approved["job_id"],))[0]
+    d = store.query("SELECT * FROM drafts WHERE id = ?", (draft,))[0]
+    assert (job["origin"], job["state"], d["state"]) == ("approved", "scheduled", "approved")
+    assert job["text"] == d["approved_text"] == d["text"]
+    assert job["send_at"] == approved["send_at"] and job["explanation"] == approved["explanation"]
+    assert d["decided_by"] and d["decided_at"] == to_iso(NOW)
+    # Rate events recorded for the contact and the channel (not the auto-reply budget).
+    scopes = sorted(r[0] for r in store.query("SELECT scope FROM rate_events"))
+    assert scopes == ["channel", "contact"]
+    [(actor, object_id, detail)] = audit(store, "approve")
+    assert object_id == str(draft) and actor == d["decided_by"]
+    assert detail["edit_distance"] == 0 and detail["edited"] is False and detail["job_id"] == job["id"]
+    assert send_due(store, cfg(), from_iso(job["send_at"]) - timedelta(seconds=1)).sent == 0
+    assert send_due(store, cfg(), from_iso(job["send_at"])).sent == 1
+    assert outbox(store) == [d["approved_text"]]
+
+
+def test_approve_now_sends_at_the_next_execute(store) -> None:
+    queue(store, msg(1, "Is this the right charger for my order?", timezone="Pacific/Kiritimati"))
+    [draft] = draft_ids(store)
+    result = approve_one(store, cfg(), FixedClock(NOW), "ana", draft, now=True)
+    assert result.send_at == to_iso(NOW) and result.now
+    assert send_due(store, cfg(), NOW).sent == 1
+
+
+def test_edited_text_is_what_is_sent_and_the_audit_has_the_edit_distance(store, runner, tmp_path) -> None:
+    queue(store, msg(1, "Is this the right charger for my order?"))
+    [draft] = draft_ids(store)
+    original = store.scalar("SELECT text FROM drafts")
+    edited = "Hi Ana,\n\nYes: the X200 charger fits your order 1182.\n\nThe team"
+    with freeze_time(NOW):
+        result = runner.invoke(app, ["--db", store.path, "--config", str(config_file(tmp_path)),
+                                     "approve", str(draft), "--text", edited, "--now"])
+    assert result.exit_code == 0, result.stderr
+    assert "edited" in result.output
+    assert store.scalar("SELECT approved_text FROM drafts") == edited
+    assert store.scalar("SELECT text FROM jobs") == edited
+    [(_, _, detail)] = audit(store, "approve")
+    assert detail["edited"] is True and detail["edit_distance"] == edit_distance(original, edited)[0] > 0
+    send_due(store, cfg(), NOW + timedelta(minutes=1))
+    assert outbox(store) == [edited]
+
+
+def test_approve_edit_opens_the_editor(store, runner, tmp_path) -> None:
+    queue(store, msg(1, "Is this the right charger for my order?"))
+    [draft] = draft_ids(store)
+    script = tmp_path / "editor.py"
+    script.write_text("import sys, pathlib\np = pathlib.Path(sys.argv[1])\n"
+                      "p.write_text(p.read_text().replace('Orders ship', 'Parcels ship') + '\\n')\n")
+    env = {"EDITOR": f"{sys.executable} {script}", "VISUAL": ""}
+    args = ["--db", store.path, "--config", str(config_file(tmp_path)), "approve", str(draft), "--edit"]
+    with freeze_time(NOW):
+        result = runner.invoke(app, args, env=env)
+    assert result.exit_code == 0, result.stderr
+    approved = store.scalar("SELECT approved_text FROM drafts")
+    assert "Parcels ship" in approved and not approved.endswith("\n")  # the editor's final newline is dropped
+    assert audit(store, "approve")[0][2]["edit_distance"] == edit_distance(store.scalar("SELECT text FROM drafts"),
+                                                                          approved)[0]
+
+
+def test_approving_twice_is_refused_with_who_and_when(store, runner, tmp_path) -> None:
+    queue(store, msg(1, "Is this the right charger for my order?"))
+    [draft] = draft_ids(store)
+    approve_one(store, cfg(), FixedClock(NOW), "bob", draft)
+    with freeze_time(NOW):
+        again = runner.invoke(app, ["--db", store.path, "--config", str(config_file(tmp_path)), "approve", str(draft)])
+    assert again.exit_code == 1
+    assert again.stderr.strip() == (f"error: draft {draft} is no longer in review: it was approved by bob at "
+                                    f"{to_iso(NOW)}")
+    assert store.scalar("SELECT count(*) FROM jobs") == 1
+
+
+def test_two_processes_approving_one_draft_make_exactly_one_job(store, tmp_path) -> None:
+    queue(store, msg(1, "Is this the right charger for my order?"))
+    [draft] = draft_ids(store)
+    config = config_file(tmp_path)
+    env = {**os.environ, "AUTOPILOT_HOME": str(tmp_path)}
+    cmd = [sys.executable, "-m", "autopilot_cli", "--db", store.path, "--config", str(config), "approve", str(draft),
+           "--now", "--json"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for _ in range(2)]
+    results = [(p.wait(timeout=60), p.stdout.read(), p.stderr.read()) for p in procs]  # type: ignore[union-attr]
+    codes = sorted(code for code, _, _ in results)
+    assert codes == [0, 1], results
+    loser = next(err for code, _, err in results if code == 1)
+    assert f"draft {draft} is no longer in review: it was approved by" in loser
+    assert "Traceback" not in loser and "locked" not in loser
+    assert store.scalar("SELECT count(*) FROM jobs") == 1
+    assert len(audit(store, "approve")) == 1
+
+
+def test_two_connections_racing_in_threads(store, tmp_path) -> None:
+    queue(store, msg(1, "Is this the right charger for my order?"))
+    [draft] = draft_ids(store)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def worker(name: str) -> None:
+        with open_store(store.path, FixedClock(NOW)) as own:
+            barrier.wait()
+            try:
+                approve_one(own, cfg(), FixedClock(NOW), name, draft)
+                outcomes.append("ok")
+            except ApprovalRefused as exc:
+                outcomes.append(exc.code)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in ("ana", "bob")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["not_in_review", "ok"]
+    assert store.scalar("SELECT count(*) FROM jobs") == 1
+
+
+def test_approving_after_the_contact_opted_out_is_refused(store) -> None:
+    queue(store, msg(1, "Is this the right charger for my order?"))
+    [draft] = draft_ids(store)
+    contact = store.scalar("SELECT contact_id FROM drafts")
+    with store.transaction() as conn:  # a provider-reported opt-out does not touch drafts
+        record_change(conn, contact_id=contact, action="opt_out", scope="all", category="all", source="provider",
+                      rule="test", at=to_iso(NOW))
+    with pytest.raises(ApprovalRefused) as caught:
+        approve_one(store, cfg(), FixedClock(NOW), "ana", draft)
+    assert caught.value.code == "opted_out" and "ana@example.org opted out" in str(caught.value)
+    assert store.scalar("SELECT count(*) FROM jobs") == 0
+
+
+def test_approving_a_draft_cancelled_by_a_stop_message_says_opted_out(store) -> None:
+    queue(store, msg(1, "Is this the right charger for my order?", minutes_ago=10))
+    [draft] = draft_ids(store)
+    queue(store, msg(2, "STOP", minutes_ago=1))
+    batch = approve(store, cfg(), FixedClock(NOW), "ana", [draft])
+    assert batch.approved == [] and batch.refused[0].code == "opted_out"
+
+
+def test_approving_after_the_window_closed_is_refused_or_uses_the_template(store) -> None:
+    queue(store, msg(1, "Is this the right charger for my order?", channel="whatsapp", sender="+4915123456789"))
+    [draft] = draft_ids(store)
+    later = FixedClock(NOW + timedelta(hours=25))
+    with pytest.raises(ApprovalRefused) as caught:
+        approve_one(store, cfg(), later, "ana", draft)
+    assert caught.value.code == "window_closed"
+    assert "WhatsApp 24-hour window closed at" in str(caught.value) and "window_template" in str(caught.value)
+    item = get_item(store, cfg(), later, draft)
+    assert item is not None and not item.window_open
+    templated = cfg(channels={"whatsapp": {"adapter": "whatsapp", "phone_number_id": "1", "window_template": "reopen"},
+                              "email": {"adapter": "outbox"}})
+    result = approve_one(store, templated, later, "ana", draft)
+    assert result.template == "reopen" and "template 'reopen'" in result.explanation
+
+
+def test_a_draft_execute_returned_to_review_is_approved_on_its_own_job_row(store) -> None:
+    # Auto-scheduled on WhatsApp; the window closes before execute runs: the job is skipped and the
+    # draft goes back to review. Approving it (with a window template) re-arms that same job row.
+    queue(store, msg(1, "When are you open?", channel="whatsapp", sender="+4915123456789"))
+    job_id = store.scalar("SELECT id FROM jobs")
+    late = NOW + timedelta(hours=25)
+    assert send_due(store, cfg(), late).skipped == 1
+    [draft] = draft_ids(store)
+    templated = cfg(channels={"whatsapp": {"adapter": "whatsapp", "phone_number_id": "1", "window_template": "hi"},
+                              "email": {"adapter": "outbox"}})
+    result = approve_one(store, templated, FixedClock(late), "ana", draft, text="We open at 9.")
+    assert result.job_id == job_id and result.template == "hi"
+    job = store.query("SELECT * FROM jobs")[0]
+    assert (job["state"], job["origin"], job["text"], job["error"]) == ("scheduled", "approved", "We open at 9.", None)
+    assert store.scalar("SELECT approved_text FROM drafts") == "We open at 9."
+
+
+def test_a_failing_editor_is_reported_on_screen(store) -> None:
+    from autopilot_cli.errors import AutopilotError
+
+    queue(store, msg(1, "Is this the right charger for my order?"))
+    buffer = io.StringIO()
+    keys = iter(["e", "q"])
+
+    def broken(text: str) -> str:
+        raise AutopilotError("Editing failed (set $EDITOR to your editor)")
+
+    ReviewSession(store=store, config=cfg(), clock=FixedClock(NOW), actor="ana", draft_ids=draft_ids(store),
+                  console=Console(file=buffer, width=80, color_system=None), read_key=lambda: next(keys),
+                  read_line=lambda prompt: None, edit_text=broken).run()
+    assert "editor failed: Editing failed" in buffer.getvalue()
+
+
+def test_linkedin_replies_are_sent_only_through_approval(store) -> None:
+    queue(store, msg(1, "Hi, where are you located?", channel="linkedin", sender="urn:li:person:abc"))
+    [draft] = draft_ids(store)
+    assert store.scalar("SELECT count(*) FROM jobs") == 0
+    assert approve_all_ready(store, cfg(), FixedClock(NOW), "ana").approved == []  # never in bulk
+    result = approve_one(store, cfg(), FixedClock(NOW), "ana", draft)
+    assert result.send_at == to_iso(NOW) and "no scheduled sends" in result.explanation
+    assert store.scalar("SELECT origin FROM jobs") == "approved"
+    assert send_due(store, cfg(), NOW).sent == 1
+    assert len(outbox(store)) == 1
+
+
+def test_approve_all_ready_takes_only_drafts_that_passed_every_gate(store, runner, tmp_path) -> None:
+    config = cfg("one_click")
+    queue(store, msg(1, "When are you open?"), msg(2, "Is this the right charger for my order?", sender="bo@example.org"),
+          config=config)
+    ready = [r[0] for r in store.query("SELECT id FROM drafts WHERE ready = 1")]
+    assert len(ready) == 1
+    with freeze_time(NOW):
+        result = runner.invoke(app, ["--db", store.path, "--config", str(config_file(tmp_path, "one_click")),
+                                     "approve", "--all-ready", "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert [a["draft_id"] for a in json.loads(result.output)["approved"]] == ready
+    assert len(draft_ids(store)) == 1
+
+
+def test_partial_batch_exits_6_and_usage_errors_exit_2(store, runner, tmp_path) -> None:
+    queue(store, msg(1, "Is this the right charger for my order?"))
+    [draft] = draft_ids(store)
+    base = ["--db", store.path, "--config", str(config_file(tmp_path))]
+    with freeze_time(NOW):
+        partial = runner.invoke(app, [*base, "approve", str(draft), "999"])
+        assert partial.exit_code == 6 and "error: no draft with id 999" in partial.stderr
+        for args in (["approve"], ["approve", "1", "--all-ready"], ["approve", "1", "2", "--text", "x"],
+                     ["approve", "1", "--text", "x", "--edit"]):
+            bad = runner.invoke(app, [*base, *args])
+            assert bad.exit_code == 2, args
+            assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_reject_records_the_reason_and_who(store, runner, tmp_path) -> None:
+    queue(store, msg(1, "Is this the right charger for my order?"), msg(2, "I want a refund", sender="bo@example.org"))
+    first, second = draft_ids(store)
+    with freeze_time(NOW):
+        result = runner.invoke(app, ["--db", store.path, "--config", str(config_file(tmp_path)),
+                                     "reject", str(first), str(second), "--reason", "answered by phone", "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert [r["draft_id"] for r in json.loads(result.output)["rejected"]] == [first, second]
+    rows = store.query("SELECT state, reject_reason, decided_by FROM drafts ORDER BY id")
+    assert {(r["state"], r["reject_reason"]) for r in rows} == {("rejected", "answered by phone")}
+    assert [a[2]["reason"] for a in audit(store, "reject")] == ["answered by phone"] * 2
+    assert store.scalar("SELECT count(*) FROM jobs") == 0
+    with pytest.raises(ApprovalRefused):
+        approve_one(store, cfg(), FixedClock(NOW), "ana", first)
+
+
+def test_opt_out_from_review_cancels_the_contacts_pending_replies(store) -> None:
+    queue(store, msg(1, "When are you open?", minutes_ago=30),
+          msg(2, "Is this the right charger for my order?", minutes_ago=5))
+    [draft] = draft_ids(store)
+    result = opt_out_contact(store, cfg(), FixedClock(NOW), "ana", draft)
+    assert (result.recorded, result.cancelled_jobs, result.cancelled_drafts, result.scope) == (True, 1, 1, "all")
+    change = store.query("SELECT * FROM consent_changes")[0]
+    assert (change["source"], change["rule"]) == ("operator", "operator:ana")
+    assert audit(store, "opt_out")[0][1] == str(store.scalar("SELECT contact_id FROM drafts LIMIT 1"))
+
+
+# --- listing ------------------------------------------------------------------------------------
+
+
+def test_review_list_json_has_exactly_the_documented_keys(store, runner, tmp_path) -> None:
+    queue(store, msg(1, "Is this the right charger for my order?", channel="whatsapp", sender="+4915123456789"))
+    with freeze_time(NOW):
+        result = runner.invoke(app, ["--db", store.path, "--config", str(config_file(tmp_path)),
+                                     "review", "--list", "--json"])
+    assert result.exit_code == 0, result.stderr
+    [entry] = json.loads(result.output)
+    assert list(entry) == list(LIST_KEYS)
+    assert entry["channel"] == "whatsapp" and entry["contact"] == "+4915123456789"
+    assert entry["reasons"] == ["low_confidence"] and entry["ready"] is False
+    assert entry["window_closes_at"] == to_iso(NOW - timedelta(minutes=5) + timedelta(hours=24))
+
+
+def test_hostile_text_is_shown_literally(store, runner, tmp_path) -> None:
+    queue(store, msg(1, HOSTILE))
+    with store.transaction() as conn:
+        conn.execute("UPDATE drafts SET text = ?", (HOSTILE,))
+    base = ["--db", store.path, "--config", str(config_file(tmp_path))]
+    with freeze_time(NOW):
+        listing = runner.invoke(app, [*base, "review", "--list"], env={"COLUMNS": "200"})
+        screen = runner.invoke(app, [*base, "review"], input="q\n", env=FORCE)
+    for result in (listing, screen):
+        assert result.exit_code == 0, result.stderr
+        out = result.output
+        assert "[bold]APPROVED[/]" in out and "[link=http://x]click[/link]" in out
+        assert "\x1b" not in out and "\x07" not in out
+        assert "\ufffd[31mred" in out
+    assert screen.output.count("[bold]APPROVED[/]") == 2  # the message and the draft
+
+
+# --- the interactive screen ---------------------------------------------------------------------
+
+
+def _screen(runner, store, tmp_path, keys: str, env: dict | None = None, mode: str = "auto"):
+    with freeze_time(NOW):
+        return runner.invoke(app, ["--db", store.path, "--config", str(config_file(tmp_path, mode)), "review"],
+                             input=keys, env={**FORCE, **(env or {})})
+
+
+def test_review_refuses_without_a_terminal(store, runner, tmp_path) -> None:
+    queue(store, msg(1, "Is this the right charger for my order?"))
+    with freeze_time(NOW):
+        result = runner.invoke(app, ["--db", store.path, "review"], env={"AUTOPILOT_REVIEW_FORCE_INTERACTIVE": ""})
+    assert result.exit_code == 2
+    assert result.stderr.strip() == ("error: review is interactive and needs a terminal; use 'autopilot review "
+                                     "--list' (add --json for scripts)")
+
+
+def test_keys_a_approves_and_moves_on(store, runner, tmp_path) -> None:
+    queue(store, msg(1, "Is this the right charger for my order?"), msg(2, "I want a refund", sender="bo@example.org"))
+    first, second = draft_ids(store)
+    result = _screen(runner, store, tmp_path, "a\nq\n")
+    assert result.exit_code == 0, result.stderr
+    out = result.output
+    assert "review · 1 of 2" in out and "review · 2 of 2" in out
+    assert f"approved draft {first}" in out
+    assert "approved 1, rejected 0, opted out 0, skipped 0; 1 draft(s) left in review" in out
+    assert store.scalar("SELECT state FROM drafts WHERE id = ?", (first,)) == "approved"
+    assert store.scalar("SELECT state FROM drafts WHERE id = ?", (second,)) == "review"
+    assert store.scalar("SELECT origin FROM jobs") == "approved"
+
+
+def test_keys_e_then_a_approves_the_edited_text(store, runner, tmp_path) -> None:
+    queue(store, msg(1, "Is this the right charger for my order?"))
+    script = tmp_path / "editor.py"
+    script.write_text("import sys, pathlib\npathlib.Path(sys.argv[1]).write_text('Hi Ana,\\n\\nYes, it fits.\\n')\n")
+    result = _screen(runner, store, tmp_path, "e\na\n", env={"EDITOR": f"{sys.executable} {script}"})
+    assert result.exit_code == 0, result.stderr
+    assert "EDITED draft" in result.output and "edited (" in result.output
+    assert store.scalar("SELECT approved_text FROM drafts") == store.scalar("SELECT text FROM jobs") == \
+        "Hi Ana,\n\nYes, it fits."
+    assert audit(store, "approve")[0][2]["edit_distance"] > 0
+
+
+def test_keys_r_asks_a_reason_and_rejects(store, runner, tmp_path) -> None:
+    queue(store, msg(1, "Is this the right charger for my order?"))
+    result = _screen(runner, store, tmp_path, "r\nwrong product\n")
+    assert result.exit_code == 0, result.stderr
+    assert "reason for rejecting" in result.output and "end of the queue" in result.output
+    row = store.query("SELECT state, reject_reason FROM drafts")[0]
+    assert (row["state"], row["reject_reason"]) == ("rejected", "wrong product")
+
+
+def test_keys_s_n_p_help_unknown_and_quit(store, runner, tmp_path) -> None:
+    queue(store, msg(1, "Is this the right charger for my order?"), msg(2, "I want a refund", sender="bo@example.org"))
+    result = _screen(runner, store, tmp_path, "?\nz\nn\np\np\ns\nq\n")
+    assert result.exit_code == 0, result.stderr
+    out = result.output
+    assert "edit the draft in $VISUAL / $EDITOR, then a approves the edit" in out  # help
+    assert "unknown key z" in out
+    assert "this is the first draft" in out
+    assert out.count("review · 1 of 2") == 3 and out.count("review · 2 of 2") == 2
+    assert "skipped 1; 2 draft(s) left in review" in out
+    assert store.scalar("SELECT count(*) FROM jobs") == 0
+
+
+def test_keys_o_opts_the_contact_out_after_confirming(store, runner, tmp_path) -> None:
+    queue(store, msg(1, "Is this the right charger for my order?"), msg(2, "I want a refund", sender="bo@example.org"))
+    first, _ = draft_ids(store)
+    kept = _screen(runner, store, tmp_path, "o\nn\nq\n")
+    assert "opt-out cancelled" in kept.output and store.scalar("SELECT count(*) FROM consent") == 0
+    result = _screen(runner, store, tmp_path, "o\ny\nq\n")
+    assert result.exit_code == 0, result.stderr
+    assert "ana@example.org opted out (all): cancelled 1 draft(s)" in result.output
+    assert store.scalar("SELECT state FROM drafts WHERE id = ?", (first,)) == "cancelled"
+    assert store.scalar("SELECT state FROM consent") == "opted_out"
+
+
+def test_a_draft_decided_elsewhere_meanwhile_is_refused_on_screen(store, runner, tmp_path) -> None:
+    queue(store, msg(1, "Is this the right charger for my order?"))
+    [draft] = draft_ids(store)
+
+    buffer = io.StringIO()
+    keys = iter(["a", "q"])
+    session = ReviewSession(store=store, config=cfg(), clock=FixedClock(NOW), actor="ana", draft_ids=[draft],
+                            console=Console(file=buffer, width=80, color_system=None), read_key=lambda: next(keys),
+                            read_line=lambda prompt: None, edit_text=lambda text: text)
+    approve_one(store, cfg(), FixedClock(NOW), "bob", draft)  # another terminal, after the queue was read
+    session.run()
+    assert "already decided: this draft is approved" in buffer.getvalue()
+    assert "this draft is no longer in review" in buffer.getvalue()
+    assert store.scalar("SELECT count(*) FROM jobs") == 1
+
+
+def test_screen_fits_80_columns_without_colour(store, tmp_path) -> None:
+    queue(store, msg(1, "Is this the right charger for my order? " * 8, channel="whatsapp", sender="+4915123456789"))
+    buffer = io.StringIO()
+    session = ReviewSession(store=store, config=cfg(), clock=FixedClock(NOW), actor="ana", draft_ids=draft_ids(store),
+                            console=Console(file=buffer, width=80, color_system=None), read_key=lambda: "q",
+                            read_line=lambda prompt: None, edit_text=lambda text: None)
+    session.run()
+    lines = buffer.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "window: closes in 23 h 55 min" in buffer.getvalue()
+    assert "\x1b" not in buffer.getvalue()
+
+
+def test_end_to_end_under_a_real_pty(store, tmp_path) -> None:
+    """The real single-keystroke path: a pseudo-terminal in cbreak mode, keys without Enter, the editor
+    and the reject prompt in cooked mode in between, and the terminal restored at the end."""
+    now = datetime.now(timezone.utc)
+    records = [{"channel": "email", "id": f"pty{i}", "from": f"{name}@x.org", "text": "Is this the right charger?",
+                "received_at": to_iso(now - timedelta(minutes=5))} for i, name in enumerate(("a", "b", "c"))]
+    queue(store, *records, clock=FixedClock(now))
+    first, second, third = draft_ids(store)
+    script = tmp_path / "editor.py"
+    script.write_text("import sys, pathlib\npathlib.Path(sys.argv[1]).write_text('Yes, the X200 fits.\\n')\n")
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 80, 0, 0))
+    before = termios.tcgetattr(slave)
+    env = {**os.environ, "AUTOPILOT_HOME": str(tmp_path), "NO_COLOR": "1", "TERM": "xterm", "VISUAL": "",
+           "EDITOR": f"{sys.executable} {script}", "AUTOPILOT_REVIEW_FORCE_INTERACTIVE": ""}
+    proc = subprocess.Popen([sys.executable, "-m", "autopilot_cli", "--db", store.path, "--config",
+                             str(config_file(tmp_path)), "review"], stdin=slave, stdout=slave, stderr=slave, env=env)
+    seen = b""
+
+    def wait_for(marker: bytes, timeout: float = 30.0) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + timeout
+        while marker not in seen:
+            assert time.monotonic() < deadline, seen.decode(errors="replace")
+            if select.select([master], [], [], 0.1)[0]:
+                seen += os.read(master, 65536)
+
+    try:
+        wait_for(b"1 of 3")
+        wait_for(b"q quit")
+        os.write(master, b"e")
+        wait_for(b"EDITED draft")
+        os.write(master, b"a")
+        wait_for(b"2 of 3")
+        os.write(master, b"r")
+        wait_for(b"reason for rejecting")
+        os.write(master, b"wrong shop\n")
+        wait_for(b"3 of 3")
+        os.write(master, b"q")
+        wait_for(b"left in review")
+        proc.wait(timeout=30)
+        after = termios.tcgetattr(slave)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+        os.close(slave)
+    assert proc.returncode == 0, seen.decode(errors="replace")
+    assert after == before  # cbreak mode undone
+    assert b"approved 1, rejected 1, opted out 0, skipped 0; 1 draft(s) left in review" in seen
+    assert b"wrong shop" in seen  # the reason was echoed while typed (cooked mode)
+    rows = {r["id"]: r for r in store.query("SELECT * FROM drafts")}
+    assert (rows[first]["state"], rows[first]["approved_text"]) == ("approved", "Yes, the X200 fits.")
+    assert (rows[second]["state"], rows[second]["reject_reason"]) == ("rejected", "wrong shop")
+    assert rows[third]["state"] == "review"
+    assert store.scalar("SELECT text FROM jobs") == "Yes, the X200 fits."
