@@ -136,6 +136,8 @@ def _write(conn: sqlite3.Connection, ctx: Context, event: sqlite3.Row, plan: Pla
         send_at=send_at, checks=plan.checks,
     )
     store_decision(conn, decision, now)
+    # The trail is stored for `explain`; a run over 100,000 events must not keep it all in memory.
+    decision.checks = []
     return decision
 
 

@@ -35,7 +35,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         db = str(Path(tmp) / "idle.db")
         cli = [sys.executable, "-m", "autopilot_cli", "--db", db]
-        subprocess.run([*cli, "status"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([*cli, "ingest", "--format", "jsonl"], input=b"", check=True, stdout=subprocess.DEVNULL)
         reference = timed([sys.executable, "-c", "import sqlite3"], args.runs)
         idle = timed([*cli, "execute"], args.runs)
         full = timed([*cli, "status"], max(3, args.runs // 4))
