@@ -12,7 +12,7 @@ needs_reconcile (plus skipped and cancelled). Every transition is made in a
 2. **Check, then mark ``sending``** (``send_checks.py``), one transaction per
    wave of jobs about to go: consent, approved-text hash, window, policy,
    recipient gap. ``sending`` is committed before any request leaves.
-3. **Send** outside any transaction, paced by a token bucket per channel.
+3. **Send** outside any transaction, paced per channel (at most the rate in any second).
 4. **Record the outcomes** of the wave right after, in one transaction. A
    job left in ``sending`` whose lease expired may have reached the provider
    (crash, lost response): it becomes ``needs_reconcile`` and is never re-sent
@@ -35,6 +35,7 @@ import socket
 import sqlite3
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -88,26 +89,66 @@ class ExecuteReport(BaseModel):
         self.jobs.append(result)
 
 
-class TokenBucket:
-    """Paces sends to ``rate`` per second with bursts of at most ``rate`` (≥ 1)."""
+class RateLimiter:
+    """At most ``rate`` sends in any one-second window (below 1/s: one send per ``1/rate`` seconds).
+
+    A sliding window rather than a token bucket: a bucket that starts full lets
+    its capacity *and* a second's refill through within one second — up to twice
+    the rate, which a provider counting over a sliding second answers with 429s.
+    The window never goes over, yet lets a wave that waited for its responses
+    use the slots that went unused meanwhile, so the configured rate is reached.
+    Fractional rates above 1 round down (2.5/s allows 2 in any second).
+
+    The window is kept by when requests are let through, the provider counts
+    when they arrive; three things keep the two close:
+
+    - ``MARGIN`` lengthens the window a little;
+    - catch-up bursts go at ``BURST`` times the rate, not all at once (requests
+      built one after another would otherwise arrive up to ~1 ms apart each);
+    - the first request of a run goes alone and counts from its answer: it pays
+      the one-time set-up (imports, TLS context, first connection) after its
+      slot was taken, and arrives tens of milliseconds late.
+    """
+
+    MARGIN = 0.02
+    BURST = 3.0
 
     def __init__(self, rate: float) -> None:
         self.rate = rate
-        self.capacity = max(1.0, rate)
-        self.tokens = self.capacity
-        self.updated = time.monotonic()
+        self.size = max(1, int(rate))
+        self.window = max(1.0, 1.0 / rate) + self.MARGIN
+        self.spacing = 1.0 / (self.BURST * rate)
+        self.sent: deque[float] = deque()
+        self._first: asyncio.Event | None = None
         self._lock = asyncio.Lock()
 
-    async def take(self) -> None:
+    async def take(self) -> bool:
+        """Wait for a slot; True for the run's first request, which must call ``first_done`` once answered."""
         async with self._lock:
+            if self._first is None:
+                self._first = asyncio.Event()
+                return True
+            await self._first.wait()
             while True:
                 now = time.monotonic()
-                self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-                self.updated = now
-                if self.tokens >= 1:
-                    self.tokens -= 1
-                    return
-                await asyncio.sleep((1 - self.tokens) / self.rate)
+                full = len(self.sent) >= self.size
+                if full and self.sent[0] + self.window <= now:
+                    self.sent.popleft()
+                    continue
+                wait = self.sent[0] + self.window - now if full else 0.0
+                pause = self.sent[-1] + self.spacing - now if self.sent else 0.0
+                if pause > 0.001:  # finer than the event loop's timers (1 ms): building a request takes that long
+                    wait = max(wait, pause)
+                if wait <= 0:
+                    break
+                await asyncio.sleep(wait)
+            self.sent.append(now)
+            return False
+
+    def first_done(self) -> None:
+        assert self._first is not None
+        self.sent.append(time.monotonic())
+        self._first.set()
 
 
 def default_owner() -> str:
@@ -132,7 +173,7 @@ class Executor:
         self.progress = progress
         self.settings = config.execute
         self.report = ExecuteReport()
-        self.buckets: dict[str, TokenBucket] = {}
+        self.buckets: dict[str, RateLimiter] = {}
         self.paused: dict[str, str] = {}
         self._expired: list[JobResult] = []
 
@@ -297,12 +338,15 @@ class Executor:
             "DO UPDATE SET paused_at = excluded.paused_at, reason = excluded.reason", (channel, self._now(), reason))
 
     # -- sending -----------------------------------------------------------
-    async def _send(self, adapter: Adapter, bucket: TokenBucket, message: Outgoing) -> SendResult:
-        await bucket.take()
+    async def _send(self, adapter: Adapter, bucket: RateLimiter, message: Outgoing) -> SendResult:
+        first = await bucket.take()
         try:
             return await adapter.send(message)
         except Exception as exc:  # an adapter bug: after the request may have left, so ambiguous
             return SendResult(Outcome.AMBIGUOUS, error=f"adapter error {type(exc).__name__}: {exc}")
+        finally:
+            if first:
+                bucket.first_done()
 
     def _waves(self, channel: str, jobs: list[dict], size: int) -> list[list[dict]]:
         """Jobs in send order, cut into waves; with a recipient gap, one job per recipient per wave
@@ -325,7 +369,7 @@ class Executor:
 
     async def _run_channel(self, channel: str, jobs: list[dict]) -> None:
         adapter = self.registry.get(channel)
-        bucket = self.buckets.setdefault(channel, TokenBucket(self._rate(channel, adapter)))
+        bucket = self.buckets.setdefault(channel, RateLimiter(self._rate(channel, adapter)))
         wave_size = max(1, min(self.settings.max_concurrency, int(self._rate(channel, adapter)) or 1))
         for wave in self._waves(channel, jobs, wave_size):
             if channel in self.paused:

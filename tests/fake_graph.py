@@ -26,6 +26,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -60,6 +61,8 @@ class Recorded:
     has_authorization: bool
     status: int | None = None
     """The status it was answered with; None while unanswered, or when never answered."""
+    received: float = field(default_factory=time.monotonic)
+    """``time.monotonic()`` when its body had been read."""
 
 
 def graph_ok(message_id: str | None = None) -> FakeReply:

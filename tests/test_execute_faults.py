@@ -63,7 +63,6 @@ from typing import Any
 
 import pytest
 
-from autopilot_cli.channels.outbox import OutboxAdapter  # noqa: F401  (imported so a broken module fails here)
 from autopilot_cli.channels.registry import Registry
 from autopilot_cli.clock import FixedClock, SystemClock, from_iso, to_iso
 from autopilot_cli.config import config_from_dict
@@ -174,12 +173,12 @@ class Rig:
         self.procs: list[subprocess.Popen] = []
         self.configure()
 
-    def configure(self, base_url: str | None = None, rate: float = 1000, **execute: Any) -> None:
+    def configure(self, base_url: str | None = None, rate: float = 1000, min_gap: float = 0, **execute: Any) -> None:
         settings = {"lease_seconds": LEASE, "batch_size": 20, "max_concurrency": 2, "backoff_seconds": 1.0}
         settings.update(execute)
         lines = ["[channels.whatsapp]", 'adapter = "whatsapp"', f'base_url = "{base_url or self.fake.url}"',
                  'phone_number_id = "1064"', 'token_env = "WA_TOKEN"', f"rate_per_second = {rate}",
-                 "min_gap_seconds = 0", "", "[execute]"]
+                 f"min_gap_seconds = {min_gap}", "", "[execute]"]
         lines += [f"{key} = {json.dumps(value)}" for key, value in settings.items()]
         self.cfg.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -358,12 +357,12 @@ def test_kill_after_the_provider_answered_before_the_commit(rig: Rig) -> None:
     held = threading.Event()
     rig.fake.script.append(FakeReply(hold=held))
     proc = rig.start()
-    rig.fake.wait_requests(2)  # wave 1: both requests arrived, the first one held
+    rig.fake.wait_requests(1)  # wave 1's first request arrived and is held (the second follows its answer)
     lock = sqlite3.connect(rig.db, isolation_level=None, timeout=10)
     try:
         lock.execute("BEGIN IMMEDIATE")  # the outcome commit must wait for us
         held.set()
-        rig.fake.wait_answers(2)  # the provider answered both
+        rig.fake.wait_answers(2)  # the provider answered both requests of the wave
         time.sleep(0.3)  # the run reads the answers and blocks on its outcome transaction
         rig.kill(proc)
         lock.execute("ROLLBACK")
@@ -573,6 +572,20 @@ def test_window_closed_goes_back_to_review_and_a_stale_window_is_never_sent(rig:
     assert [r.body["biz_opaque_callback_data"] for r in rig.fake.requests] == [f"sk-{fresh}"]  # I3: not the stale one
     drafts = rig.query("SELECT id, state, reasons FROM drafts ORDER BY id")
     assert [(d["state"], "window_closed" in json.loads(d["reasons"])) for d in drafts] == [("review", True)] * 2
+
+
+def test_recipient_gap_defers_the_second_send_to_the_same_contact(rig: Rig) -> None:
+    first, second = make_jobs(rig.db, 2, recipients=1)
+    rig.configure(min_gap=1.5)
+    result = rig.run()
+    assert result.code == 0 and (result.report["sent"], result.report["deferred"]) == (1, 1)
+    row = rig.query("SELECT state, send_at FROM jobs WHERE id = ?", (second,))[0]
+    sent_at = from_iso(rig.query("SELECT sent_at FROM jobs WHERE id = ?", (first,))[0][0])
+    assert row["state"] == "retry_wait" and from_iso(row["send_at"]) == sent_at + timedelta(seconds=1.5)
+    rig.settle()
+    assert rig.check() == {first: "sent", second: "sent"}
+    one, two = (r.received for r in rig.fake.requests)
+    assert two - one >= 1.5 - 0.05  # I3: the channel's per-recipient policy held
 
 
 # -- opt-out between claim and send ---------------------------------------------
