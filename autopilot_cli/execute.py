@@ -265,6 +265,17 @@ class Executor:
                 reasons.append(draft_to_review)
             conn.execute("UPDATE drafts SET state = 'review', ready = 0, reasons = ?, updated_at = ? WHERE id = ?",
                          (json.dumps(reasons), now, job["draft_id"]))
+        if not updated and from_state == "sending":
+            # Our lease ran out mid-request and another run marked the job needs_reconcile.
+            # What we learnt settles it, as a status webhook would; anything else stays for a human.
+            if state == "sent" and provider_id and conn.execute(
+                "UPDATE jobs SET state = 'sent', provider_message_id = ?, sent_at = ?, updated_at = ? "
+                "WHERE id = ? AND state = 'needs_reconcile'", (provider_id, now, now, job["id"])).rowcount:
+                updated = 1
+            else:
+                return JobResult(job_id=job["id"], channel=job["channel"], outcome="needs_reconcile",
+                                 provider_message_id=provider_id,
+                                 error="the lease ran out during the request; another run took the job over")
         if updated and state == "sent" and provider_id:
             adopt_statuses(conn, job["id"], job["channel"], provider_id, now)
         return JobResult(job_id=job["id"], channel=job["channel"], outcome=outcome,

@@ -312,3 +312,27 @@ def test_email_carries_a_one_click_unsubscribe_link_that_serve_accepts(store) ->
     assert url.startswith("https://hooks.example.com/unsubscribe/")
     token = read_token("a-long-enough-secret-for-hmac", url.rsplit("/", 1)[1])
     assert token.contact_id == store.scalar("SELECT contact_id FROM jobs WHERE id = ?", (job,))
+
+
+class SlowAdapter(ScriptedAdapter):
+    """Answers only after another run has declared the lease expired (the request outlived it)."""
+
+    def __init__(self, store, result: SendResult) -> None:
+        super().__init__([result])
+        self.store = store
+
+    async def send(self, message):
+        with self.store.transaction() as conn:
+            conn.execute("UPDATE jobs SET state = 'needs_reconcile', lease_owner = NULL WHERE id = ?",
+                         (message.job_id,))
+        return await super().send(message)
+
+
+def test_an_answer_after_the_lease_ran_out_settles_or_reports_the_job(store) -> None:
+    [job] = schedule(store, "When are you open?")
+    report = run(store, {"email": SlowAdapter(store, SendResult(Outcome.SENT, provider_message_id="late-1"))})
+    assert report.sent == 1 and state(store, job) == "sent"
+    assert store.scalar("SELECT provider_message_id FROM jobs WHERE id = ?", (job,)) == "late-1"
+    [job2] = schedule(store, "Where is my parcel?", sender="bo@example.org")
+    report = run(store, {"email": SlowAdapter(store, SendResult(Outcome.RETRYABLE, error="503"))})
+    assert report.needs_reconcile == 1 and state(store, job2) == "needs_reconcile"
