@@ -17,6 +17,8 @@ from autopilot_cli.parsers import get_parser
 from autopilot_cli.parsers._common import Limits, too_big
 from autopilot_cli.parsers.instagram import parse
 
+from .parse_helpers import load_fixture, run_parser
+
 FIXTURES = Path(__file__).parent / "fixtures" / "instagram"
 UTC = timezone.utc
 OWN = "17841405822304914"
@@ -26,15 +28,11 @@ CDN = "https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id="
 
 
 def load(name: str) -> dict[str, Any]:
-    return json.loads((FIXTURES / name).read_text())
+    return load_fixture("instagram", name)
 
 
 def run(data: bytes | dict | str, limits: Limits = Limits()) -> list:
-    if isinstance(data, dict):
-        data = json.dumps(data)
-    if isinstance(data, str):
-        data = data.encode()
-    return list(parse(data, limits))
+    return run_parser(parse, data, limits)
 
 
 def events(doc: dict) -> list[dict]:

@@ -17,6 +17,8 @@ from autopilot_cli.parsers import get_parser
 from autopilot_cli.parsers._common import Limits, too_big
 from autopilot_cli.parsers.whatsapp import parse
 
+from .parse_helpers import load_fixture, run_parser
+
 FIXTURES = Path(__file__).parent / "fixtures" / "whatsapp"
 UTC = timezone.utc
 META = {"phone_number_id": "106540352242922", "display_phone_number": "15550783881", "waba_id": "102290129340398"}
@@ -24,15 +26,11 @@ QUOTED = "wamid.HBgLMTQxMjU1NTA4MjkVAgASGBQzQUNCNjk5RDUwNUZGMUZEM0VBRAA="
 
 
 def load(name: str) -> dict[str, Any]:
-    return json.loads((FIXTURES / name).read_text())
+    return load_fixture("whatsapp", name)
 
 
 def run(data: bytes | dict | str, limits: Limits = Limits()) -> list:
-    if isinstance(data, dict):
-        data = json.dumps(data)
-    if isinstance(data, str):
-        data = data.encode()
-    return list(parse(data, limits))
+    return run_parser(parse, data, limits)
 
 
 def value_of(doc: dict, change: int = 0) -> dict:
