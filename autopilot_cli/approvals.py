@@ -294,6 +294,9 @@ def approve_one(store: Store, config: Config, clock: Clock, actor: str, draft_id
         event = conn.execute("SELECT * FROM events WHERE id = ?", (draft["event_id"],)).fetchone()
         send_at, explanation, template, deferred = _plan(conn, config, at, draft, event, now)
         job_id = _write_job(conn, draft, event, approved_text, send_at, explanation, stamp)
+        # `explain` follows the decision row to the job: point it at the approved one.
+        conn.execute("UPDATE decisions SET job_id = ?, send_at = ? WHERE event_id = ?",
+                     (job_id, to_iso(send_at), event["id"]))
         updated = conn.execute(
             "UPDATE drafts SET state = 'approved', approved_text = ?, decided_by = ?, decided_at = ?, updated_at = ? "
             "WHERE id = ? AND state = 'review'", (approved_text, actor, stamp, stamp, draft_id)).rowcount

@@ -621,3 +621,20 @@ def test_end_to_end_under_a_real_pty(store, tmp_path) -> None:
     assert (rows[second]["state"], rows[second]["reject_reason"]) == ("rejected", "wrong shop")
     assert rows[third]["state"] == "review"
     assert store.scalar("SELECT text FROM jobs") == "Yes, the X200 fits."
+
+
+def test_explain_follows_an_approval_to_its_job(tmp_path) -> None:
+    from autopilot_cli.approvals import approve_one
+    from autopilot_cli.clock import FixedClock
+    from autopilot_cli.explain import explain_event
+    from autopilot_cli.migrations import open_store
+
+    from .conftest import NOW
+    from .test_process import cfg, ingest, msg, run
+
+    with open_store(tmp_path / "x.db", FixedClock(NOW)) as store:
+        ingest(store, msg(1, "When are you open?"))
+        decision = run(store, cfg(autopilot={"mode": "one_click"})).decisions[0]
+        approved = approve_one(store, cfg(autopilot={"mode": "one_click"}), FixedClock(NOW), "ana", decision.draft_id)
+        result = explain_event(store, decision.event_id)
+        assert result.job_id == approved.job_id and result.job_state == "scheduled"
