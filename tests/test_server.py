@@ -41,10 +41,10 @@ from autopilot_cli.server import (
     LOGGER_NAME,
     JsonLogFormatter,
     WebhookApp,
-    WebhookServer,
     is_one_click,
     loggable_path,
 )
+from autopilot_cli.server_http import WebhookServer
 from autopilot_cli.signature import sign
 from autopilot_cli.store import connect
 from autopilot_cli.unsubscribe import TokenInvalid, make_token, read_token, unsubscribe_url

@@ -27,7 +27,8 @@ def register(app: typer.Typer) -> None:
 
         Example: autopilot --config ./autopilot.toml serve --host 127.0.0.1 --port 8080
         """
-        from ..server import WEBHOOK_CHANNELS, WebhookApp, WebhookServer, json_logging, log, serve_until_signalled
+        from ..server import WEBHOOK_CHANNELS, WebhookApp, json_logging, log
+        from ..server_http import WebhookServer, serve_until_signalled
 
         rt = runtime(ctx)
         config = rt.config()
