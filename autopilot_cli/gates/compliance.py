@@ -87,17 +87,21 @@ def _pattern(key: str) -> re.Pattern[str]:
 
 def check_compliance(inbound: str, draft: str, topics: Sequence[str]) -> GateResult:
     """Fail when any topic is mentioned in the inbound message or the draft."""
-    texts = (("inbound message", _norm(inbound or "")), ("draft", _norm(draft or "")))
+    keys = tuple(dict.fromkeys(k for k in (_topic_key(t) for t in topics if isinstance(t, str)) if k))
+    hits = {"inbound message": _mentioned(inbound or "", keys), "draft": _mentioned(draft or "", keys)}
     reasons: list[str] = []
     found: list[str] = []
-    for key in dict.fromkeys(_topic_key(t) for t in topics if isinstance(t, str)):
-        if not key:
-            continue
-        pattern = _pattern(key)
-        where = [name for name, text in texts if pattern.search(text)]
+    for key in keys:
+        where = [name for name, mentioned in hits.items() if key in mentioned]
         if where:
             reasons.append(f"compliance:{key}")
             found.append(f"{key} (in the {' and the '.join(where)})")
     if not reasons:
         return GateResult("compliance", True, (), "No compliance topic was mentioned.")
     return GateResult("compliance", False, tuple(reasons), f"Topics that need a human: {', '.join(found)}.")
+
+
+@lru_cache(maxsize=4096)  # drafts repeat across a run: each distinct text is scanned once
+def _mentioned(text: str, keys: tuple[str, ...]) -> frozenset[str]:
+    folded = _norm(text)
+    return frozenset(key for key in keys if _pattern(key).search(folded))

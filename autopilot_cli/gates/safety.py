@@ -45,6 +45,7 @@ positive costs a reviewer a few seconds and a miss costs far more:
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from ..textnorm import fold
 from . import GateResult
@@ -144,17 +145,23 @@ _RULES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
 
 def check_safety(inbound: str, draft: str) -> GateResult:
     """Fail when the inbound message or the draft matches any safety rule."""
-    texts = (("inbound message", _norm(inbound or "")), ("draft", _norm(draft or "")))
+    hits = {"inbound message": _matching_rules(inbound or ""), "draft": _matching_rules(draft or "")}
     reasons: list[str] = []
     found: list[str] = []
-    for rule, label, pattern in _RULES:
-        where = [name for name, text in texts if pattern.search(text)]
+    for rule, label, _pattern in _RULES:
+        where = [name for name, matched in hits.items() if rule in matched]
         if where:
             reasons.append(f"safety:{rule}")
             found.append(f"{label} in the {' and the '.join(where)}")
     if not reasons:
         return GateResult("safety", True, (), "No safety rule matched.")
     return GateResult("safety", False, tuple(reasons), f"Safety rules matched: {'; '.join(found)}.")
+
+
+@lru_cache(maxsize=4096)  # drafts repeat across a run: each distinct text is scanned once
+def _matching_rules(text: str) -> frozenset[str]:
+    folded = _norm(text)
+    return frozenset(rule for rule, _label, pattern in _RULES if pattern.search(folded))
 
 
 def _slug(category: str) -> str:
