@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field
 
+from .drafting.templates import template_problem
 from .ab_metrics import VariantCounts, metric_arm, variant_counts
 from .ab_stats import (
     bayes_probabilities,
@@ -109,8 +110,9 @@ def parse_variant_spec(text: str) -> VariantSpec:
         raise ValueError(f"variant {name!r}: weight {weight_text!r} is not a number") from None
     if not weight > 0 or weight != weight or weight == float("inf"):
         raise ValueError(f"variant {name!r}: weight must be a positive number")
-    if "{answer}" not in template:
-        raise ValueError(f"variant {name!r}: the template must contain {{answer}} (also {{greeting_name}}, {{signature}})")
+    problem = template_problem(template)
+    if problem:
+        raise ValueError(f"variant {name!r}: {problem}")
     return VariantSpec(name, weight, template)
 
 

@@ -38,6 +38,15 @@ def _check_timezone(value: str) -> str:
     return value
 
 
+def _check_template(value: str) -> str:
+    from .drafting.templates import template_problem
+
+    problem = template_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
 class AutopilotSection(_Section):
     mode: Literal["auto", "one_click", "assist"] = "auto"
     confidence_threshold: float = Field(0.85, ge=0.0, le=1.0)
@@ -73,6 +82,8 @@ class DrafterSection(_Section):
     template: str = "Hi {greeting_name},\n\n{answer}\n\n{signature}"
     """Reply template when no A/B variant applies: {greeting_name}, {answer}, {signature}."""
     signature: str = "The team"
+
+    _template = field_validator("template")(_check_template)
 
 
 class ConsentSection(_Section):
@@ -114,6 +125,8 @@ class VariantConfig(_Section):
     name: str = Field(min_length=1, max_length=64)
     weight: float = Field(1.0, gt=0)
     template: str = Field(min_length=1)
+
+    _template = field_validator("template")(_check_template)
 
 
 class ExperimentConfig(_Section):

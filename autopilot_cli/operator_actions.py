@@ -12,7 +12,7 @@ import sqlite3
 from pydantic import BaseModel
 
 from .clock import Clock, to_iso
-from .errors import InputError, NotFound
+from .errors import AutopilotError, NotFound
 from .store import Store
 
 
@@ -41,7 +41,7 @@ def reconcile(store: Store, clock: Clock, actor: str, job_ids: list[int], decisi
             if row is None:
                 raise NotFound(f"no job with id {job_id}")
             if row["state"] != "needs_reconcile":
-                raise InputError(f"job {job_id} is {row['state']}, not needs_reconcile")
+                raise AutopilotError(f"job {job_id} is {row['state']}, not needs_reconcile; nothing changed")
             conn.execute(
                 "UPDATE jobs SET state = ?, send_at = CASE WHEN ? = 'retry_wait' THEN ? ELSE send_at END, "
                 "sent_at = CASE WHEN ? = 'sent' THEN coalesce(sent_at, ?) ELSE sent_at END, "
@@ -65,7 +65,7 @@ def retry(store: Store, clock: Clock, actor: str, job_ids: list[int] | None) -> 
             if row is None:
                 raise NotFound(f"no job with id {job_id}")
             if row["state"] != "failed":
-                raise InputError(f"job {job_id} is {row['state']}, not failed")
+                raise AutopilotError(f"job {job_id} is {row['state']}, not failed; nothing changed")
             conn.execute("UPDATE jobs SET state = 'retry_wait', attempts = 0, send_at = ?, updated_at = ? WHERE id = ?",
                          (now, now, job_id))
             _audit(conn, now, actor, "retry", job_id, {})

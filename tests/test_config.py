@@ -75,9 +75,9 @@ def test_every_config_key_is_documented_in_sample_config() -> None:
         ("[autopilot\n", "invalid TOML"),
         ('[channels.linkedin]\nadapter = "outbox"\nmode = "auto"\n', "LinkedIn's terms require a member"),
         ('[consent]\nlanguages = ["klingon"]\n', "unsupported language 'klingon'"),
-        ('[[experiments]]\nname = "x"\nvariants = [{name = "a", template = "t"}]\n', "'experiments.0.variants'"),
-        ('[[experiments]]\nname = "x"\nchannels = ["sms"]\nvariants = [{name = "a", template = "t"}, {name = "b", template = "u"}]\n',
-         "unknown channel 'sms'"),
+        ('[[experiments]]\nname = "x"\nvariants = [{name = "a", template = "{answer}"}]\n', "'experiments.0.variants'"),
+        ('[[experiments]]\nname = "x"\nchannels = ["sms"]\nvariants = [{name = "a", template = "{answer}"}, '
+         '{name = "b", template = "Hi {answer}"}]\n', "unknown channel 'sms'"),
         ('[limits]\nper_contact_per_day = 0\n', "'limits.per_contact_per_day'"),
     ],
 )
@@ -132,3 +132,15 @@ def test_linkedin_global_auto_means_one_click() -> None:
     per_channel = config_from_dict({"channels": {"email": {"adapter": "outbox", "mode": "assist", "confidence_threshold": 0.5}}})
     assert per_channel.mode_for("email") == "assist"
     assert per_channel.threshold_for("email") == 0.5 and per_channel.threshold_for("whatsapp") == 0.85
+
+
+@pytest.mark.parametrize("data", [
+    {"drafter": {"template": "Hi {nme},\n\n{answer}"}},
+    {"drafter": {"template": "Hi there"}},
+    {"experiments": [{"name": "x", "variants": [{"name": "a", "template": "{answer} {nme}"},
+                                                {"name": "b", "template": "{answer}"}]}]},
+])
+def test_a_typo_in_a_reply_template_is_a_config_error(data) -> None:
+    # A placeholder the renderer does not know would be sent to customers as is.
+    with pytest.raises(ConfigError, match="placeholder|must contain"):
+        config_from_dict(data, "f.toml")

@@ -336,3 +336,14 @@ def test_an_answer_after_the_lease_ran_out_settles_or_reports_the_job(store) -> 
     [job2] = schedule(store, "Where is my parcel?", sender="bo@example.org")
     report = run(store, {"email": SlowAdapter(store, SendResult(Outcome.RETRYABLE, error="503"))})
     assert report.needs_reconcile == 1 and state(store, job2) == "needs_reconcile"
+
+
+def test_reconcile_and_retry_usage_and_state_errors(store, runner) -> None:
+    schedule(store, "When are you open?")
+    usage = [["reconcile", "--sent"], ["reconcile", "1"], ["retry"], ["retry", "1", "--failed"],
+             ["channels", "resume", "fax"]]
+    for args in usage:
+        result = runner.invoke(app, ["--db", store.path, *args])
+        assert result.exit_code == 2, (args, result.stderr)
+    state_error = runner.invoke(app, ["--db", store.path, "retry", "1"])
+    assert state_error.exit_code == 1 and "not failed; nothing changed" in state_error.stderr

@@ -66,6 +66,10 @@ def register(app: typer.Typer) -> None:
 
         from ..operator_actions import resume_channel
 
+        from ..events import CHANNELS
+
+        if channel not in CHANNELS:
+            raise typer.BadParameter(f"unknown channel {channel!r}; channels are {', '.join(CHANNELS)}")
         rt = runtime(ctx)
         if resume_channel(rt.store(), rt.clock, getpass.getuser(), channel):
             console().print(f"{safe(channel)} resumed")

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from ..errors import EXIT_SEND_PROBLEMS, InputError
+from ..errors import EXIT_SEND_PROBLEMS
 from ..render import console, print_json, safe
 from ._shared import json_option, runtime
 
@@ -98,7 +98,7 @@ def register(app: typer.Typer) -> None:
         chosen = [name for name, flag in (("sent", sent), ("resend", resend), ("cancel", cancel)) if flag]
         if not jobs:
             if chosen:
-                raise InputError("name the job ids to reconcile")
+                raise typer.BadParameter("name the job ids to reconcile")
             pending = jobs_needing_reconcile(rt.store())
             if as_json:
                 print_json(pending)
@@ -109,7 +109,7 @@ def register(app: typer.Typer) -> None:
                 out.print(f"  job {job['id']} {safe(job['channel'])} → {safe(job['recipient'])}: {safe(job['error'] or '')}")
             return
         if len(chosen) != 1:
-            raise InputError("choose exactly one of --sent, --resend, --cancel")
+            raise typer.BadParameter("choose exactly one of --sent, --resend, --cancel")
         changes = reconcile(rt.store(), rt.clock, _actor(), jobs, chosen[0], provider_id)
         if as_json:
             print_json([c.model_dump() for c in changes])
@@ -131,8 +131,10 @@ def register(app: typer.Typer) -> None:
         from ..operator_actions import retry
 
         rt = runtime(ctx)
-        if bool(jobs) == failed:
-            raise InputError("give job ids or --failed (not both)")
+        if jobs and failed:
+            raise typer.BadParameter("give job ids or --failed, not both")
+        if not jobs and not failed:
+            raise typer.BadParameter("give job ids, or --failed for every failed job")
         changes = retry(rt.store(), rt.clock, _actor(), None if failed else jobs)
         if as_json:
             print_json([c.model_dump() for c in changes])

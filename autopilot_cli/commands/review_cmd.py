@@ -170,8 +170,10 @@ def register(app: typer.Typer) -> None:
         """
         from ..approvals import approve, approve_all_ready
 
-        if all_ready == bool(drafts):
-            raise typer.BadParameter("give draft ids or --all-ready (not both)")
+        if all_ready and drafts:
+            raise typer.BadParameter("give draft ids or --all-ready, not both")
+        if not all_ready and not drafts:
+            raise typer.BadParameter("give draft ids, or --all-ready for every ready draft")
         if text is not None and edit:
             raise typer.BadParameter("--text and --edit exclude each other")
         if (text is not None or edit) and (all_ready or len(drafts or []) != 1):
