@@ -13,6 +13,7 @@ from ._shared import json_option, runtime
 if TYPE_CHECKING:
     from ..process import ProcessReport
 
+SHOWN = 50
 SUMMARY_KEYS = ("processed", "auto_scheduled", "review_queue", "opted_out", "opted_in", "rate_limited", "skipped", "errors")
 
 
@@ -33,11 +34,14 @@ def _render(report: "ProcessReport") -> None:
     table.add_column("outcome", no_wrap=True)
     table.add_column("conf.", no_wrap=True, justify="right")
     table.add_column("reasons / send time", overflow="fold")
-    for d in report.decisions:
+    shown = report.decisions[-SHOWN:]
+    for d in shown:
         detail = "\n".join(d.reasons) or (f"send {d.send_at}" if d.send_at else "")
         table.add_row(str(d.event_id), safe(d.channel), d.outcome,
                       "" if d.confidence is None else f"{d.confidence:.2f}", safe(detail))
     out.print(table)
+    if len(report.decisions) > len(shown):
+        out.print(f"showing the last {len(shown)} of {len(report.decisions)} decisions; --json lists them all")
 
 
 def register(app: typer.Typer) -> None:
