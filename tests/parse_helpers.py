@@ -23,3 +23,23 @@ def run_parser(parse: Callable[[bytes, Limits], Iterator[Any]], data: bytes | di
     if isinstance(data, str):
         data = data.encode()
     return list(parse(data, limits))
+
+
+def parsed_or_refused(parse: Callable[[bytes, Limits], Iterator[Any]], data: bytes) -> list:
+    """What a parser makes of arbitrary input: well-formed items, or [] when it refused the whole input.
+
+    The property every parser holds: no exception but InputError, every item one of the
+    ParsedItem kinds, and no inbound message with empty text.
+    """
+    from autopilot_cli.errors import InputError
+    from autopilot_cli.events import Ignored, InboundMessage, PreferenceUpdate, Rejected, StatusUpdate
+
+    try:
+        items = list(parse(data, Limits(max_message_bytes=2000)))
+    except InputError:
+        return []
+    for item in items:
+        assert isinstance(item, (InboundMessage, StatusUpdate, PreferenceUpdate, Ignored, Rejected))
+        if isinstance(item, InboundMessage):
+            assert item.text.strip()
+    return items

@@ -17,7 +17,7 @@ from autopilot_cli.parsers import get_parser
 from autopilot_cli.parsers._common import Limits, too_big
 from autopilot_cli.parsers.whatsapp import parse
 
-from .parse_helpers import load_fixture, run_parser
+from .parse_helpers import load_fixture, parsed_or_refused, run_parser
 
 FIXTURES = Path(__file__).parent / "fixtures" / "whatsapp"
 UTC = timezone.utc
@@ -333,14 +333,7 @@ PROPERTY = settings(max_examples=100, deadline=None, suppress_health_check=[Heal
 
 
 def check_never_crashes(data: bytes) -> None:
-    try:
-        items = list(parse(data, Limits(max_message_bytes=2000)))
-    except InputError:
-        return
-    for item in items:
-        assert isinstance(item, (InboundMessage, StatusUpdate, PreferenceUpdate, Ignored, Rejected))
-        if isinstance(item, InboundMessage):
-            assert item.text.strip()
+    parsed_or_refused(parse, data)
 
 
 @PROPERTY
