@@ -316,7 +316,7 @@ def bare_httpx(fake: Fake, requests: int, concurrency: int) -> float:
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
 
     async def go() -> float:
-        async with new_client() as client:
+        async with new_client(concurrency) as client:
             async def one() -> None:
                 (await client.post(f"{fake.base_url}/1064/messages", headers=headers, content=body)).json()
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -180,9 +181,16 @@ def classify_graph_error(response: httpx.Response, *, secret: str | None,
     return SendResult(Outcome.PERMANENT, error_code=label, error=message)
 
 
-def new_client() -> httpx.AsyncClient:
-    """The client an adapter makes (and closes) when the caller passed none."""
-    return httpx.AsyncClient(timeout=DEFAULT_TIMEOUT)
+def new_client(connections: int = 10) -> httpx.AsyncClient:
+    """The client an adapter makes (and closes) when the caller passed none: at most
+    ``connections`` connections, on the faster transport unless the environment names a proxy
+    (httpx's stock transport honours ``HTTP(S)_PROXY``/``ALL_PROXY``; ours does not)."""
+    if any(key in ("http", "https", "all") for key in urllib.request.getproxies()):
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        return httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, limits=limits)
+    from ._transport import ShardedTransport
+
+    return httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, transport=ShardedTransport(connections))
 
 
 class TokenHttpAdapter:
@@ -191,16 +199,22 @@ class TokenHttpAdapter:
 
     name = "http"
 
-    def __init__(self, channel: str, cfg: Any, token: str | None, http: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, channel: str, cfg: Any, token: str | None, http: httpx.AsyncClient | None = None,
+                 connections: int = 10) -> None:
+        # ``connections``: the engine's wave size for the channel; more would only sit idle.
         self.channel = channel
+        self.connections = connections
         self._cfg = cfg
         self._token = token
         self._http = http
         self._owns_http = False
 
     @classmethod
-    def from_config(cls, name: str, cfg: Any, secrets: Any, http: httpx.AsyncClient | None = None) -> Any:
-        return cls(name, cfg, secrets.get(cfg.token_env), http)
+    def from_config(cls, name: str, cfg: Any, secrets: Any, http: httpx.AsyncClient | None = None,
+                    connections: int = 10) -> Any:
+        adapter = cls(name, cfg, secrets.get(cfg.token_env), http)
+        adapter.connections = connections
+        return adapter
 
     def _missing_token(self) -> SendResult | None:
         if self._token is None:
@@ -210,7 +224,7 @@ class TokenHttpAdapter:
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
-            self._http, self._owns_http = new_client(), True
+            self._http, self._owns_http = new_client(self.connections), True
         return self._http
 
     def _headers(self) -> dict[str, str]:

@@ -19,6 +19,11 @@ HttpFactory = Callable[[str], Any]
 """channel name → an ``httpx.AsyncClient`` (tests pass one with a MockTransport)."""
 
 
+def connections(config: Config, cfg: Any) -> int:
+    """HTTP connections for a channel: as many as the engine sends at once (its wave size)."""
+    return max(1, min(config.execute.max_concurrency, int(cfg.rate_per_second) or 1))
+
+
 def build_adapter(channel: str, config: Config, secrets: Secrets, db_path: str, clock: Clock,
                   http_factory: HttpFactory | None = None) -> Adapter | None:
     cfg = config.channels.get(channel)
@@ -33,15 +38,15 @@ def build_adapter(channel: str, config: Config, secrets: Secrets, db_path: str, 
     if cfg.adapter == "whatsapp":
         from .whatsapp import WhatsAppAdapter
 
-        return WhatsAppAdapter.from_config(channel, cfg, secrets, http)
+        return WhatsAppAdapter.from_config(channel, cfg, secrets, http, connections(config, cfg))
     if cfg.adapter == "instagram":
         from .instagram import InstagramAdapter
 
-        return InstagramAdapter.from_config(channel, cfg, secrets, http)
+        return InstagramAdapter.from_config(channel, cfg, secrets, http, connections(config, cfg))
     if cfg.adapter == "linkedin":
         from .linkedin import LinkedInAdapter
 
-        return LinkedInAdapter.from_config(channel, cfg, secrets, http)
+        return LinkedInAdapter.from_config(channel, cfg, secrets, http, connections(config, cfg))
     from .smtp import SmtpAdapter
 
     return SmtpAdapter.from_config(channel, cfg, secrets)
