@@ -12,7 +12,7 @@ needs_reconcile (plus skipped and cancelled). Every transition is made in a
 2. **Check, then mark ``sending``** (``send_checks.py``), one transaction per
    wave of jobs about to go: consent, approved-text hash, window, policy,
    recipient gap. ``sending`` is committed before any request leaves.
-3. **Send** outside any transaction, paced per channel (at most the rate in any second).
+3. **Send** outside any transaction, paced per channel (at most the rate written in any second).
 4. **Record the outcomes** of the wave right after, in one transaction. A
    job left in ``sending`` whose lease expired may have reached the provider
    (crash, lost response): it becomes ``needs_reconcile`` and is never re-sent
@@ -28,6 +28,7 @@ write lock (and ``entry.py`` answers it before the CLI is even imported).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -41,7 +42,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
 
-from .channels.base import Adapter, Outcome, Outgoing, SendResult
+from .channels.base import REQUEST_WRITTEN, Adapter, Outcome, Outgoing, SendResult
 from .channels.registry import Registry
 from .clock import Clock, to_iso
 from .config import Config
@@ -90,7 +91,7 @@ class ExecuteReport(BaseModel):
 
 
 class RateLimiter:
-    """At most ``rate`` sends in any one-second window (below 1/s: one send per ``1/rate`` seconds).
+    """At most ``rate`` requests *written* in any one-second window (below 1/s: one per ``1/rate`` seconds).
 
     A sliding window rather than a token bucket: a bucket that starts full lets
     its capacity *and* a second's refill through within one second — up to twice
@@ -99,15 +100,17 @@ class RateLimiter:
     use the slots that went unused meanwhile, so the configured rate is reached.
     Fractional rates above 1 round down (2.5/s allows 2 in any second).
 
-    The window is kept by when requests are let through, the provider counts
-    when they arrive; three things keep the two close:
-
-    - ``MARGIN`` lengthens the window a little;
-    - catch-up bursts go at ``BURST`` times the rate, not all at once (requests
-      built one after another would otherwise arrive up to ~1 ms apart each);
-    - the first request of a run goes alone and counts from its answer: it pays
-      the one-time set-up (imports, TLS context, first connection) after its
-      slot was taken, and arrives tens of milliseconds late.
+    The provider counts when requests arrive, so the window holds when each
+    request was written to the connection (``channels.base.REQUEST_WRITTEN``;
+    when its send returns, for adapters that cannot tell), not when it was let
+    through: a request let through just before the event loop stalled on a
+    database commit leaves late, and counting it from its release would let
+    one more through a second later than it really arrived. A request let
+    through but not yet written holds a slot as if written now — it can only
+    be written later — so in any window at most ``rate`` writes happen:
+    whichever of them was let through last saw all the others either written
+    within the window or pending. ``MARGIN`` lengthens the window for the
+    network's jitter; catch-up bursts are spread at ``BURST`` times the rate.
     """
 
     MARGIN = 0.02
@@ -119,36 +122,43 @@ class RateLimiter:
         self.window = max(1.0, 1.0 / rate) + self.MARGIN
         self.spacing = 1.0 / (self.BURST * rate)
         self.sent: deque[float] = deque()
-        self._first: asyncio.Event | None = None
+        """When requests were written, oldest first (appended as they are, so in order)."""
+        self.pending = 0
+        self.last = float("-inf")
+        self._written = asyncio.Event()
         self._lock = asyncio.Lock()
 
-    async def take(self) -> bool:
-        """Wait for a slot; True for the run's first request, which must call ``first_done`` once answered."""
+    async def take(self) -> Callable[[], None]:
+        """Wait for a slot; call the returned function once the request is written (again is harmless)."""
         async with self._lock:
-            if self._first is None:
-                self._first = asyncio.Event()
-                return True
-            await self._first.wait()
             while True:
                 now = time.monotonic()
-                full = len(self.sent) >= self.size
-                if full and self.sent[0] + self.window <= now:
+                while self.sent and self.sent[0] + self.window <= now:
                     self.sent.popleft()
+                if len(self.sent) + self.pending >= self.size:
+                    # Full: until the oldest write leaves the window, or (none written yet) one is written.
+                    self._written.clear()
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self.sent[0] + self.window - now if self.sent else None):
+                            await self._written.wait()
                     continue
-                wait = self.sent[0] + self.window - now if full else 0.0
-                pause = self.sent[-1] + self.spacing - now if self.sent else 0.0
-                if pause > 0.001:  # finer than the event loop's timers (1 ms): building a request takes that long
-                    wait = max(wait, pause)
-                if wait <= 0:
+                pause = self.last + self.spacing - now
+                if pause <= 0.001:  # finer than the event loop's timers (1 ms)
                     break
-                await asyncio.sleep(wait)
-            self.sent.append(now)
-            return False
+                await asyncio.sleep(pause)
+            self.pending += 1
+            self.last = now
+        done = False
 
-    def first_done(self) -> None:
-        assert self._first is not None
-        self.sent.append(time.monotonic())
-        self._first.set()
+        def written() -> None:
+            nonlocal done
+            if not done:
+                done = True
+                self.pending -= 1
+                self.sent.append(time.monotonic())
+                self._written.set()
+
+        return written
 
 
 def default_owner() -> str:
@@ -350,14 +360,15 @@ class Executor:
 
     # -- sending -----------------------------------------------------------
     async def _send(self, adapter: Adapter, bucket: RateLimiter, message: Outgoing) -> SendResult:
-        first = await bucket.take()
+        written = await bucket.take()
+        token = REQUEST_WRITTEN.set(written)  # this task's own context: gather runs each send as a task
         try:
             return await adapter.send(message)
         except Exception as exc:  # an adapter bug: after the request may have left, so ambiguous
             return SendResult(Outcome.AMBIGUOUS, error=f"adapter error {type(exc).__name__}: {exc}")
         finally:
-            if first:
-                bucket.first_done()
+            written()
+            REQUEST_WRITTEN.reset(token)
 
     def _waves(self, channel: str, jobs: list[dict], size: int) -> list[list[dict]]:
         """Jobs in send order, cut into waves; with a recipient gap, one job per recipient per wave

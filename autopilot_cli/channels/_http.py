@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import urllib.request
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -31,7 +32,7 @@ from typing import Any
 
 import httpx
 
-from .base import Outcome, SendResult
+from .base import REQUEST_WRITTEN, Outcome, SendResult
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 MAX_ERROR_CHARS = 500
@@ -75,8 +76,11 @@ def describe(exc: BaseException) -> str:
 async def post_json(client: httpx.AsyncClient, url: str, *, headers: dict[str, str], body: Any,
                     secret: str | None) -> httpx.Response | SendResult:
     """POST ``body`` as JSON; the response, or the ``SendResult`` a transport failure maps to."""
+    written = REQUEST_WRITTEN.get()
+    extensions = {"trace": _trace_written(written)} if written is not None else None
     try:
-        return await client.post(url, headers=headers, content=json.dumps(body, ensure_ascii=False).encode())
+        return await client.post(url, headers=headers, content=json.dumps(body, ensure_ascii=False).encode(),
+                                 extensions=extensions)
     except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError) as exc:
         return SendResult(Outcome.RETRYABLE, error_code="connect", error=redact(describe(exc), secret))
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
@@ -85,6 +89,14 @@ async def post_json(client: httpx.AsyncClient, url: str, *, headers: dict[str, s
     except httpx.HTTPError as exc:
         return SendResult(Outcome.AMBIGUOUS, error_code="no_response", error=redact(
             f"{describe(exc)} (the request may have reached the provider)", secret))
+
+
+def _trace_written(written: Callable[[], None]) -> Callable[[str, dict], Awaitable[None]]:
+    """httpcore's ``trace`` extension: tells the rate limiter the moment the body is on the wire."""
+    async def trace(event: str, info: dict) -> None:
+        if event == "http11.send_request_body.complete":
+            written()
+    return trace
 
 
 def json_body(response: httpx.Response) -> Any:
