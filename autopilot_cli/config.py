@@ -175,6 +175,9 @@ class ExecuteSection(_Section):
     batch_size: int = Field(200, ge=1, le=10_000)
     max_concurrency: int = Field(50, ge=1, le=1000)
     """Requests in flight at once per channel (also bounded by the channel's rate)."""
+    one_run_per_channel: bool = True
+    """Overlapping runs leave a channel to the run already sending on it (a lock file per channel),
+    so together they never exceed its rate. The database claim is safe without it."""
 
 
 class ScheduleChannel(_Section):

@@ -43,6 +43,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, Field
 
 from .channels.base import REQUEST_WRITTEN, Adapter, Outcome, Outgoing, SendResult
+from .channel_locks import ChannelLocks
 from .channels.registry import Registry
 from .clock import Clock, to_iso
 from .config import Config
@@ -78,6 +79,8 @@ class ExecuteReport(BaseModel):
     needs_reconcile: int = 0
     skipped: int = 0
     paused_channels: list[str] = Field(default_factory=list)
+    busy_channels: list[str] = Field(default_factory=list)
+    """Channels with due jobs left to another run that was already sending on them."""
     jobs: list[JobResult] = Field(default_factory=list)
 
     @property
@@ -185,6 +188,8 @@ class Executor:
         self.report = ExecuteReport()
         self.buckets: dict[str, RateLimiter] = {}
         self.paused: dict[str, str] = {}
+        self.locks = ChannelLocks(store.path, config.execute.one_run_per_channel)
+        self.busy: set[str] = set()
         self._expired: list[JobResult] = []
 
     def _now(self) -> str:
@@ -234,6 +239,9 @@ class Executor:
             channels = [r[0] for r in conn.execute(f"SELECT DISTINCT channel FROM jobs WHERE {DUE}", {"now": now})]
             for channel in channels:
                 if channel in self.paused:
+                    continue
+                if not self.locks.acquire(channel):
+                    self.busy.add(channel)
                     continue
                 adapter = self.registry.get(channel)
                 # No more than the channel can send within half a lease, so that
@@ -424,8 +432,12 @@ class Executor:
                 for row in self.store.query("SELECT channel, reason FROM channel_state WHERE paused_at IS NOT NULL"):
                     self.paused[row[0]] = row[1] or ""
         finally:
-            await self.registry.aclose()
+            try:
+                await self.registry.aclose()
+            finally:
+                self.locks.release_all()
         self.report.paused_channels = sorted(self.paused)
+        self.report.busy_channels = sorted(self.busy)
         return self.report
 
 

@@ -63,6 +63,8 @@ class Recorded:
     """The status it was answered with; None while unanswered, or when never answered."""
     received: float = field(default_factory=time.monotonic)
     """``time.monotonic()`` when its body had been read."""
+    answered: float | None = None
+    """``time.monotonic()`` when its answer had been written."""
 
 
 def graph_ok(message_id: str | None = None) -> FakeReply:
@@ -147,6 +149,16 @@ class FakeGraph:
         """Block until at least ``n`` requests have been answered (response written)."""
         self._wait(lambda: sum(r.status is not None for r in self.requests) >= n, timeout)
 
+    def most_in_flight(self) -> int:
+        """The most requests received and not yet answered at any one moment (answered ones only)."""
+        edges = sorted([(r.received, 1) for r in self.requests if r.answered is not None]
+                       + [(r.answered, -1) for r in self.requests if r.answered is not None])
+        most = now = 0
+        for _, step in edges:
+            now += step
+            most = max(most, now)
+        return most
+
     def _default(self, body: Any) -> FakeReply:
         n = next(self._ids)
         if isinstance(body, dict) and body.get("messaging_product") == "whatsapp":
@@ -213,7 +225,7 @@ class FakeGraph:
                     self.close_connection = True
                     return
                 with fake._changed:
-                    record.status = reply.status
+                    record.status, record.answered = reply.status, time.monotonic()
                     fake._changed.notify_all()
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002

@@ -308,8 +308,9 @@ def closed_port() -> int:
 # -- overlapping runs ---------------------------------------------------------
 @pytest.mark.parametrize("processes", [2, 4])
 def test_overlapping_runs_send_every_job_exactly_once(rig: Rig, processes: int) -> None:
+    """The database claim on its own, without the per-channel lock file."""
     ids = make_jobs(rig.db, 200)
-    rig.configure(max_concurrency=10)
+    rig.configure(max_concurrency=10, one_run_per_channel=False)
     rig.fake.script.extend(FakeReply(delay=0.02) for _ in range(200))  # long enough for the runs to overlap
     procs = [rig.start() for _ in range(processes)]
     results = [rig.finish(p, timeout=60) for p in procs]
@@ -323,6 +324,41 @@ def test_overlapping_runs_send_every_job_exactly_once(rig: Rig, processes: int) 
     assert sum(1 for r in reports if r["sent"]) >= 2, "the runs did not overlap"
     assert len(rig.fake.requests) == 200
     assert set(rig.check().values()) == {"sent"}
+
+
+def test_overlapping_runs_leave_a_channel_to_the_run_sending_on_it(rig: Rig) -> None:
+    """With the lock file (the default) four runs never pace one channel at once: in flight at the
+    provider stays within one run's concurrency (four runs sharing it would reach 40)."""
+    ids = make_jobs(rig.db, 200)
+    rig.configure(max_concurrency=10)
+    rig.fake.script.extend(FakeReply(delay=0.05) for _ in range(200))  # ~1 s of sending: the runs overlap
+    procs = [rig.start() for _ in range(4)]
+    results = [rig.finish(p, timeout=60) for p in procs]
+    assert [r.code for r in results] == [0] * 4, [r.stderr for r in results]
+    reports = [r.report for r in results]
+    sent_by = Counter(j["job_id"] for r in reports for j in r["jobs"] if j["outcome"] == "sent")
+    assert set(sent_by) == set(ids) and set(sent_by.values()) == {1}
+    assert rig.fake.most_in_flight() <= 10
+    assert any(r["busy_channels"] == ["whatsapp"] for r in reports), "no run found the channel busy"
+    assert all(r["busy_channels"] == [] for r in reports if r["sent"])  # a run that sent held the channel
+    rig.settle()
+    assert set(rig.check().values()) == {"sent"}
+
+
+def test_a_killed_run_does_not_keep_its_channel_lock(rig: Rig) -> None:
+    [job] = make_jobs(rig.db, 1)
+    held = threading.Event()
+    rig.fake.script.append(FakeReply(hold=held))
+    proc = rig.start()
+    rig.fake.wait_requests(1)
+    proc.kill()
+    proc.wait(10)
+    held.set()
+    [other] = make_jobs(rig.db, 1)
+    second = rig.run()  # at once: the dead run's job is still leased, the new one is due
+    assert second.report["busy_channels"] == []
+    assert {j["job_id"]: j["outcome"] for j in second.report["jobs"]} == {other: "sent"}
+    assert len(rig.fake.requests) == 2 and job != other
 
 
 # -- SIGKILL at each point of a send ------------------------------------------
