@@ -60,6 +60,8 @@ class AutopilotSection(_Section):
     """A reply is never sent sooner than this after the inbound message."""
     history_messages: int = Field(10, ge=0, le=100)
     """How many recent messages with the contact the drafter sees."""
+    parallel_checks: bool = True
+    """Big ``process`` runs check message texts in a second process, a chunk ahead (inbound_checks.py)."""
 
     _tz = field_validator("timezone")(_check_timezone)
 

@@ -22,13 +22,14 @@ from datetime import datetime, timedelta
 from .clock import from_iso, to_iso
 from .config import Config
 from .decisions import Check, Reply
-from .drafting.base import DraftRequest, DraftResult, HistoryItem
+from .drafting.base import DraftRequest, DraftResult, HistoryItem, Passage
 from .gates import GateResult
 from .gates.compliance import check_compliance
 from .gates.injection import check_injection
 from .gates.safety import check_safety
 from .gates.spam import check_spam
 from .gates.sanity import CHANNEL_LIMITS, check_sanity
+from .inbound_checks import InboundResult
 from .knowledge import KnowledgeIndex
 from .optout import ConsentSignal, classify_consent
 from .ratelimits import Limit, count, earliest_allowed
@@ -73,11 +74,21 @@ class Context:
     channel_profiles: dict[str, list[float]] = field(default_factory=dict)
     consent_signals: dict[int, ConsentSignal | None] = field(default_factory=dict)
     """Classification of each event's text, a pure function of it: computed once per run."""
+    inbound: dict[int, InboundResult] = field(default_factory=dict)
+    """The current chunk's text-only checks, done ahead (``inbound_checks.py``); missing ones run inline."""
 
     def classify(self, event: sqlite3.Row) -> ConsentSignal | None:
         if event["id"] not in self.consent_signals:
-            self.consent_signals[event["id"]] = classify_consent(event["text"], self.config.consent.languages)
+            done = self.inbound.get(event["id"])
+            self.consent_signals[event["id"]] = (
+                done.consent if done is not None else classify_consent(event["text"], self.config.consent.languages))
         return self.consent_signals[event["id"]]
+
+    def passages(self, event: sqlite3.Row) -> list[Passage]:
+        done = self.inbound.get(event["id"])
+        if done is not None:
+            return done.passages
+        return self.index.search(event["text"]) if self.index is not None else []
 
 
 def _window_closes(conn: sqlite3.Connection, event: sqlite3.Row) -> datetime | None:
@@ -172,7 +183,7 @@ def _request(conn: sqlite3.Connection, ctx: Context, event: sqlite3.Row, assignm
         inbound_text=event["text"],
         subject=event["subject"],
         history=history(conn, event, cfg.autopilot.history_messages),
-        passages=ctx.index.search(event["text"]) if ctx.index is not None else [],
+        passages=ctx.passages(event),
         template=assignment.template if assignment else cfg.drafter.template,
         signature=cfg.drafter.signature,
         max_chars=limit,
@@ -223,12 +234,13 @@ def _judge_draft(
                f"{draft.confidence:.2f} vs threshold {threshold:.2f}")
     if draft.confidence < threshold:
         plan.reasons.append("low_confidence")
-    metadata = json.loads(event["metadata"] or "{}")
-    _gate(plan, check_safety(event["text"], draft.text))
+    done = ctx.inbound.get(event["id"])
+    _gate(plan, check_safety(event["text"], draft.text, done.safety if done else None))
     if moderation is not None:
         _gate(plan, moderation)
-    _gate(plan, check_compliance(event["text"], draft.text, ctx.config.gates.compliance_topics))
-    _gate(plan, check_injection(event["text"], metadata))
+    _gate(plan, check_compliance(event["text"], draft.text, ctx.config.gates.compliance_topics,
+                                 done.compliance if done else None))
+    _gate(plan, done.injection if done else check_injection(event["text"], json.loads(event["metadata"] or "{}")))
     _gate(plan, check_spam(draft.text))
     _gate(plan, check_sanity(draft.text, event["channel"], ctx.protected_fragments))
     variant = plan.assignment

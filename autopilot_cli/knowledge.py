@@ -105,6 +105,7 @@ def content_terms(text: str) -> list[str]:
 
 class KnowledgeIndex:
     def __init__(self, knowledge: KnowledgeFile) -> None:
+        self.knowledge = knowledge  # kept so a worker process can build the same index
         self.entries = knowledge.faq
         self._conn = sqlite3.connect(":memory:", check_same_thread=False)
         self._conn.execute(
@@ -127,7 +128,7 @@ class KnowledgeIndex:
 
     def search(self, text: str, limit: int = 3) -> list[Passage]:
         words = content_words(text)
-        terms = set(content_terms(text))
+        terms = {_stem(w) for w in words}
         if not words or not self.entries:
             return []
         # FTS5 stems the query words itself (porter); quoting keeps user text

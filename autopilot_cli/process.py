@@ -36,6 +36,7 @@ from .decisions import OUTCOMES, Decision, Reply, create_reply, store_decision
 from .drafting.base import DraftResult, Drafter
 from .evaluate import Context, Plan, evaluate
 from .gates import GateResult
+from .inbound_checks import InboundChecks, Settings
 from .knowledge import KnowledgeIndex
 from .ratelimits import cleanup, record
 from .store import Store
@@ -237,6 +238,17 @@ def _run_chunk(store: Store, ctx: Context, services: Services, events: list[sqli
                 report.add(decision)
 
 
+def _next_chunk(store: Store, after: tuple[str | None, int], remaining: int | None) -> list[sqlite3.Row]:
+    size = CHUNK if remaining is None else min(CHUNK, remaining)
+    if size <= 0:
+        return []
+    return store.query(
+        "SELECT * FROM events WHERE state = 'pending' AND (received_at, id) > (?, ?) "
+        "ORDER BY received_at, id LIMIT ?",
+        (after[0] or "", after[1], size),
+    )
+
+
 def process_events(
     store: Store, config: Config, clock: Clock, services: Services, *,
     limit: int | None = None, dry_run: bool = False, protected_fragments: tuple[str, ...] = (),
@@ -256,21 +268,27 @@ def process_events(
         sync_experiments(conn, config.experiments, to_iso(now))
         ctx.experiments = load_experiments(conn, config.ab, to_iso(now))
     report = ProcessReport()
-    last = (None, 0)
-    remaining = limit
-    while remaining is None or remaining > 0:
-        size = CHUNK if remaining is None else min(CHUNK, remaining)
-        rows = store.query(
-            "SELECT * FROM events WHERE state = 'pending' AND (received_at, id) > (?, ?) "
-            "ORDER BY received_at, id LIMIT ?",
-            (last[0] or "", last[1], size),
-        )
-        if not rows:
-            break
-        _run_chunk(store, ctx, services, rows, report)
-        last = (rows[-1]["received_at"], rows[-1]["id"])
-        if remaining is not None:
-            remaining -= len(rows)
+    checks = InboundChecks(Settings(tuple(config.consent.languages), tuple(config.gates.compliance_topics),
+                                    services.index.knowledge if services.index is not None else None),
+                           services.index)
+    try:
+        pending = store.scalar("SELECT count(*) FROM events WHERE state = 'pending'") or 0
+        checks.start_worker(pending if limit is None else min(limit, pending), config.autopilot.parallel_checks)
+        remaining = limit
+        rows = _next_chunk(store, (None, 0), remaining)
+        ahead = checks.submit(rows)
+        while rows:
+            if remaining is not None:
+                remaining -= len(rows)
+            # The next chunk's texts are checked (in the worker) while this one is decided.
+            following = _next_chunk(store, (rows[-1]["received_at"], rows[-1]["id"]), remaining)
+            ctx.inbound = checks.collect(ahead)
+            ahead = checks.submit(following) if following else None
+            _run_chunk(store, ctx, services, rows, report)
+            rows = following
+    finally:
+        checks.close()
+    ctx.inbound = {}
     # After the events, so that opt-outs they carried count for the guardrail: a
     # declared winner of an auto_promote experiment takes new contacts from the next run.
     with store.transaction() as conn:

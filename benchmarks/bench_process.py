@@ -41,13 +41,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--contacts", type=int, default=20_000)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--inline", action="store_true",
+                        help="[autopilot] parallel_checks = false: every check in this process")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "events.jsonl"
         generate(source, args.events, args.contacts, seed=7)
         # The generator spreads events over ~15 days from 2026-11-01.
         clock = FixedClock(datetime(2026, 11, 17, tzinfo=timezone.utc))
-        config = Config()
+        config = Config.model_validate({"autopilot": {"parallel_checks": not args.inline}})
         with open_store(Path(tmp) / "bench.db", clock) as store:
             report = ingest_bytes(store, source.read_bytes(), fmt="jsonl", config=config, clock=clock, secrets=Secrets({}))
             services = Services(drafter=OfflineDrafter(), index=KnowledgeIndex.from_file(KNOWLEDGE))

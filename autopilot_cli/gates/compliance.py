@@ -85,10 +85,19 @@ def _pattern(key: str) -> re.Pattern[str]:
     return re.compile(r"\b(?:" + "|".join(alternatives) + r")\b")
 
 
-def check_compliance(inbound: str, draft: str, topics: Sequence[str]) -> GateResult:
-    """Fail when any topic is mentioned in the inbound message or the draft."""
-    keys = tuple(dict.fromkeys(k for k in (_topic_key(t) for t in topics if isinstance(t, str)) if k))
-    hits = {"inbound message": _mentioned(inbound or "", keys), "draft": _mentioned(draft or "", keys)}
+def topic_keys(topics: Sequence[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(k for k in (_topic_key(t) for t in topics if isinstance(t, str)) if k))
+
+
+def check_compliance(inbound: str, draft: str, topics: Sequence[str],
+                     inbound_topics: frozenset[str] | None = None) -> GateResult:
+    """Fail when any topic is mentioned in the inbound message or the draft.
+
+    ``inbound_topics``: ``mentioned_topics(inbound, topic_keys(topics))`` when already known."""
+    keys = topic_keys(topics)
+    if inbound_topics is None:
+        inbound_topics = mentioned_topics(inbound or "", keys)
+    hits = {"inbound message": inbound_topics, "draft": mentioned_topics(draft or "", keys)}
     reasons: list[str] = []
     found: list[str] = []
     for key in keys:
@@ -102,6 +111,6 @@ def check_compliance(inbound: str, draft: str, topics: Sequence[str]) -> GateRes
 
 
 @lru_cache(maxsize=4096)  # drafts repeat across a run: each distinct text is scanned once
-def _mentioned(text: str, keys: tuple[str, ...]) -> frozenset[str]:
+def mentioned_topics(text: str, keys: tuple[str, ...]) -> frozenset[str]:
     folded = _norm(text)
     return frozenset(key for key in keys if _pattern(key).search(folded))

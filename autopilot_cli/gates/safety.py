@@ -143,9 +143,13 @@ _RULES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
 )
 
 
-def check_safety(inbound: str, draft: str) -> GateResult:
-    """Fail when the inbound message or the draft matches any safety rule."""
-    hits = {"inbound message": _matching_rules(inbound or ""), "draft": _matching_rules(draft or "")}
+def check_safety(inbound: str, draft: str, inbound_rules: frozenset[str] | None = None) -> GateResult:
+    """Fail when the inbound message or the draft matches any safety rule.
+
+    ``inbound_rules``: ``matching_rules(inbound)`` when already known."""
+    if inbound_rules is None:
+        inbound_rules = matching_rules(inbound or "")
+    hits = {"inbound message": inbound_rules, "draft": matching_rules(draft or "")}
     reasons: list[str] = []
     found: list[str] = []
     for rule, label, _pattern in _RULES:
@@ -159,7 +163,7 @@ def check_safety(inbound: str, draft: str) -> GateResult:
 
 
 @lru_cache(maxsize=4096)  # drafts repeat across a run: each distinct text is scanned once
-def _matching_rules(text: str) -> frozenset[str]:
+def matching_rules(text: str) -> frozenset[str]:
     folded = _norm(text)
     return frozenset(rule for rule, _label, pattern in _RULES if pattern.search(folded))
 
