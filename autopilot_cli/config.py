@@ -177,6 +177,11 @@ class ExecuteSection(_Section):
     batch_size: int = Field(200, ge=1, le=10_000)
     max_concurrency: int = Field(50, ge=1, le=1000)
     """Requests in flight at once per channel (also bounded by the channel's rate)."""
+    send_timeout_seconds: float = Field(30.0, gt=0, le=600)
+    """How long one send may wait on the provider (an HTTP request, an SMTP command) before it is
+    abandoned — and, since it may have arrived, becomes needs_reconcile."""
+    connect_timeout_seconds: float = Field(10.0, gt=0, le=600)
+    """How long an HTTP adapter waits for a connection; a connect timeout is retried safely."""
     one_run_per_channel: bool = True
     """Overlapping runs leave a channel to the run already sending on it (a lock file per channel),
     so together they never exceed its rate. The database claim is safe without it."""

@@ -309,6 +309,7 @@ def main() -> int:
 def bare_httpx(fake: Fake, requests: int, concurrency: int) -> float:
     """The client's own ceiling: the same POSTs in waves of ``concurrency`` with a bare httpx client, no engine."""
     from autopilot_cli.channels._http import new_client
+    from autopilot_cli.channels.base import HttpOptions
 
     body = json.dumps({"messaging_product": "whatsapp", "recipient_type": "individual", "to": "4915000000001",
                        "type": "text", "text": {"preview_url": False, "body": "x" * 64},
@@ -316,7 +317,7 @@ def bare_httpx(fake: Fake, requests: int, concurrency: int) -> float:
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
 
     async def go() -> float:
-        async with new_client(concurrency) as client:
+        async with new_client(HttpOptions(connections=concurrency)) as client:
             async def one() -> None:
                 (await client.post(f"{fake.base_url}/1064/messages", headers=headers, content=body)).json()
 

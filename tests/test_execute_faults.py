@@ -34,11 +34,11 @@ Lease expiry is waited for in real time once (``lease_seconds = 5``); elsewhere
 the test moves the dead run's ``lease_until`` into the past, which is what the
 clock would do.
 
-The adapter's HTTP timeout (``channels/_http.DEFAULT_TIMEOUT``, 30 s read, 10 s
-connect) is not configurable, and SQLite's ``max_page_count`` is per connection:
-for the read/connect-timeout and disk-full scenarios the subprocess is started
-through a small wrapper (``_WRAPPER``) that lowers the timeout or sets the page
-limit on the CLI's own connection, then runs the real entry point.
+Timeouts are lowered through the config (``[execute] send_timeout_seconds``,
+``connect_timeout_seconds``). SQLite's ``max_page_count`` is per connection: for
+the disk-full scenarios the subprocess is started through a small wrapper
+(``_WRAPPER``) that sets the page limit on the CLI's own connection, then runs
+the real entry point.
 """
 
 from __future__ import annotations
@@ -83,11 +83,6 @@ LEASE = 5  # seconds; the smallest lease the config allows
 # Started instead of ``-m autopilot_cli`` where the scenario needs a knob the CLI does not offer.
 _WRAPPER = r"""
 import os
-timeout = os.environ.get("FAULT_HTTP_TIMEOUT")
-if timeout:
-    import httpx
-    import autopilot_cli.channels._http as http
-    http.DEFAULT_TIMEOUT = httpx.Timeout(float(timeout))
 pages = os.environ.get("FAULT_MAX_PAGE_COUNT")
 if pages:
     import autopilot_cli.migrations as migrations
@@ -523,8 +518,8 @@ def test_connect_timeout_is_retried_safely(rig: Rig) -> None:
         filler.connect_ex(server.getsockname())
         fillers.append(filler)
     try:
-        rig.configure(base_url=f"http://127.0.0.1:{server.getsockname()[1]}/v21.0")
-        first = rig.run(wrapped=True, FAULT_HTTP_TIMEOUT="0.5")
+        rig.configure(base_url=f"http://127.0.0.1:{server.getsockname()[1]}/v21.0", connect_timeout_seconds=0.5)
+        first = rig.run()
     finally:
         for sock in (*fillers, server):
             sock.close()
@@ -540,7 +535,8 @@ def test_read_timeout_needs_reconcile_and_is_never_resent(rig: Rig) -> None:
     [job] = make_jobs(rig.db, 1)
     held = threading.Event()
     rig.fake.script.append(FakeReply(hold=held))
-    first = rig.run(wrapped=True, FAULT_HTTP_TIMEOUT="1")
+    rig.configure(send_timeout_seconds=1)
+    first = rig.run()
     held.set()
     assert first.code == 7 and first.report["needs_reconcile"] == 1
     assert "ReadTimeout" in first.report["jobs"][0]["error"]

@@ -16,6 +16,7 @@ import pytest
 import trustme
 
 from autopilot_cli.channels._http import new_client
+from autopilot_cli.channels.base import HttpOptions
 from autopilot_cli.channels._transport import ShardedTransport
 
 BODY = b'{"messages":[{"id":"wamid.1"}]}'
@@ -172,7 +173,7 @@ def test_tls_verification_is_on_by_default(ca: trustme.CA) -> None:
     srv = tls_server(ca)  # signed by a CA the default (certifi) context does not trust
 
     async def go() -> None:
-        async with new_client(2) as client:
+        async with new_client(HttpOptions(connections=2)) as client:
             await client.post(srv.url("https", "localhost"), content=b"{}")
 
     try:
@@ -210,8 +211,38 @@ def test_new_client_keeps_httpx_proxy_support(server: RawServer, monkeypatch: py
     monkeypatch.delenv("no_proxy", raising=False)
 
     async def go() -> int:
-        async with new_client(2) as client:
+        async with new_client(HttpOptions(connections=2)) as client:
             return (await client.post("http://graph.invalid/v21.0/1064/messages", content=b"{}")).status_code
 
     assert run(go()) == 200
     assert server.requests == [b"POST http://graph.invalid/v21.0/1064/messages HTTP/1.1\r\n"]
+
+
+def test_the_configured_timeouts_reach_the_adapters_client(server: RawServer, tmp_path: Any) -> None:
+    from autopilot_cli.channels.base import Outcome, Outgoing
+    from autopilot_cli.channels.registry import Registry
+    from autopilot_cli.clock import FixedClock
+    from autopilot_cli.config import config_from_dict
+    from autopilot_cli.secrets import Secrets
+
+    from .conftest import NOW
+
+    server.delay = 2.0
+    config = config_from_dict({
+        "execute": {"send_timeout_seconds": 0.3},
+        "channels": {"whatsapp": {"adapter": "whatsapp", "base_url": f"http://127.0.0.1:{server.port}/v21.0",
+                                  "phone_number_id": "1064", "token_env": "WA_TOKEN"}}})
+    registry = Registry(config, Secrets({"WA_TOKEN": "EAAG-test-token-0123456789"}), str(tmp_path / "x.db"), FixedClock(NOW))
+    message = Outgoing(job_id=1, send_key="k1", channel="whatsapp", recipient="+4915123456789", text="Hi")
+
+    async def go() -> Any:
+        adapter = registry.get("whatsapp")
+        try:
+            started = time.monotonic()
+            return await adapter.send(message), time.monotonic() - started
+        finally:
+            await registry.aclose()
+
+    result, took = run(go())
+    assert result.outcome is Outcome.AMBIGUOUS and "ReadTimeout" in result.error
+    assert took < 1.5

@@ -32,9 +32,8 @@ from typing import Any
 
 import httpx
 
-from .base import REQUEST_WRITTEN, Outcome, SendResult
+from .base import REQUEST_WRITTEN, HttpOptions, Outcome, SendResult
 
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 MAX_ERROR_CHARS = 500
 
 
@@ -193,16 +192,18 @@ def classify_graph_error(response: httpx.Response, *, secret: str | None,
     return SendResult(Outcome.PERMANENT, error_code=label, error=message)
 
 
-def new_client(connections: int = 10) -> httpx.AsyncClient:
+def new_client(options: HttpOptions | None = None) -> httpx.AsyncClient:
     """The client an adapter makes (and closes) when the caller passed none: at most
-    ``connections`` connections, on the faster transport unless the environment names a proxy
-    (httpx's stock transport honours ``HTTP(S)_PROXY``/``ALL_PROXY``; ours does not)."""
+    ``options.connections`` connections, on the faster transport unless the environment names a
+    proxy (httpx's stock transport honours ``HTTP(S)_PROXY``/``ALL_PROXY``; ours does not)."""
+    options = options or HttpOptions()
+    timeout = httpx.Timeout(options.read_timeout, connect=options.connect_timeout)
     if any(key in ("http", "https", "all") for key in urllib.request.getproxies()):
-        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-        return httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, limits=limits)
+        limits = httpx.Limits(max_connections=options.connections, max_keepalive_connections=options.connections)
+        return httpx.AsyncClient(timeout=timeout, limits=limits)
     from ._transport import ShardedTransport
 
-    return httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, transport=ShardedTransport(connections))
+    return httpx.AsyncClient(timeout=timeout, transport=ShardedTransport(options.connections))
 
 
 class TokenHttpAdapter:
@@ -211,11 +212,9 @@ class TokenHttpAdapter:
 
     name = "http"
 
-    def __init__(self, channel: str, cfg: Any, token: str | None, http: httpx.AsyncClient | None = None,
-                 connections: int = 10) -> None:
-        # ``connections``: the engine's wave size for the channel; more would only sit idle.
+    def __init__(self, channel: str, cfg: Any, token: str | None, http: httpx.AsyncClient | None = None) -> None:
         self.channel = channel
-        self.connections = connections
+        self.http_options = HttpOptions()
         self._cfg = cfg
         self._token = token
         self._http = http
@@ -223,9 +222,9 @@ class TokenHttpAdapter:
 
     @classmethod
     def from_config(cls, name: str, cfg: Any, secrets: Any, http: httpx.AsyncClient | None = None,
-                    connections: int = 10) -> Any:
+                    options: HttpOptions | None = None) -> Any:
         adapter = cls(name, cfg, secrets.get(cfg.token_env), http)
-        adapter.connections = connections
+        adapter.http_options = options or HttpOptions()
         return adapter
 
     def _missing_token(self) -> SendResult | None:
@@ -236,7 +235,7 @@ class TokenHttpAdapter:
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
-            self._http, self._owns_http = new_client(self.connections), True
+            self._http, self._owns_http = new_client(self.http_options), True
         return self._http
 
     def _headers(self) -> dict[str, str]:

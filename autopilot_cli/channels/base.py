@@ -29,6 +29,17 @@ REQUEST_WRITTEN: ContextVar[Callable[[], None] | None] = ContextVar("REQUEST_WRI
 written to the connection (the rate limiter counts from then); the engine calls it when ``send`` returns."""
 
 
+@dataclass(frozen=True)
+class HttpOptions:
+    """How an HTTP adapter's client connects (``[execute]`` settings and the channel's rate)."""
+
+    connections: int = 10
+    """As many as the engine sends at once on the channel (its wave size); more would sit idle."""
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    """Also the write and pool timeout: how long one request may take at any stage."""
+
+
 class Outcome(str, enum.Enum):
     SENT = "sent"
     RETRYABLE = "retryable"

@@ -13,15 +13,16 @@ from ..clock import Clock
 from ..config import Config
 from ..events import CHANNELS
 from ..secrets import Secrets
-from .base import Adapter
+from .base import Adapter, HttpOptions
 
 HttpFactory = Callable[[str], Any]
 """channel name → an ``httpx.AsyncClient`` (tests pass one with a MockTransport)."""
 
 
-def connections(config: Config, cfg: Any) -> int:
-    """HTTP connections for a channel: as many as the engine sends at once (its wave size)."""
-    return max(1, min(config.execute.max_concurrency, int(cfg.rate_per_second) or 1))
+def http_options(config: Config, cfg: Any) -> HttpOptions:
+    settings = config.execute
+    return HttpOptions(connections=max(1, min(settings.max_concurrency, int(cfg.rate_per_second) or 1)),
+                       connect_timeout=settings.connect_timeout_seconds, read_timeout=settings.send_timeout_seconds)
 
 
 def build_adapter(channel: str, config: Config, secrets: Secrets, db_path: str, clock: Clock,
@@ -38,18 +39,18 @@ def build_adapter(channel: str, config: Config, secrets: Secrets, db_path: str, 
     if cfg.adapter == "whatsapp":
         from .whatsapp import WhatsAppAdapter
 
-        return WhatsAppAdapter.from_config(channel, cfg, secrets, http, connections(config, cfg))
+        return WhatsAppAdapter.from_config(channel, cfg, secrets, http, http_options(config, cfg))
     if cfg.adapter == "instagram":
         from .instagram import InstagramAdapter
 
-        return InstagramAdapter.from_config(channel, cfg, secrets, http, connections(config, cfg))
+        return InstagramAdapter.from_config(channel, cfg, secrets, http, http_options(config, cfg))
     if cfg.adapter == "linkedin":
         from .linkedin import LinkedInAdapter
 
-        return LinkedInAdapter.from_config(channel, cfg, secrets, http, connections(config, cfg))
+        return LinkedInAdapter.from_config(channel, cfg, secrets, http, http_options(config, cfg))
     from .smtp import SmtpAdapter
 
-    return SmtpAdapter.from_config(channel, cfg, secrets)
+    return SmtpAdapter.from_config(channel, cfg, secrets, timeout=config.execute.send_timeout_seconds)
 
 
 class Registry:
