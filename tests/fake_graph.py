@@ -115,6 +115,7 @@ class FakeGraph:
         self.token = token
         self.script: deque[FakeReply] = deque()
         self.requests: list[Recorded] = []
+        self.connections_open = 0
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -144,6 +145,11 @@ class FakeGraph:
     def wait_requests(self, n: int, timeout: float = 10.0) -> None:
         """Block until at least ``n`` requests have arrived (their bodies read)."""
         self._wait(lambda: len(self.requests) >= n, timeout)
+
+    def wait_connections_closed(self, timeout: float = 10.0) -> None:
+        """Block until every client connection has closed: no request still on its way in (a
+        killed client's last bytes are read and recorded before its connection ends)."""
+        self._wait(lambda: self.connections_open == 0, timeout)
 
     def wait_answers(self, n: int, timeout: float = 10.0) -> None:
         """Block until at least ``n`` requests have been answered (response written)."""
@@ -187,6 +193,19 @@ class FakeGraph:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True
+
+            def setup(self) -> None:
+                super().setup()
+                with fake._changed:
+                    fake.connections_open += 1
+
+            def finish(self) -> None:
+                try:
+                    super().finish()
+                finally:
+                    with fake._changed:
+                        fake.connections_open -= 1
+                        fake._changed.notify_all()
 
             def do_POST(self) -> None:  # noqa: N802
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
