@@ -8,6 +8,7 @@ and passed in). Reason codes are ``<gate>:<rule>`` so that reviewers and
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
@@ -17,3 +18,14 @@ class GateResult:
     passed: bool
     reasons: tuple[str, ...] = field(default=())
     detail: str = ""
+
+
+def found_where(names: Iterable[str], inbound: frozenset[str], draft: frozenset[str]) -> list[tuple[str, str]]:
+    """``(name, "the inbound message" | "the draft" | "the inbound message and the draft")`` for each
+    name, in order, found in either text."""
+    found = []
+    for name in names:
+        where = [text for text, hits in (("inbound message", inbound), ("draft", draft)) if name in hits]
+        if where:
+            found.append((name, "the " + " and the ".join(where)))
+    return found

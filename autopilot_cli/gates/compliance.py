@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from ..textnorm import fold
-from . import GateResult
+from . import GateResult, found_where
 
 DEFAULT_TOPICS = ("refund", "price", "discount", "contract", "legal", "guarantee", "password", "cancel subscription")
 
@@ -97,17 +97,11 @@ def check_compliance(inbound: str, draft: str, topics: Sequence[str],
     keys = topic_keys(topics)
     if inbound_topics is None:
         inbound_topics = mentioned_topics(inbound or "", keys)
-    hits = {"inbound message": inbound_topics, "draft": mentioned_topics(draft or "", keys)}
-    reasons: list[str] = []
-    found: list[str] = []
-    for key in keys:
-        where = [name for name, mentioned in hits.items() if key in mentioned]
-        if where:
-            reasons.append(f"compliance:{key}")
-            found.append(f"{key} (in the {' and the '.join(where)})")
-    if not reasons:
+    found = found_where(keys, inbound_topics, mentioned_topics(draft or "", keys))
+    if not found:
         return GateResult("compliance", True, (), "No compliance topic was mentioned.")
-    return GateResult("compliance", False, tuple(reasons), f"Topics that need a human: {', '.join(found)}.")
+    return GateResult("compliance", False, tuple(f"compliance:{key}" for key, _ in found),
+                      "Topics that need a human: " + ", ".join(f"{key} (in {where})" for key, where in found) + ".")
 
 
 @lru_cache(maxsize=4096)  # drafts repeat across a run: each distinct text is scanned once

@@ -48,7 +48,7 @@ import re
 from functools import lru_cache
 
 from ..textnorm import fold
-from . import GateResult
+from . import GateResult, found_where
 
 # Backticks and acute accents used as apostrophes ("don`t"), beyond what fold() straightens.
 _QUOTES = str.maketrans({"`": "'", "\u00b4": "'"})
@@ -149,17 +149,12 @@ def check_safety(inbound: str, draft: str, inbound_rules: frozenset[str] | None 
     ``inbound_rules``: ``matching_rules(inbound)`` when already known."""
     if inbound_rules is None:
         inbound_rules = matching_rules(inbound or "")
-    hits = {"inbound message": inbound_rules, "draft": matching_rules(draft or "")}
-    reasons: list[str] = []
-    found: list[str] = []
-    for rule, label, _pattern in _RULES:
-        where = [name for name, matched in hits.items() if rule in matched]
-        if where:
-            reasons.append(f"safety:{rule}")
-            found.append(f"{label} in the {' and the '.join(where)}")
-    if not reasons:
+    found = found_where((rule for rule, _label, _pattern in _RULES), inbound_rules, matching_rules(draft or ""))
+    if not found:
         return GateResult("safety", True, (), "No safety rule matched.")
-    return GateResult("safety", False, tuple(reasons), f"Safety rules matched: {'; '.join(found)}.")
+    labels = {rule: label for rule, label, _pattern in _RULES}
+    return GateResult("safety", False, tuple(f"safety:{rule}" for rule, _ in found),
+                      "Safety rules matched: " + "; ".join(f"{labels[rule]} in {where}" for rule, where in found) + ".")
 
 
 @lru_cache(maxsize=4096)  # drafts repeat across a run: each distinct text is scanned once
