@@ -14,7 +14,6 @@ Order: 1 loop guard · 2 consent keywords and phrases · 3 contact checks ·
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,7 +28,7 @@ from .gates.injection import check_injection
 from .gates.safety import check_safety
 from .gates.spam import check_spam
 from .gates.sanity import CHANNEL_LIMITS, check_sanity
-from .inbound_checks import InboundResult
+from .inbound_checks import InboundResult, metadata_of
 from .knowledge import KnowledgeIndex
 from .optout import ConsentSignal, classify_consent
 from .ratelimits import Limit, count, earliest_allowed
@@ -72,17 +71,13 @@ class Context:
     own_addresses: frozenset[str] = frozenset()
     experiments: list[Experiment] = field(default_factory=list)
     channel_profiles: dict[str, list[float]] = field(default_factory=dict)
-    consent_signals: dict[int, ConsentSignal | None] = field(default_factory=dict)
-    """Classification of each event's text, a pure function of it: computed once per run."""
     inbound: dict[int, InboundResult] = field(default_factory=dict)
-    """The current chunk's text-only checks, done ahead (``inbound_checks.py``); missing ones run inline."""
+    """The current chunk's text-only checks, done ahead (``inbound_checks.py``). An event missing here
+    (a check raised on its text) is checked inline where needed, so the error lands on that event."""
 
     def classify(self, event: sqlite3.Row) -> ConsentSignal | None:
-        if event["id"] not in self.consent_signals:
-            done = self.inbound.get(event["id"])
-            self.consent_signals[event["id"]] = (
-                done.consent if done is not None else classify_consent(event["text"], self.config.consent.languages))
-        return self.consent_signals[event["id"]]
+        done = self.inbound.get(event["id"])
+        return done.consent if done is not None else classify_consent(event["text"], self.config.consent.languages)
 
     def passages(self, event: sqlite3.Row) -> list[Passage]:
         done = self.inbound.get(event["id"])
@@ -240,7 +235,7 @@ def _judge_draft(
         _gate(plan, moderation)
     _gate(plan, check_compliance(event["text"], draft.text, ctx.config.gates.compliance_topics,
                                  done.compliance if done else None))
-    _gate(plan, done.injection if done else check_injection(event["text"], json.loads(event["metadata"] or "{}")))
+    _gate(plan, done.injection if done else check_injection(event["text"], metadata_of(event["metadata"])))
     _gate(plan, check_spam(draft.text))
     _gate(plan, check_sanity(draft.text, event["channel"], ctx.protected_fragments))
     variant = plan.assignment

@@ -105,8 +105,9 @@ class InboundChecks:
         self.settings, self.index = settings, index
         self._pool: ProcessPoolExecutor | None = None
 
-    def start_worker(self, pending: int, enabled: bool) -> bool:
-        if not enabled or pending < WORKER_MIN_EVENTS or (os.cpu_count() or 1) < 2:
+    def start_worker(self, pending: int) -> bool:
+        """Start the worker if ``pending`` events make it pay; the caller checks it is enabled."""
+        if pending < WORKER_MIN_EVENTS or (os.cpu_count() or 1) < 2:
             return False
         if self.index is not None and self.settings.knowledge is None:
             return False  # an index built some other way cannot be rebuilt in the worker

@@ -272,8 +272,9 @@ def process_events(
                                     services.index.knowledge if services.index is not None else None),
                            services.index)
     try:
-        pending = store.scalar("SELECT count(*) FROM events WHERE state = 'pending'") or 0
-        checks.start_worker(pending if limit is None else min(limit, pending), config.autopilot.parallel_checks)
+        if config.autopilot.parallel_checks:
+            pending = store.scalar("SELECT count(*) FROM events WHERE state = 'pending'") or 0
+            checks.start_worker(pending if limit is None else min(limit, pending))
         remaining = limit
         rows = _next_chunk(store, (None, 0), remaining)
         ahead = checks.submit(rows)

@@ -56,8 +56,8 @@ def decide(path: Path, worker: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[l
     started: list[bool] = []
     original = InboundChecks.start_worker
 
-    def spy(self: InboundChecks, pending: int, enabled: bool) -> bool:
-        started.append(original(self, pending, enabled))
+    def spy(self: InboundChecks, pending: int) -> bool:
+        started.append(original(self, pending))
         return started[-1]
 
     monkeypatch.setattr(InboundChecks, "start_worker", spy)
@@ -66,7 +66,7 @@ def decide(path: Path, worker: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[l
         report = run(store, cfg(autopilot={"parallel_checks": worker}))
         trails = [explain_event(store, d.event_id).model_dump() for d in report.decisions]
     monkeypatch.undo()
-    assert started == [worker]
+    assert started == ([True] if worker else [])  # parallel_checks = false: never even considered
     return [(d.external_id, d.outcome, d.reasons, d.confidence, d.send_at) for d in report.decisions], trails
 
 
@@ -112,7 +112,7 @@ def test_a_worker_that_dies_costs_speed_not_events() -> None:
     index = KnowledgeIndex.from_file(KNOWLEDGE)
     checks = InboundChecks(settings(), index)
     try:
-        assert checks.start_worker(inbound_checks.WORKER_MIN_EVENTS, True)
+        assert checks.start_worker(inbound_checks.WORKER_MIN_EVENTS)
         first = checks.collect(checks.submit(rows(["STOP", "opening hours?"])))
         assert first[1].consent is not None and first[2].passages  # checked in the worker
         assert checks._pool is not None
@@ -127,8 +127,7 @@ def test_a_worker_that_dies_costs_speed_not_events() -> None:
         checks.close()
 
 
-def test_no_worker_for_small_runs_or_when_turned_off() -> None:
+def test_no_worker_for_small_runs() -> None:
     checks = InboundChecks(settings(), None)
-    assert not checks.start_worker(inbound_checks.WORKER_MIN_EVENTS - 1, True)
-    assert not checks.start_worker(10 ** 6, False)
+    assert not checks.start_worker(inbound_checks.WORKER_MIN_EVENTS - 1)
     assert checks._pool is None
