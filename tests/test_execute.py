@@ -19,7 +19,6 @@ from autopilot_cli.knowledge import KnowledgeIndex
 from autopilot_cli.operator_actions import reconcile, retry
 from autopilot_cli.process import Services, process_events
 from autopilot_cli.secrets import Secrets
-from autopilot_cli.signature import sign  # noqa: F401  (kept for parity with the ingest tests)
 
 from .conftest import NOW
 
