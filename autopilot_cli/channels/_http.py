@@ -241,6 +241,25 @@ class TokenHttpAdapter:
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._token}", "Content-Type": "application/json"}
 
+    async def _post(self, url: str, body: Any, *, message_id: Callable[[httpx.Response], str | None],
+                    id_name: str, headers: dict[str, str] | None = None) -> SendResult:
+        """POST ``body``: SENT with the provider's message id; a success without one is AMBIGUOUS
+        (something was created; a status webhook may settle it); anything else ``_classify``."""
+        answer = await post_json(self._client(), url, headers=headers or self._headers(), body=body,
+                                 secret=self._token)
+        if isinstance(answer, SendResult):
+            return answer
+        if answer.is_success:
+            found = message_id(answer)
+            if found:
+                return SendResult(Outcome.SENT, provider_message_id=found)
+            return SendResult(Outcome.AMBIGUOUS, error_code="no_message_id",
+                              error=f"HTTP {answer.status_code} without {id_name}")
+        return self._classify(answer)
+
+    def _classify(self, response: httpx.Response) -> SendResult:
+        raise NotImplementedError
+
     async def aclose(self) -> None:
         if self._http is not None and self._owns_http:
             await self._http.aclose()

@@ -26,9 +26,10 @@ Error mapping (Messenger Platform / Instagram error codes; transport errors in `
 
 from __future__ import annotations
 
+import httpx
 
 from ..config import InstagramChannel
-from ._http import TokenHttpAdapter, classify_graph_error, json_body, post_json
+from ._http import TokenHttpAdapter, classify_graph_error, json_body
 from .base import Capabilities, Outcome, Outgoing, SendResult
 
 TEXT_LIMIT_BYTES = 1000
@@ -65,18 +66,17 @@ class InstagramAdapter(TokenHttpAdapter):
             return SendResult(Outcome.PERMANENT, error_code="recipient",
                               error=f"recipient {message.recipient!r} is not an Instagram-scoped id")
         body = {"recipient": {"id": recipient}, "message": {"text": message.text}}
-        answer = await post_json(self._client(), self.url, headers=self._headers(), body=body, secret=self._token)
-        if isinstance(answer, SendResult):
-            return answer
-        if answer.is_success:
-            data = json_body(answer)
-            mid = data.get("message_id") if isinstance(data, dict) else None
-            if mid:
-                return SendResult(Outcome.SENT, provider_message_id=str(mid))
-            return SendResult(Outcome.AMBIGUOUS, error_code="no_message_id",
-                              error=f"HTTP {answer.status_code} without message_id")
-        return classify_graph_error(answer, secret=self._token, window_closed=WINDOW_CLOSED,
+        return await self._post(self.url, body, message_id=_message_id, id_name="message_id")
+
+    def _classify(self, response: httpx.Response) -> SendResult:
+        return classify_graph_error(response, secret=self._token, window_closed=WINDOW_CLOSED,
                                     paused=PAUSED_CODES, transient=TRANSIENT_CODES)
 
     def _health_details(self) -> dict[str, object]:
         return {"ig_id": self._cfg.ig_id}
+
+
+def _message_id(response: httpx.Response) -> str | None:
+    data = json_body(response)
+    mid = data.get("message_id") if isinstance(data, dict) else None
+    return str(mid) if mid else None

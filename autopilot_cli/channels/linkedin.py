@@ -37,7 +37,7 @@ from __future__ import annotations
 import httpx
 
 from ..config import LinkedInChannel
-from ._http import TokenHttpAdapter, json_body, parse_retry_after, post_json, redact, short_text
+from ._http import TokenHttpAdapter, json_body, parse_retry_after, redact, short_text
 from .base import Capabilities, Outcome, Outgoing, SendResult
 
 API_VERSION = "202411"  # LinkedIn-Version (YYYYMM); versions are supported for at least a year
@@ -91,16 +91,7 @@ class LinkedInAdapter(TokenHttpAdapter):
         except ValueError as exc:
             return SendResult(Outcome.PERMANENT, error_code="recipient", error=str(exc))
         headers = {**self._headers(), "LinkedIn-Version": self._api_version, "X-Restli-Protocol-Version": "2.0.0"}
-        answer = await post_json(self._client(), self.url, headers=headers, body=body, secret=self._token)
-        if isinstance(answer, SendResult):
-            return answer
-        if answer.is_success:
-            message_id = _created_id(answer)
-            if message_id:
-                return SendResult(Outcome.SENT, provider_message_id=message_id)
-            return SendResult(Outcome.AMBIGUOUS, error_code="no_message_id",
-                              error=f"HTTP {answer.status_code} without x-restli-id")
-        return self._classify(answer)
+        return await self._post(self.url, body, message_id=_created_id, id_name="x-restli-id", headers=headers)
 
     def _classify(self, response: httpx.Response) -> SendResult:
         status = response.status_code

@@ -38,9 +38,10 @@ and a later ``failed`` status webhook carries the code, so SENT here is "accepte
 
 from __future__ import annotations
 
+import httpx
 
 from ..config import WhatsAppChannel
-from ._http import TokenHttpAdapter, classify_graph_error, json_body, post_json
+from ._http import TokenHttpAdapter, classify_graph_error, json_body
 from .base import Capabilities, Outcome, Outgoing, SendResult
 
 TEXT_LIMIT = 4096  # characters, Cloud API text message body
@@ -104,16 +105,11 @@ class WhatsAppAdapter(TokenHttpAdapter):
             body = self.build_body(message)
         except ValueError as exc:
             return SendResult(Outcome.PERMANENT, error_code="recipient", error=str(exc))
-        answer = await post_json(self._client(), self.url, headers=self._headers(), body=body, secret=self._token)
-        if isinstance(answer, SendResult):
-            return answer
-        if answer.is_success:
-            wamid = _message_id(json_body(answer))
-            if wamid:
-                return SendResult(Outcome.SENT, provider_message_id=wamid)
-            return SendResult(Outcome.AMBIGUOUS, error_code="no_message_id",
-                              error=f"HTTP {answer.status_code} without messages[0].id; settle by status webhook")
-        return classify_graph_error(answer, secret=self._token, window_closed=WINDOW_CLOSED, rate=RATE_CODES,
+        return await self._post(self.url, body, message_id=_message_id,
+                                id_name="messages[0].id; settle by status webhook")
+
+    def _classify(self, response: httpx.Response) -> SendResult:
+        return classify_graph_error(response, secret=self._token, window_closed=WINDOW_CLOSED, rate=RATE_CODES,
                                     paused=PAUSED_CODES, transient=TRANSIENT_CODES,
                                     default_retry_after=DEFAULT_RETRY_AFTER)
 
@@ -130,7 +126,8 @@ def recipient_digits(recipient: str) -> str:
     return digits
 
 
-def _message_id(body: object) -> str | None:
+def _message_id(response: httpx.Response) -> str | None:
+    body = json_body(response)
     if not isinstance(body, dict):
         return None
     messages = body.get("messages")
