@@ -186,6 +186,10 @@ class ExecuteSection(_Section):
     """Overlapping runs leave a channel to the run already sending on it (a lock file per channel),
     so together they never exceed its rate. The database claim is safe without it."""
 
+    def wave_size(self, rate: float) -> int:
+        """Requests sent at once on a channel with this rate: also its HTTP connections."""
+        return max(1, min(self.max_concurrency, int(rate) or 1))
+
 
 class ScheduleChannel(_Section):
     """Overrides of one channel's send-time rules; defaults in schedule_rules.DEFAULT_RULES."""

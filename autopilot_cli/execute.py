@@ -399,8 +399,9 @@ class Executor:
 
     async def _run_channel(self, channel: str, jobs: list[dict]) -> None:
         adapter = self.registry.get(channel)
-        bucket = self.buckets.setdefault(channel, RateLimiter(self._rate(channel, adapter)))
-        wave_size = max(1, min(self.settings.max_concurrency, int(self._rate(channel, adapter)) or 1))
+        rate = self._rate(channel, adapter)
+        bucket = self.buckets.setdefault(channel, RateLimiter(rate))
+        wave_size = self.settings.wave_size(rate)
         for wave in self._waves(channel, jobs, wave_size):
             if channel in self.paused:
                 with self.store.transaction() as conn:

@@ -212,9 +212,10 @@ class TokenHttpAdapter:
 
     name = "http"
 
-    def __init__(self, channel: str, cfg: Any, token: str | None, http: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, channel: str, cfg: Any, token: str | None, http: httpx.AsyncClient | None = None, *,
+                 options: HttpOptions | None = None) -> None:
         self.channel = channel
-        self.http_options = HttpOptions()
+        self.http_options = options or HttpOptions()
         self._cfg = cfg
         self._token = token
         self._http = http
@@ -223,9 +224,7 @@ class TokenHttpAdapter:
     @classmethod
     def from_config(cls, name: str, cfg: Any, secrets: Any, http: httpx.AsyncClient | None = None,
                     options: HttpOptions | None = None) -> Any:
-        adapter = cls(name, cfg, secrets.get(cfg.token_env), http)
-        adapter.http_options = options or HttpOptions()
-        return adapter
+        return cls(name, cfg, secrets.get(cfg.token_env), http, options=options)
 
     def _missing_token(self) -> SendResult | None:
         if self._token is None:

@@ -38,7 +38,7 @@ import httpx
 
 from ..config import LinkedInChannel
 from ._http import TokenHttpAdapter, json_body, parse_retry_after, redact, short_text
-from .base import Capabilities, Outcome, Outgoing, SendResult
+from .base import Capabilities, HttpOptions, Outcome, Outgoing, SendResult
 
 API_VERSION = "202411"  # LinkedIn-Version (YYYYMM); versions are supported for at least a year
 TEXT_LIMIT = 8000  # characters; not documented on the Messages API page (see the report)
@@ -58,8 +58,9 @@ class LinkedInAdapter(TokenHttpAdapter):
     _cfg: LinkedInChannel
 
     def __init__(self, channel: str, cfg: LinkedInChannel, token: str | None,
-                 http: httpx.AsyncClient | None = None, api_version: str = API_VERSION) -> None:
-        super().__init__(channel, cfg, token, http)
+                 http: httpx.AsyncClient | None = None, api_version: str = API_VERSION, *,
+                 options: HttpOptions | None = None) -> None:
+        super().__init__(channel, cfg, token, http, options=options)
         self._api_version = api_version
 
     @property

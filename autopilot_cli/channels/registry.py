@@ -21,7 +21,7 @@ HttpFactory = Callable[[str], Any]
 
 def http_options(config: Config, cfg: Any) -> HttpOptions:
     settings = config.execute
-    return HttpOptions(connections=max(1, min(settings.max_concurrency, int(cfg.rate_per_second) or 1)),
+    return HttpOptions(connections=settings.wave_size(cfg.rate_per_second),
                        connect_timeout=settings.connect_timeout_seconds, read_timeout=settings.send_timeout_seconds)
 
 
