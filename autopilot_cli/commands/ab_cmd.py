@@ -143,6 +143,13 @@ def render_report(report: ABReport, out: Console) -> None:
                        f"{report.experiment})"))
 
 
+def _show(info: ExperimentInfo, as_json: bool) -> None:
+    if as_json:
+        print_json(info.model_dump(mode="json"))
+    else:
+        _render_info([info])
+
+
 def _render_info(items: list[ExperimentInfo]) -> None:
     out = console()
     if not items:
@@ -196,10 +203,7 @@ def create(
     rt = runtime(ctx)
     info = create_experiment(rt.store(), rt.clock, name, specs, channels=_channels(channels), metric=metric,
                              allocation=allocation, auto_promote=auto_promote, actor=_actor())
-    if as_json:
-        print_json(info.model_dump(mode="json"))
-    else:
-        _render_info([info])
+    _show(info, as_json)
 
 
 @ab_app.command("list")
@@ -223,10 +227,7 @@ def stop(ctx: typer.Context, name: str = typer.Argument(..., help="Experiment na
     """
     rt = runtime(ctx)
     info = stop_experiment(rt.store(), rt.clock, name, actor=_actor())
-    if as_json:
-        print_json(info.model_dump(mode="json"))
-    else:
-        _render_info([info])
+    _show(info, as_json)
 
 
 @ab_app.command("resume")
@@ -238,10 +239,7 @@ def resume(ctx: typer.Context, name: str = typer.Argument(..., help="Experiment 
     """
     rt = runtime(ctx)
     info = resume_experiment(rt.store(), rt.clock, name, actor=_actor())
-    if as_json:
-        print_json(info.model_dump(mode="json"))
-    else:
-        _render_info([info])
+    _show(info, as_json)
 
 
 def register(app: typer.Typer) -> None:
