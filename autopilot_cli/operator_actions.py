@@ -37,11 +37,7 @@ def reconcile(store: Store, clock: Clock, actor: str, job_ids: list[int], decisi
     changes = []
     with store.transaction() as conn:
         for job_id in job_ids:
-            row = conn.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
-            if row is None:
-                raise NotFound(f"no job with id {job_id}")
-            if row["state"] != "needs_reconcile":
-                raise AutopilotError(f"job {job_id} is {row['state']}, not needs_reconcile; nothing changed")
+            _require_state(conn, job_id, "needs_reconcile")
             conn.execute(
                 "UPDATE jobs SET state = ?, send_at = CASE WHEN ? = 'retry_wait' THEN ? ELSE send_at END, "
                 "sent_at = CASE WHEN ? = 'sent' THEN coalesce(sent_at, ?) ELSE sent_at END, "
@@ -53,6 +49,14 @@ def reconcile(store: Store, clock: Clock, actor: str, job_ids: list[int], decisi
     return changes
 
 
+def _require_state(conn: sqlite3.Connection, job_id: int, state: str) -> None:
+    row = conn.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no job with id {job_id}")
+    if row["state"] != state:
+        raise AutopilotError(f"job {job_id} is {row['state']}, not {state}; nothing changed")
+
+
 def retry(store: Store, clock: Clock, actor: str, job_ids: list[int] | None) -> list[JobChange]:
     """Failed jobs back to the queue, attempts reset; ``None`` means every failed job."""
     now = to_iso(clock.now())
@@ -61,11 +65,7 @@ def retry(store: Store, clock: Clock, actor: str, job_ids: list[int] | None) -> 
         if job_ids is None:
             job_ids = [r[0] for r in conn.execute("SELECT id FROM jobs WHERE state = 'failed' ORDER BY id")]
         for job_id in job_ids:
-            row = conn.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
-            if row is None:
-                raise NotFound(f"no job with id {job_id}")
-            if row["state"] != "failed":
-                raise AutopilotError(f"job {job_id} is {row['state']}, not failed; nothing changed")
+            _require_state(conn, job_id, "failed")
             conn.execute("UPDATE jobs SET state = 'retry_wait', attempts = 0, send_at = ?, updated_at = ? WHERE id = ?",
                          (now, now, job_id))
             _audit(conn, now, actor, "retry", job_id, {})

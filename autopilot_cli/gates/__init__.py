@@ -9,6 +9,7 @@ and passed in). Reason codes are ``<gate>:<rule>`` so that reviewers and
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 from dataclasses import dataclass, field
 
 
@@ -29,3 +30,14 @@ def found_where(names: Iterable[str], inbound: frozenset[str], draft: frozenset[
         if where:
             found.append((name, "the " + " and the ".join(where)))
     return found
+
+
+def rules_result(gate: str, rules: Iterable[tuple[str, str, Any]], passed: str, failed: str,
+                 sep: str = "; ") -> GateResult:
+    """A gate's result from its ``(rule, label, found)`` checks: reasons ``<gate>:<rule>`` for the
+    ones found, and ``failed`` followed by their labels as the detail."""
+    hits = [(rule, label) for rule, label, found in rules if found]
+    if not hits:
+        return GateResult(gate, True, (), passed)
+    return GateResult(gate, False, tuple(f"{gate}:{rule}" for rule, _ in hits),
+                      failed + sep.join(label for _, label in hits) + ".")

@@ -56,7 +56,7 @@ import unicodedata
 from collections.abc import Mapping
 
 from ..textnorm import fold
-from . import GateResult
+from . import GateResult, rules_result
 
 _W = r"(?:\w+(?:'\w+)*\W+)"
 
@@ -184,8 +184,5 @@ def check_injection(inbound: str, metadata: Mapping[str, object] | None) -> Gate
         ("hidden_html_text", "text hidden in the HTML email",
          bool(metadata.get("hidden_text")) if isinstance(metadata, Mapping) else False),
     )
-    hits = [(rule, label) for rule, label, found in rules if found]
-    if not hits:
-        return GateResult("injection", True, (), "No prompt-injection marker found in the inbound message.")
-    return GateResult("injection", False, tuple(f"injection:{rule}" for rule, _ in hits),
-                      "The inbound message contains " + "; ".join(label for _, label in hits) + ".")
+    return rules_result("injection", rules, "No prompt-injection marker found in the inbound message.",
+                        "The inbound message contains ")

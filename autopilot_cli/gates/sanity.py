@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from ..textnorm import drop_format_chars
-from . import GateResult
+from . import GateResult, rules_result
 
 CHANNEL_LIMITS: dict[str, tuple[str, int]] = {
     "whatsapp": ("chars", 4096),
@@ -153,8 +153,5 @@ def _check_sanity(draft: str, channel: str, protected_fragments: tuple[str, ...]
         ("secret", "it contains a secret-looking string", _secret(draft)),
         ("placeholder", "it has an unfilled template placeholder", bool(_PLACEHOLDER.search(draft))),
     )
-    hits = [(rule, label) for rule, label, found in rules if found]
-    if not hits:
-        return GateResult("sanity", True, (), "The draft is non-empty, within the channel limit and clean.")
-    return GateResult("sanity", False, tuple(f"sanity:{rule}" for rule, _ in hits),
-                      "The draft cannot be sent as is: " + "; ".join(label for _, label in hits) + ".")
+    return rules_result("sanity", rules, "The draft is non-empty, within the channel limit and clean.",
+                        "The draft cannot be sent as is: ")

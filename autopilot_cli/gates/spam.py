@@ -33,7 +33,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from . import GateResult
+from . import GateResult, rules_result
 
 _SHORTENERS = ("bit.ly", "tinyurl.com", "t.co", "goo.gl", "ow.ly", "is.gd", "buff.ly", "cutt.ly", "rebrand.ly",
                "shorturl.at", "tiny.cc")
@@ -101,8 +101,5 @@ def check_spam(draft: str) -> GateResult:
         ("shortener", "a URL shortener", bool(_SHORTENER.search(text))),
         ("trigger_phrase", "spam trigger phrases", bool(_TRIGGER.search(folded))),
     )
-    hits = [(rule, label) for rule, label, found in rules if found]
-    if not hits:
-        return GateResult("spam", True, (), "No spam marker found in the draft.")
-    return GateResult("spam", False, tuple(f"spam:{rule}" for rule, _ in hits),
-                      "The draft reads like spam: " + ", ".join(label for _, label in hits) + ".")
+    return rules_result("spam", rules, "No spam marker found in the draft.",
+                        "The draft reads like spam: ", sep=", ")
