@@ -15,11 +15,12 @@ written.
 
 from __future__ import annotations
 
+import email.errors
 import hashlib
 import json
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import Any
 
@@ -29,7 +30,7 @@ from .clock import Clock, to_iso
 from .config import Config
 from .consent import apply_preference
 from .contacts import ContactCache
-from .errors import ConfigError, InputError
+from .errors import AutopilotError, ConfigError, InputError
 from .events import Ignored, InboundMessage, ParsedItem, PreferenceUpdate, Rejected, StatusUpdate
 from .parsers import FORMATS, Limits, get_parser
 from .parsers.detect import detect_format
@@ -131,6 +132,26 @@ class _Writer:
         else:
             self._reject(conn, item)
 
+    def write_isolated(self, conn: sqlite3.Connection, item: ParsedItem) -> None:
+        """``write`` inside a savepoint: a record the database cannot take (a lone surrogate,
+        an integer too large for SQLite) becomes a reject for that record alone, instead of
+        rolling back the whole batch — a webhook payload's good records must still be stored."""
+        counts = [getattr(self.report, key) for key in _COUNTS]
+        errors, ids = len(self.report.errors), len(self.report.event_ids)
+        conn.execute("SAVEPOINT ingest_record")
+        try:
+            self.write(conn, item)
+        except RECORD_WRITE_ERRORS as exc:
+            conn.execute("ROLLBACK TO ingest_record")
+            conn.execute("RELEASE ingest_record")
+            for key, value in zip(_COUNTS, counts):
+                setattr(self.report, key, value)
+            del self.report.errors[errors:], self.report.event_ids[ids:]
+            self.contacts = ContactCache()  # ids it cached inside the savepoint were rolled back
+            self._reject(conn, _storable_reject(item, exc))
+        else:
+            conn.execute("RELEASE ingest_record")
+
     def _reject(self, conn: sqlite3.Connection, item: Rejected) -> None:
         self.report.rejected += 1
         self.report.errors.append(
@@ -189,6 +210,57 @@ class _Writer:
             self.report.duplicates += 1
 
 
+_COUNTS = ("ingested", "duplicates", "statuses", "preferences", "ignored", "rejected")
+# Data-driven failures of one record's write; OperationalError (locked, full, I/O) and
+# ProgrammingError (a bug) still abort the transaction.
+RECORD_WRITE_ERRORS = (ValueError, TypeError, OverflowError, RecursionError,
+                       sqlite3.DataError, sqlite3.IntegrityError, sqlite3.InterfaceError)
+# What a parser raises on hostile input it did not anticipate (deep nesting, a 5,000-digit
+# number, a huge line); programming errors (NameError, AssertionError…) still surface.
+PARSE_ERRORS = (ValueError, TypeError, LookupError, AttributeError, OverflowError, RecursionError,
+                MemoryError, OSError, email.errors.MessageError)
+
+
+def _storable(text: str, limit: int = 2000) -> str:
+    """Text SQLite can take (lone surrogates escaped), bounded."""
+    return text[:limit].encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _storable_reject(item: ParsedItem, exc: BaseException) -> Rejected:
+    if isinstance(item, Rejected):
+        reason = item.reason
+    else:
+        reason = f"cannot be stored ({type(exc).__name__}: {exc})"
+    raw = getattr(item, "raw", None)
+    try:
+        raw = raw if raw is None or isinstance(raw, str) else json.dumps(raw, ensure_ascii=True, default=str)
+    except (ValueError, TypeError, RecursionError):
+        raw = None
+    raw = None if raw is None else _storable(raw, RAW_KEEP_CHARS)
+    return Rejected(line=item.line, index=item.index, reason=_storable(reason), raw=raw)
+
+
+def parse_guarded(parse: Callable[[], Iterable[ParsedItem]]) -> Iterator[ParsedItem]:
+    """The parser's items, whatever the parser raises on hostile input.
+
+    A failure before the first item means the input is unusable as a whole
+    (``InputError``: nothing stored, a webhook answers 400); after it, the
+    records already parsed are kept and one Rejected says where parsing stopped.
+    """
+    produced = 0
+    try:
+        for item in parse():
+            produced += 1
+            yield item
+    except AutopilotError:
+        raise
+    except PARSE_ERRORS as exc:
+        reason = _storable(f"input cannot be parsed ({type(exc).__name__}: {str(exc)[:200]})")
+        if not produced:
+            raise InputError(reason) from None
+        yield Rejected(reason=f"parsing stopped after {produced} records: {reason}")
+
+
 def _batches(items: Iterable[ParsedItem], size: int) -> Iterator[list[ParsedItem]]:
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
@@ -215,12 +287,12 @@ def ingest_bytes(
         _check_signature(data, fmt, signature, config, secrets)
     parser = get_parser(fmt)
     limits = Limits(max_message_bytes=config.ingest.max_message_bytes)
-    items = parser(data, limits)
+    items = parse_guarded(lambda: parser(data, limits))
     writer = _Writer(fmt, source, to_iso(clock.now()), config.ingest.max_message_bytes)
     # The first batch is parsed before any write: an input that is unusable
     # as a whole raises InputError here, with nothing stored.
     for batch in _batches(items, config.ingest.batch_size):
         with store.transaction() as conn:
             for item in batch:
-                writer.write(conn, item)
+                writer.write_isolated(conn, item)
     return writer.report
