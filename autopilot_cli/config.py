@@ -287,6 +287,14 @@ class ServerSection(_Section):
     """Public base URL (behind the TLS proxy) used to build unsubscribe links."""
     lock_retry_seconds: float = Field(5.0, gt=0, le=60)
     """How long a webhook waits for a locked database before answering 503 (Meta retries)."""
+    max_connections: int = Field(256, ge=1, le=10_000)
+    """Open client connections (one thread each); more are answered 503 and closed at once."""
+    header_timeout_seconds: float = Field(10.0, gt=0, le=300)
+    """A request line and headers must arrive in full within this long (slowloris)."""
+    body_timeout_seconds: float = Field(30.0, gt=0, le=3600)
+    """A request body must arrive in full within this long after its headers."""
+    idle_timeout_seconds: float = Field(30.0, gt=0, le=3600)
+    """An idle keep-alive connection is closed after this long (keep the proxy's lower)."""
 
 
 class _ChannelBase(_Section):

@@ -16,12 +16,14 @@ so an event loop buys no throughput — a threaded server does >500 signed
 posts/s on two cores (``benchmarks/bench_webhooks.py``). Blocking sqlite3 calls
 would need a thread pool under asyncio anyway. It adds no runtime dependency
 (and none of an ASGI stack's CVE surface), and it sits behind the operator's
-TLS proxy, which handles TLS, HTTP/2 and slow clients. What it lacks we add
-here, in little code: a body limit checked before reading, structured access
-logs without secrets, and a graceful stop that closes idle keep-alive
-connections and lets in-flight requests finish.
+TLS proxy, which handles TLS and HTTP/2. What it lacks we add, in little code:
+a body limit checked before reading, structured access logs without secrets,
+a graceful stop that closes idle keep-alive connections and lets in-flight
+requests finish, and (``server_http.py``) a bound on connections, per-phase
+deadlines against slow clients and refusal of ambiguous request framing.
 
-Concurrency: one thread per connection (``ThreadingMixIn``). Each request
+Concurrency: one thread per connection (``ThreadingMixIn``), at most
+``[server] max_connections`` of them. Each request
 checks a SQLite connection out of a small pool (``StorePool``, connections
 opened with ``migrations.open_store``) and back in, so a connection is only
 ever used by one thread at a time and is reused across short-lived
@@ -31,8 +33,10 @@ waiting up to the busy timeout; a database still locked after
 a payload that was not committed.
 
 Status codes for webhook POSTs: 200 stored (also duplicates, echoes, records
-kept in ``rejects``); 400 not JSON at all (``InputError``: nothing stored;
-Meta retries any non-2xx, so the operator sees it in the log); 401 no
+kept in ``rejects`` — one bad record never loses the others, see
+``ingest._Writer.write_isolated``); 400 when the payload cannot be parsed at
+all — not JSON, nested too deep, a 5,000-digit number (``InputError``: nothing
+stored; Meta retries any non-2xx, so the operator sees it in the log); 401 no
 signature; 403 bad signature; 411 no Content-Length; 413 too large; 503
 signature checking not configured, or the database could not store it.
 """
@@ -54,7 +58,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, unquote, unquote_plus, urlencode, urlsplit
 
 from .clock import Clock, to_iso
 from .config import Config
@@ -77,6 +81,8 @@ SMALL_BODY_BYTES = 16 * 1024  # unsubscribe forms and anything that is not a web
 MAX_CHALLENGE_CHARS = 256
 _CHALLENGE = re.compile(r"^[A-Za-z0-9._~-]{1,%d}$" % MAX_CHALLENGE_CHARS)
 _LOGGED_PATH_CHARS = 300
+_LOGGED_QUERY_KEYS = frozenset({"hub.mode", "hub.challenge"})
+_UNSUBSCRIBE_SEGMENT = re.compile(r"/unsubscribe(?=/|$)", re.IGNORECASE)
 
 log = logging.getLogger(LOGGER_NAME)
 access_log = logging.getLogger(ACCESS_LOGGER_NAME)
@@ -144,14 +150,26 @@ def json_logging(stream: Any, level: int = logging.INFO) -> Iterator[None]:
 
 
 def loggable_path(target: str) -> str:
-    """The request target minus anything secret: ``hub.verify_token`` and unsubscribe tokens."""
+    """The request target minus anything that could be secret.
+
+    An allow-list, not a deny-list: the query keeps only ``hub.mode`` and
+    ``hub.challenge`` (so ``hub.verify_token`` goes however it is spelled —
+    percent-encoded, after a ``;``, repeated), and everything after an
+    ``unsubscribe`` path segment (in any case or encoding) becomes ``<token>``.
+    """
     parts = urlsplit(target[:4096])
     path = parts.path
-    if path.startswith("/unsubscribe/"):
-        path = "/unsubscribe/<token>"
+    decoded = unquote(path)
+    match = _UNSUBSCRIBE_SEGMENT.search(decoded)
+    if match:
+        path = decoded[:match.end()] + ("/<token>" if decoded[match.end():].strip("/") else "")
     if parts.query:
-        kept = [(k, v) for k, v in parse_qs(parts.query, keep_blank_values=True).items() if k != "hub.verify_token"]
-        query = urlencode([(k, x) for k, values in kept for x in values])
+        kept = []
+        for pair in re.split(r"[&;]", parts.query):
+            key, _, value = pair.partition("=")
+            if unquote_plus(key) in _LOGGED_QUERY_KEYS:
+                kept.append((unquote_plus(key), unquote_plus(value)))
+        query = urlencode(kept)
         path = f"{path}?{query}" if query else path
     return path[:_LOGGED_PATH_CHARS]
 

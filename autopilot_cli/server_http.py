@@ -2,16 +2,42 @@
 
 The request handling itself (routing, signatures, storage) is ``server.WebhookApp``;
 this module only moves bytes between sockets and it, and logs each request.
+
+Hostile clients (README "autopilot serve", "Limits"):
+
+- **Bounded connections.** One thread per connection, at most
+  ``[server] max_connections`` of them; a connection over the limit gets a
+  canned 503 and is closed by the accepting thread at once, so a flood of
+  connections (slowloris with thousands of sockets) costs neither threads nor
+  memory, and the server serves again as soon as the flood's sockets go.
+- **Deadlines, not per-read timeouts.** A per-``recv`` timeout is reset by
+  every byte, so a client sending one byte every few seconds would hold a
+  thread for ever. ``_DeadlineReader`` gives each phase one deadline: the
+  request line and headers (``header_timeout_seconds``, from the request's
+  first byte — or from the accept, for a new connection that sends nothing),
+  the body (``body_timeout_seconds``) and the wait for the next request on a
+  keep-alive connection (``idle_timeout_seconds``).
+- **Only complete, unambiguous requests are dispatched.** Headers that end in
+  EOF instead of a blank line, header lines the parser could not read (a
+  space before the colon, obs-fold), more than one ``Content-Length``, a
+  ``Transfer-Encoding`` and HTTP/0.9 get 400 and the connection is closed —
+  a proxy in front might frame such a request differently (request smuggling).
 """
 
 from __future__ import annotations
 
+import io
+import logging
+import math
+import re
 import signal
 import socket
 import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from email.errors import HeaderDefect, MissingHeaderBodySeparatorDefect
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -29,6 +55,62 @@ from .server import (
 
 # --- HTTP transport --------------------------------------------------------------------------
 
+_DIGITS = re.compile(r"[0-9]{1,18}")  # int() of a 5,000-digit header would raise; 18 digits fit in int64
+_BUSY_BODY = b'{"error":"too many open connections"}'
+_BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+         b"Content-Length: %d\r\nRetry-After: 5\r\nConnection: close\r\n\r\n%s" % (len(_BUSY_BODY), _BUSY_BODY))
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """``[server]`` settings for client connections (see ``config.ServerSection``)."""
+
+    max_connections: int = 256
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    idle_timeout: float = SOCKET_TIMEOUT_SECONDS
+
+
+class _DeadlineReader(io.RawIOBase):
+    """Socket reads against one deadline per phase (idle, headers, body), not per ``recv``.
+
+    ``readinto`` sets the socket's timeout to what is left of the deadline, so a
+    client dribbling a byte at a time cannot extend it. It also notes EOF, which
+    tells a request whose headers never ended from one that did.
+    """
+
+    def __init__(self, sock: socket.socket, header_timeout: float) -> None:
+        super().__init__()
+        self.sock = sock
+        self.header_timeout = header_timeout
+        self.phase = "headers"
+        self.deadline = time.monotonic() + header_timeout
+        self.eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def start(self, phase: str, seconds: float) -> None:
+        self.phase = phase
+        self.deadline = time.monotonic() + seconds if seconds != math.inf else math.inf
+        self.eof = False
+
+    def readinto(self, buffer: Any) -> int:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"{self.phase} not received in time")
+        self.sock.settimeout(None if remaining == math.inf else remaining)
+        try:
+            n = self.sock.recv_into(buffer)
+        except TimeoutError:
+            raise TimeoutError(f"{self.phase} not received in time") from None
+        if n == 0:
+            self.eof = True
+        elif self.phase == "idle":
+            # The next request has begun: its headers get their own deadline from now.
+            self.start("headers", self.header_timeout)
+        return n
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: a proxy or client reuses connections
@@ -40,10 +122,23 @@ class _Handler(BaseHTTPRequestHandler):
 
     _started: float | None = None
     _request_bytes: int = 0
+    _requests: int = 0
+    _reader: _DeadlineReader
+
+    def setup(self) -> None:
+        super().setup()
+        # Replace the plain socket reader with one that enforces phase deadlines.
+        self.rfile.close()
+        self._reader = _DeadlineReader(self.connection, self.server.limits.header_timeout)
+        self.rfile = io.BufferedReader(self._reader)
 
     def handle_one_request(self) -> None:
         self._started = None
         self._request_bytes = 0
+        if self._requests:
+            # Keep-alive: wait for the next request; the first one's wait is the header deadline.
+            self._reader.start("idle", self.server.limits.idle_timeout)
+        self._requests += 1
         if not self.server.track_idle(self.connection):
             self.close_connection = True
             return
@@ -55,9 +150,45 @@ class _Handler(BaseHTTPRequestHandler):
             # Closed by a graceful stop while this request was arriving: no reply possible.
             self.close_connection = True
             return False
-        return super().parse_request()
+        if not super().parse_request():
+            return False
+        problem = self._framing_problem()
+        if problem is not None:
+            self._send(_error(400, problem, close=True), {"reason": problem})
+            return False
+        # Headers are in: the body (if any) has its own deadline; nothing more is read after it.
+        self._reader.start("body", self.server.limits.body_timeout)
+        return True
+
+    def _framing_problem(self) -> str | None:
+        """Why this request must not be dispatched, or None: anything a proxy could read differently."""
+        if self.request_version not in ("HTTP/1.0", "HTTP/1.1"):
+            self.request_version = "HTTP/1.0"  # HTTP/0.9: so that the refusal carries a status line
+            return "unsupported HTTP version"
+        if self._reader.eof:
+            return "incomplete request: the connection closed before the headers ended"
+        headers = self.headers
+        # A line that is not "name: value" ends email's header parsing (the rest becomes a
+        # "payload"); a folded line keeps its CR LF in the value. (Multipart defects are normal:
+        # only the headers were parsed.)
+        bad_line = any(isinstance(d, (HeaderDefect, MissingHeaderBodySeparatorDefect)) for d in headers.defects)
+        if bad_line or headers.get_payload() or any("\r" in v or "\n" in v for v in headers.values()):
+            return "malformed header line"
+        lengths = headers.get_all("Content-Length") or []
+        if len(lengths) > 1:
+            return "more than one Content-Length header"
+        if headers.get_all("Transfer-Encoding"):
+            # Chunked bodies are not read; with Content-Length as well it is a smuggling attempt.
+            return "Transfer-Encoding is not supported; send Content-Length"
+        if lengths and _content_length(lengths[0]) is None:
+            return "bad Content-Length"
+        return None
 
     def handle_expect_100(self) -> bool:
+        problem = self._framing_problem()
+        if problem is not None:
+            self._send(_error(400, problem, close=True), {"reason": problem})
+            return False
         # Refuse an oversized body before the client sends it.
         length = _content_length(self.headers.get("Content-Length"))
         if length is not None and length > self.server.app.body_limit(self.command, self.path):
@@ -72,14 +203,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch()
 
     def _dispatch(self) -> None:
+        # _framing_problem has refused duplicate or malformed Content-Length and Transfer-Encoding.
         app = self.server.app
-        transfer_encoding = self.headers.get("Transfer-Encoding")
         raw_length = self.headers.get("Content-Length")
-        if transfer_encoding is not None:
-            # Chunked bodies are not read; both headers at once is a smuggling attempt.
-            status, message = (400, "bad request") if raw_length is not None else (411, "Content-Length required")
-            self._send(_error(status, message, close=True))
-            return
         body = b""
         if raw_length is not None:
             length = _content_length(raw_length)
@@ -105,9 +231,11 @@ class _Handler(BaseHTTPRequestHandler):
             response = _error(500, "internal error")
         self._send(response)
 
-    def _send(self, response: Response) -> None:
+    def _send(self, response: Response, extra: dict[str, Any] | None = None) -> None:
         if response.close or self.server.stopping:
             self.close_connection = True
+        # A client that does not read its response holds the thread this long at most.
+        self.connection.settimeout(self.server.limits.idle_timeout)
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body)))
@@ -118,7 +246,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if response.body:
             self.wfile.write(response.body)
-        self._access(response.status, len(response.body), response.log_fields)
+        self._access(response.status, len(response.body), {**response.log_fields, **(extra or {})})
 
     def _access(self, status: int, size: int, extra: dict[str, Any]) -> None:
         started = self._started or time.perf_counter()
@@ -147,14 +275,24 @@ class _Handler(BaseHTTPRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass  # _access logs every response, in JSON, without query secrets
 
+    def log_error(self, format: str, *args: Any) -> None:
+        # The base class calls this for a read that timed out (the connection is then closed).
+        phase = self._reader.phase if hasattr(self, "_reader") else "-"
+        fields = {"reason": "timed out", "phase": phase,
+                  "client": self.client_address[0] if self.client_address else "-"}
+        # An idle keep-alive connection ending is routine; a request that never arrived in full is not.
+        log.log(logging.DEBUG if phase == "idle" else logging.INFO, "connection closed", extra={"fields": fields})
+
     def log_message(self, format: str, *args: Any) -> None:
         log.info("http: " + (format % args)[:200])
 
 
 def _content_length(value: str | None) -> int | None:
-    if value is None or not value.strip().isdigit():
+    """The value of a Content-Length header: ASCII digits only (no sign, no list, no '²')."""
+    if value is None:
         return None
-    return int(value.strip())
+    value = value.strip(" \t")
+    return int(value) if _DIGITS.fullmatch(value) else None
 
 
 class WebhookServer(ThreadingHTTPServer):
@@ -167,9 +305,18 @@ class WebhookServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], app: WebhookApp) -> None:
         self.app = app
+        settings = app.settings
+        self.limits = ConnectionLimits(
+            max_connections=settings.max_connections,
+            header_timeout=settings.header_timeout_seconds,
+            body_timeout=settings.body_timeout_seconds,
+            idle_timeout=settings.idle_timeout_seconds,
+        )
         self.stopping = False
         self._tracking = threading.Lock()
         self._idle: set[socket.socket] = set()
+        self._open: set[socket.socket] = set()
+        self._refused = 0  # connections refused since the limit was last reached
         try:
             super().__init__(address, _Handler)
         except OSError as exc:
@@ -205,9 +352,42 @@ class WebhookServer(ThreadingHTTPServer):
             except OSError:
                 pass
 
+    @property
+    def open_connections(self) -> int:
+        with self._tracking:
+            return len(self._open)
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        """Admit a connection while fewer than ``max_connections`` are open; answer 503 otherwise.
+
+        Runs in the accepting thread, so a refusal must never block: the canned
+        answer is sent without waiting and the socket is closed by the caller.
+        """
+        with self._tracking:
+            if len(self._open) < self.limits.max_connections:
+                self._open.add(request)
+                return True
+            self._refused += 1
+            first = self._refused == 1
+        if first:
+            log.warning("connection limit reached; refusing new connections with 503",
+                        extra={"fields": {"max_connections": self.limits.max_connections}})
+        try:
+            request.setblocking(False)
+            request.send(_BUSY)
+        except OSError:
+            pass
+        return False
+
     def shutdown_request(self, request: Any) -> None:
         with self._tracking:
             self._idle.discard(request)
+            refused = 0
+            if request in self._open:
+                self._open.discard(request)
+                refused, self._refused = self._refused, 0
+        if refused:
+            log.warning("connection limit cleared", extra={"fields": {"refused_connections": refused}})
         super().shutdown_request(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:

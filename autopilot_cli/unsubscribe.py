@@ -45,7 +45,7 @@ DOMAIN = b"autopilot/unsubscribe/v1\x00"
 TAG_BYTES = 16
 MIN_SECRET_CHARS = 16
 _HEADER = struct.Struct(">BQI")  # version, contact id, issued-at
-_TOKEN_CHARS = re.compile(r"^[A-Za-z0-9_-]+$")
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9_-]+")  # base64url only: no +, /, = or whitespace
 _MAX_TOKEN_CHARS = 128
 
 
@@ -89,7 +89,7 @@ def make_token(secret: str, contact_id: int, channel: str, issued_at: datetime) 
 def read_token(secret: str, token: str, *, now: datetime | None = None, max_age_seconds: float | None = None) -> UnsubscribeToken:
     """Verify and decode a token; raises TokenInvalid for anything not made by ``make_token``."""
     key = _key(secret)
-    if not (0 < len(token) <= _MAX_TOKEN_CHARS) or not _TOKEN_CHARS.match(token):
+    if not (0 < len(token) <= _MAX_TOKEN_CHARS) or not _TOKEN_CHARS.fullmatch(token):
         raise TokenInvalid("unsubscribe token is malformed")
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))

@@ -22,8 +22,10 @@ def register(app: typer.Typer) -> None:
         Verifies X-Hub-Signature-256 before parsing and stores payloads exactly as
         `autopilot ingest` does; answers 200 only once a payload is committed, 503
         when it could not be stored (Meta retries). Logs one JSON line per request
-        to stderr, without bodies or tokens. Runs until SIGTERM or Ctrl-C, then
-        finishes in-flight requests and exits 0. Put a TLS reverse proxy in front.
+        to stderr, without bodies or tokens. At most [server] max_connections open
+        connections; slow clients are cut off at header/body/idle deadlines. Runs
+        until SIGTERM or Ctrl-C, then finishes in-flight requests and exits 0. Put a
+        TLS reverse proxy in front.
 
         Example: autopilot --config ./autopilot.toml serve --host 127.0.0.1 --port 8080
         """
@@ -45,7 +47,11 @@ def register(app: typer.Typer) -> None:
                 if not webhook_app.signature_configured(channel):
                     log.warning("signature checking not configured; webhooks for this channel get 503",
                                 extra={"fields": {"channel": channel}})
-            log.info("listening", extra={"fields": {"host": host, "port": srv.port, "database": str(db_path)}})
+            limits = srv.limits
+            log.info("listening", extra={"fields": {
+                "host": host, "port": srv.port, "database": str(db_path),
+                "max_connections": limits.max_connections, "header_timeout_seconds": limits.header_timeout,
+                "body_timeout_seconds": limits.body_timeout, "idle_timeout_seconds": limits.idle_timeout}})
 
         with json_logging(sys.stderr, logging.INFO):
             code = serve_until_signalled(server, on_ready=ready)
