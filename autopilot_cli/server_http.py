@@ -55,6 +55,7 @@ from .server import (
 
 # --- HTTP transport --------------------------------------------------------------------------
 
+REFUSAL_LOG_SECONDS = 10.0
 _DIGITS = re.compile(r"[0-9]{1,18}")  # int() of a 5,000-digit header would raise; 18 digits fit in int64
 _BUSY_BODY = b'{"error":"too many open connections"}'
 _BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
@@ -301,7 +302,7 @@ class WebhookServer(ThreadingHTTPServer):
     daemon_threads = False  # server_close() joins request threads: in-flight requests finish
     block_on_close = True
     allow_reuse_address = True
-    request_queue_size = 128
+    request_queue_size = 1024  # a burst of connects is accepted (or refused with 503), not dropped at SYN
 
     def __init__(self, address: tuple[str, int], app: WebhookApp) -> None:
         self.app = app
@@ -316,7 +317,8 @@ class WebhookServer(ThreadingHTTPServer):
         self._tracking = threading.Lock()
         self._idle: set[socket.socket] = set()
         self._open: set[socket.socket] = set()
-        self._refused = 0  # connections refused since the limit was last reached
+        self._refused = 0  # connections refused since the last "connection limit reached" line
+        self._last_refusal_log = -math.inf
         try:
             super().__init__(address, _Handler)
         except OSError as exc:
@@ -368,10 +370,14 @@ class WebhookServer(ThreadingHTTPServer):
                 self._open.add(request)
                 return True
             self._refused += 1
-            first = self._refused == 1
-        if first:
-            log.warning("connection limit reached; refusing new connections with 503",
-                        extra={"fields": {"max_connections": self.limits.max_connections}})
+            now = time.monotonic()
+            report = now - self._last_refusal_log >= REFUSAL_LOG_SECONDS
+            if report:
+                refused, self._refused, self._last_refusal_log = self._refused, 0, now
+        if report:
+            # One line per REFUSAL_LOG_SECONDS at most: a flood must not flood the log too.
+            log.warning("connection limit reached; refusing new connections with 503", extra={"fields": {
+                "max_connections": self.limits.max_connections, "refused_connections": refused}})
         try:
             request.setblocking(False)
             request.send(_BUSY)
@@ -382,12 +388,7 @@ class WebhookServer(ThreadingHTTPServer):
     def shutdown_request(self, request: Any) -> None:
         with self._tracking:
             self._idle.discard(request)
-            refused = 0
-            if request in self._open:
-                self._open.discard(request)
-                refused, self._refused = self._refused, 0
-        if refused:
-            log.warning("connection limit cleared", extra={"fields": {"refused_connections": refused}})
+            self._open.discard(request)
         super().shutdown_request(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:

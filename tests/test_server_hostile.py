@@ -361,7 +361,7 @@ def test_silent_connections_and_slow_bodies_are_closed_and_nothing_is_dispatched
     assert count(db, "SELECT count(*) FROM events") == 0
 
 
-def test_connections_over_the_limit_get_503_and_service_resumes_when_they_go(db) -> None:
+def test_connections_over_the_limit_get_503_and_service_resumes_when_they_go(db, logs) -> None:
     with serving(db, max_connections=3, header_timeout_seconds=60) as server, ExitStack() as stack:
         held = [stack.enter_context(socket.create_connection(("127.0.0.1", server.port), timeout=DEADLINE))
                 for _ in range(3)]
@@ -373,6 +373,12 @@ def test_connections_over_the_limit_get_503_and_service_resumes_when_they_go(db)
         head, _, body = refused.partition(b"\r\n\r\n")
         assert json.loads(body) == {"error": "too many open connections"}
         assert f"Content-Length: {len(body)}".encode() in head
+        for _ in range(5):
+            assert status_of(exchange(server.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")) == 503
+        # A flood must not flood the log: one line for the first refusal, then one per 10 s at most.
+        warnings = [r for r in log_records(logs, until="connection limit reached; refusing new connections with 503")
+                    if r["msg"] == "connection limit reached; refusing new connections with 503"]
+        assert [(w["max_connections"], w["refused_connections"]) for w in warnings] == [(3, 1)]
         for sock in held:
             sock.close()
         wait_for(lambda: server.open_connections == 0, "the held connections to be released")
