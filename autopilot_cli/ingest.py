@@ -213,7 +213,7 @@ class _Writer:
 _COUNTS = ("ingested", "duplicates", "statuses", "preferences", "ignored", "rejected")
 # Data-driven failures of one record's write; OperationalError (locked, full, I/O) and
 # ProgrammingError (a bug) still abort the transaction.
-RECORD_WRITE_ERRORS = (ValueError, TypeError, OverflowError, RecursionError,
+RECORD_WRITE_ERRORS = (InputError, ValueError, TypeError, OverflowError, RecursionError,
                        sqlite3.DataError, sqlite3.IntegrityError, sqlite3.InterfaceError)
 # What a parser raises on hostile input it did not anticipate (deep nesting, a 5,000-digit
 # number, a huge line); programming errors (NameError, AssertionError…) still surface.
@@ -252,6 +252,10 @@ def parse_guarded(parse: Callable[[], Iterable[ParsedItem]]) -> Iterator[ParsedI
         for item in parse():
             produced += 1
             yield item
+    except InputError as exc:
+        if not produced:
+            raise
+        yield Rejected(reason=_storable(f"parsing stopped after {produced} records: {exc}"))
     except AutopilotError:
         raise
     except PARSE_ERRORS as exc:

@@ -169,6 +169,19 @@ def test_a_lone_surrogate_in_one_record_stores_the_good_one_and_rejects_the_bad(
     assert contacts == 1  # the bad record's contact was rolled back with it
 
 
+def test_a_parser_failing_midway_keeps_what_it_parsed_and_says_where_it_stopped(db, logs) -> None:
+    # One envelope per line (as Meta's tools export them): the second line is nested too deep
+    # for the JSON decoder, after the first was parsed and yielded.
+    first = json.dumps(json.loads(wa_message("wamid.FIRST"))).encode()
+    deep = b'{"object":"whatsapp_business_account","entry":' + b"[" * 50_000 + b"]" * 50_000 + b"}"
+    with serving(db) as server:
+        r = signed_post(server.port, first + b"\n" + deep + b"\n")
+    assert r.status_code == 200
+    assert count(db, "SELECT count(*) FROM events WHERE external_id = 'wamid.FIRST'") == 1
+    assert count(db, "SELECT count(*) FROM rejects") >= 1
+    assert "internal error" not in logs.getvalue()
+
+
 # --- H3: request framing (smuggling) -----------------------------------------------------------
 
 
