@@ -9,22 +9,46 @@ one worker process while the main process decides chunk *n*: the same pure
 functions, so the same results as inline (a test compares every decision).
 
 The worker is started only when it pays (``WORKER_MIN_EVENTS`` pending events,
-more than one CPU, ``[autopilot] parallel_checks``); it is spawned, not forked,
-so it shares no SQLite connection or lock with the main process. Anything
-going wrong there (a text that makes a check raise, the worker dying) falls
-back to computing inline, where an error is reported for its one event
-exactly as without the worker. Nothing is written in the worker.
+more than one CPU, ``[autopilot] parallel_checks``). Anything going wrong there
+(a text that makes a check raise, the worker dying) falls back to computing
+inline, where an error is reported for its one event exactly as without the
+worker. Nothing is written in the worker.
+
+The worker is a plain child process (``python -c``) that talks to us over its
+stdin and stdout pipes, not a ``multiprocessing`` pool, because it must never
+outlive ``process`` or speak on its terminal (issue 12, items 4 and H4):
+
+- It runs in its own process group, so a terminal's Ctrl-C (SIGINT to the
+  foreground group) reaches only the main process, which prints one line; the
+  worker also ignores SIGINT itself.
+- Its stderr is /dev/null: it never holds the caller's stderr open (cron mails
+  a job's output only once every holder of that pipe has closed it).
+- It exits when its stdin reaches end-of-file, which happens the moment the
+  main process exits or dies, even by SIGKILL; a chunk it is still checking
+  then fails to write and it exits too. On Linux ``PR_SET_PDEATHSIG`` kills it
+  at once as well.
+- No helper processes: a pool brings multiprocessing's resource tracker, which
+  outlived a SIGKILLed parent together with the pool's worker.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import multiprocessing
 import os
+import pickle
+import signal
 import sqlite3
+import struct
+import subprocess
+import sys
+import threading
+from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
 
 from .drafting.base import Passage
 from .gates import GateResult
@@ -84,18 +108,139 @@ def check_all(items: Sequence[Item], settings: Settings, index: KnowledgeIndex |
     return results
 
 
-# -- the worker process ---------------------------------------------------------
-_worker: tuple[Settings, KnowledgeIndex | None] | None = None
+# -- the pipe protocol: an 8-byte length, then a pickle (both ends are this module) --
+_LENGTH = struct.Struct(">Q")
 
 
-def _init_worker(settings: Settings) -> None:
-    global _worker
-    _worker = (settings, KnowledgeIndex(settings.knowledge) if settings.knowledge is not None else None)
+def _send(stream: IO[bytes], value: object) -> None:
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_LENGTH.pack(len(data)))
+    stream.write(data)
+    stream.flush()
 
 
-def _check_in_worker(items: list[Item]) -> dict[int, InboundResult]:
-    assert _worker is not None
-    return check_all(items, *_worker)
+def _receive(stream: IO[bytes]) -> Any:
+    """The next value; EOFError when the other end closed the pipe."""
+    head = stream.read(_LENGTH.size)
+    if len(head) < _LENGTH.size:
+        raise EOFError
+    size = _LENGTH.unpack(head)[0]
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError
+    return pickle.loads(data)  # written by our own parent or child process, never by a user
+
+
+# -- the worker process -----------------------------------------------------------
+_WORKER_CODE = ("import sys; sys.path.insert(0, sys.argv[1]); "
+                "from autopilot_cli.inbound_checks import worker_main; worker_main(int(sys.argv[2]))")
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: be killed the moment the parent dies (in addition to the end-of-file on stdin)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # it died before prctl took effect
+        os._exit(0)
+
+
+def worker_main(parent: int) -> None:
+    """The worker's loop: settings first, then one chunk of items in, one dict of results out."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to report
+    _die_with_parent(parent)
+    # Only results may reach the pipe: anything else printed goes to /dev/null.
+    out = os.fdopen(os.dup(1), "wb")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    source = sys.stdin.buffer
+    try:
+        settings: Settings = _receive(source)
+        index = KnowledgeIndex(settings.knowledge) if settings.knowledge is not None else None
+        while True:
+            _send(out, check_all(_receive(source), settings, index))
+    except (EOFError, OSError):  # the main process closed our stdin, exited or died
+        pass
+    os._exit(0)
+
+
+class _WorkerGone(Exception):
+    """The worker exited or could not be reached: the chunk is checked inline."""
+
+
+class _Worker:
+    """The child process, a FIFO of the futures it owes, and a thread reading its results."""
+
+    def __init__(self, settings: Settings) -> None:
+        root = str(Path(__file__).resolve().parent.parent)
+        group: dict[str, Any] = {"process_group": 0} if os.name == "posix" else {}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _WORKER_CODE, root, str(os.getpid())],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, **group,
+        )
+        self._owed: deque[Future[dict[int, InboundResult]]] = deque()
+        self._lock = threading.Lock()
+        self.broken = False
+        self._reader = threading.Thread(target=self._read, name="inbound-checks", daemon=True)
+        self._reader.start()
+        self._write(settings)
+
+    def _write(self, value: object) -> None:
+        try:
+            assert self.proc.stdin is not None
+            _send(self.proc.stdin, value)
+        except (OSError, ValueError):  # it died; the reader sees end-of-file and fails what is owed
+            self.broken = True
+            self.proc.kill()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        # End-of-file, or a result we cannot read: inline from here on.
+        with contextlib.suppress(Exception):
+            while True:
+                results = _receive(self.proc.stdout)
+                with self._lock:
+                    future = self._owed.popleft()
+                future.set_result(results)
+        with self._lock:
+            self.broken = True
+            owed, self._owed = list(self._owed), deque()
+        for future in owed:
+            future.set_exception(_WorkerGone())
+
+    def submit(self, items: list[Item]) -> Future[dict[int, InboundResult]] | None:
+        future: Future[dict[int, InboundResult]] = Future()
+        with self._lock:
+            if self.broken:
+                return None
+            self._owed.append(future)
+        self._write(items)
+        return future
+
+    def close(self) -> None:
+        with self._lock:
+            busy = bool(self._owed)
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()  # end-of-file: an idle worker exits at once
+        except OSError:
+            pass
+        if busy:  # interrupted, or a chunk was never collected: its result is not wanted
+            self.proc.kill()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._reader.join(timeout=5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
 
 class InboundChecks:
@@ -103,25 +248,32 @@ class InboundChecks:
 
     def __init__(self, settings: Settings, index: KnowledgeIndex | None) -> None:
         self.settings, self.index = settings, index
-        self._pool: ProcessPoolExecutor | None = None
+        self._worker: _Worker | None = None
+
+    @property
+    def worker_pid(self) -> int | None:
+        return self._worker.proc.pid if self._worker is not None else None
 
     def start_worker(self, pending: int) -> bool:
         """Start the worker if ``pending`` events make it pay; the caller checks it is enabled."""
-        if pending < WORKER_MIN_EVENTS or (os.cpu_count() or 1) < 2:
+        if pending < WORKER_MIN_EVENTS or (os.cpu_count() or 1) < 2 or not sys.executable:
             return False
         if self.index is not None and self.settings.knowledge is None:
             return False  # an index built some other way cannot be rebuilt in the worker
-        self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_init_worker, initargs=(self.settings,))
+        try:
+            self._worker = _Worker(self.settings)
+        except OSError:  # no process could be started: inline
+            return False
         return True
 
     def submit(self, rows: Sequence[sqlite3.Row]) -> Future[dict[int, InboundResult]]:
         items = [(row["id"], row["text"], row["metadata"]) for row in rows]
-        if self._pool is not None:
-            try:
-                return self._pool.submit(_check_in_worker, items)
-            except RuntimeError:  # the pool broke earlier: go on inline
-                self._pool = None
+        if self._worker is not None:
+            future = self._worker.submit(items)
+            if future is not None:
+                return future
+            self._worker.close()  # it broke earlier: go on inline
+            self._worker = None
         done: Future[dict[int, InboundResult]] = Future()
         done.set_result(check_all(items, self.settings, self.index))
         return done
@@ -134,6 +286,6 @@ class InboundChecks:
             return {}
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        if self._worker is not None:
+            worker, self._worker = self._worker, None
+            worker.close()

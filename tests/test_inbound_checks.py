@@ -6,16 +6,21 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from autopilot_cli import inbound_checks
+from autopilot_cli.clock import FixedClock
 from autopilot_cli.explain import explain_event
 from autopilot_cli.inbound_checks import InboundChecks, Settings, check_all
 from autopilot_cli.knowledge import KnowledgeIndex
 from autopilot_cli.migrations import open_store
-from autopilot_cli.clock import FixedClock
 
 from .conftest import NOW
 from .test_process import KNOWLEDGE, cfg, ingest, msg, run
@@ -115,9 +120,8 @@ def test_a_worker_that_dies_costs_speed_not_events() -> None:
         assert checks.start_worker(inbound_checks.WORKER_MIN_EVENTS)
         first = checks.collect(checks.submit(rows(["STOP", "opening hours?"])))
         assert first[1].consent is not None and first[2].passages  # checked in the worker
-        assert checks._pool is not None
-        pid = checks._pool.submit(os.getpid).result()
-        assert pid != os.getpid()
+        pid = checks.worker_pid
+        assert pid is not None and pid != os.getpid()
         os.kill(pid, signal.SIGKILL)
         lost = checks.submit(rows(["HELP"]))
         assert checks.collect(lost) in ({}, {1: check_all([(1, "HELP", None)], settings(), index)[1]})
@@ -130,4 +134,173 @@ def test_a_worker_that_dies_costs_speed_not_events() -> None:
 def test_no_worker_for_small_runs() -> None:
     checks = InboundChecks(settings(), None)
     assert not checks.start_worker(inbound_checks.WORKER_MIN_EVENTS - 1)
-    assert checks._pool is None
+    assert checks.worker_pid is None
+
+
+# -- `process` as a real subprocess: Ctrl-C and SIGKILL while the worker runs (issue 12, items 4 and H4) --
+BIG_RUN = 20_000
+"""Events of the database below: enough for the worker, and for a run still going when the signal comes."""
+
+
+def _state(pid: int) -> str | None:
+    """The process's state letter (``Z`` for a zombie), None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
+def _alive(pid: int) -> bool:
+    return _state(pid) not in (None, "Z")
+
+
+def _waiting_on_a_pipe(pid: int) -> bool:
+    """Asleep reading a pipe (by the kernel's wait channel, when the kernel tells it)."""
+    if _state(pid) != "S":
+        return False
+    try:
+        with open(f"/proc/{pid}/wchan", encoding="ascii") as f:
+            channel = f.read().strip()
+    except OSError:
+        return True
+    return channel in ("", "0") or "pipe" in channel
+
+
+def _descendants(pid: int) -> list[int]:
+    found, parents = [], {pid}
+    for entry in sorted(os.listdir("/proc"), key=lambda e: (len(e), e)):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            continue
+        if ppid in parents:
+            found.append(int(entry))
+            parents.add(int(entry))
+    return found
+
+
+def _poll(condition: Callable[[], object], what: str, deadline: float = 60.0) -> object:
+    # A generous deadline for a busy machine; the loop ends as soon as the condition holds.
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def big_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("big") / "template.db"
+    texts = ["What are your opening hours on Saturday?", "Do you ship to Austria?", "STOP", "I want a refund",
+             "Where is my order?"]
+    with open_store(path, FixedClock(NOW)) as store:
+        for start in range(0, BIG_RUN, 5000):
+            ingest(store, *(msg(i, f"{texts[i % 5]} ({i})", sender=f"c{i % 3000}@example.org", minutes_ago=30)
+                            for i in range(start, start + 5000)))
+    return path
+
+
+def _copy(template: Path, tmp_path: Path) -> tuple[Path, Path]:
+    db = tmp_path / "shop.db"
+    with sqlite3.connect(template) as source, sqlite3.connect(db) as target:
+        source.backup(target)
+    source.close()
+    target.close()
+    config = tmp_path / "autopilot.toml"
+    config.write_text(f'[drafter]\nknowledge_file = "{KNOWLEDGE.as_posix()}"\n\n'
+                      "[database]\nbusy_timeout_ms = 600000\n", encoding="utf-8")
+    return db, config
+
+
+def _start_process(db: Path, config: Path, tmp_path: Path) -> subprocess.Popen:
+    # Its own process group, as a shell gives a foreground job: a terminal's Ctrl-C goes to that group.
+    return subprocess.Popen([sys.executable, "-m", "autopilot_cli", "--config", str(config), "--db", str(db), "process"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path, start_new_session=True)
+
+
+def _processed(db: Path) -> int:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        return conn.execute("SELECT count(*) FROM events WHERE state = 'processed'").fetchone()[0]
+    finally:
+        conn.close()
+
+
+linux_two_cpus = pytest.mark.skipif(not sys.platform.startswith("linux") or (os.cpu_count() or 1) < 2,
+                                    reason="the worker runs only with two CPUs; processes are found through /proc")
+
+
+@linux_two_cpus
+def test_ctrl_c_during_a_big_run_prints_one_line_and_exits_130(big_database: Path, tmp_path: Path) -> None:
+    db, config = _copy(big_database, tmp_path)
+    proc = _start_process(db, config, tmp_path)
+    try:
+        workers = _poll(lambda: _descendants(proc.pid), "the checks worker")
+        _poll(lambda: _processed(db) > 0, "the first chunk to be decided")
+        # Hold the write lock: the run stops at its next chunk while the worker, one chunk ahead,
+        # finishes and waits for more — the moment a Ctrl-C used to make it print a traceback.
+        lock = sqlite3.connect(db, isolation_level=None, timeout=60)
+        lock.execute("BEGIN IMMEDIATE")
+        try:
+            for pid in workers:  # type: ignore[union-attr]
+                _poll(lambda pid=pid: _waiting_on_a_pipe(pid), f"worker {pid} to wait for work")
+            assert proc.poll() is None, "the run ended before it could be interrupted"
+            os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+        finally:
+            lock.rollback()
+            lock.close()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert err.decode() == "error: interrupted\n"  # nothing from the worker, no traceback
+    assert proc.returncode == 130
+    assert out == b""
+    for pid in workers:  # type: ignore[union-attr]
+        _poll(lambda pid=pid: not _alive(pid), f"worker {pid} to exit")
+    # The data stays consistent: every event decided completely (a decision row) or still pending.
+    conn = sqlite3.connect(db)
+    try:
+        states = dict(conn.execute("SELECT state, count(*) FROM events GROUP BY state").fetchall())
+        decided = conn.execute("SELECT count(*) FROM decisions").fetchone()[0]
+        half = conn.execute("SELECT count(*) FROM events e WHERE e.state = 'pending' AND (EXISTS "
+                            "(SELECT 1 FROM decisions d WHERE d.event_id = e.id) OR EXISTS "
+                            "(SELECT 1 FROM drafts r WHERE r.event_id = e.id))").fetchone()[0]
+    finally:
+        conn.close()
+    assert set(states) == {"processed", "pending"} and sum(states.values()) == BIG_RUN
+    assert decided == states["processed"] and half == 0
+
+
+@linux_two_cpus
+def test_a_sigkilled_process_takes_its_worker_along_and_frees_its_stderr(big_database: Path, tmp_path: Path) -> None:
+    db, config = _copy(big_database, tmp_path)
+    proc = _start_process(db, config, tmp_path)
+    helpers: list[int] = []
+    try:
+        helpers = _poll(lambda: _descendants(proc.pid), "the checks worker")  # type: ignore[assignment]
+        _poll(lambda: _processed(db) > 0, "the first chunk to be decided")
+        helpers = _descendants(proc.pid)  # every helper there is, worker or otherwise
+        assert proc.poll() is None, "the run ended before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        # Cron mails the output once every holder of the pipe has closed it: it must reach end-of-file.
+        eof = threading.Event()
+        threading.Thread(target=lambda: (proc.stderr.read(), eof.set()), daemon=True).start()  # type: ignore[union-attr]
+        assert eof.wait(60), "the parent's stderr is still held open after it was killed"
+        for pid in helpers:
+            _poll(lambda pid=pid: not _alive(pid), f"helper process {pid} to exit")
+    finally:
+        for pid in helpers:  # never leave one behind, whatever failed above
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
