@@ -8,15 +8,23 @@ id, status), a provider preference by its timestamp — Meta retries for days.
 
 A bad record never stops the batch: it is counted in ``rejected``, reported
 with its line or index and stored in ``rejects`` (raw text kept, truncated at
-64 KiB) so that nothing is silently lost. Only a problem with the input as a
-whole (not text, unknown format, bad signature) raises, before anything is
-written.
+64 KiB; the reason at a few hundred characters) so that nothing is silently
+lost. Only a problem with the input as a whole (not text, unknown format, bad
+signature) raises ``InputError``, before anything is written.
+
+What is stored when: each batch of ``ingest.batch_size`` records is committed as
+it is written. If parsing gives up after the first batch, the records already
+parsed stay and one reject says where it stopped; so an input is either refused
+whole (nothing stored) or stored with its bad records as rejects. A run stopped
+from outside (Ctrl-C, SIGKILL, a full disk) keeps the batches it committed; the
+same command run again completes it, duplicates recognised.
+
+``ingest_inputs`` (in ``ingest_files``) runs several inputs, one result each.
 """
 
 from __future__ import annotations
 
 import email.errors
-import hashlib
 import json
 import re
 import sqlite3
@@ -34,6 +42,7 @@ from .errors import AutopilotError, ConfigError, InputError
 from .events import Ignored, InboundMessage, ParsedItem, PreferenceUpdate, Rejected, StatusUpdate
 from .parsers import FORMATS, Limits, get_parser
 from .parsers.detect import detect_format
+from .rejects import LOCATION_KEEP_CHARS, bounded, store_reject
 from .secrets import Secrets
 from .signature import verify
 from .statuses import apply_status
@@ -127,7 +136,7 @@ class _Writer:
         elif isinstance(item, Ignored):
             self.report.ignored += 1
             # "messages[0]: echo of our own message" and "messages[1]: …" are one reason.
-            reason = _IGNORED_LABEL.sub("", item.reason)
+            reason = bounded(_IGNORED_LABEL.sub("", item.reason))
             self.report.ignored_reasons[reason] = self.report.ignored_reasons.get(reason, 0) + 1
         else:
             self._reject(conn, item)
@@ -136,43 +145,47 @@ class _Writer:
         """``write`` inside a savepoint: a record the database cannot take (a lone surrogate,
         an integer too large for SQLite) becomes a reject for that record alone, instead of
         rolling back the whole batch — a webhook payload's good records must still be stored."""
-        counts = [getattr(self.report, key) for key in _COUNTS]
-        errors, ids = len(self.report.errors), len(self.report.event_ids)
+        before = self.snapshot()
         conn.execute("SAVEPOINT ingest_record")
         try:
             self.write(conn, item)
         except RECORD_WRITE_ERRORS as exc:
             conn.execute("ROLLBACK TO ingest_record")
             conn.execute("RELEASE ingest_record")
-            for key, value in zip(_COUNTS, counts):
-                setattr(self.report, key, value)
-            del self.report.errors[errors:], self.report.event_ids[ids:]
-            self.contacts = ContactCache()  # ids it cached inside the savepoint were rolled back
+            self.restore(before)
             self._reject(conn, _storable_reject(item, exc))
         else:
             conn.execute("RELEASE ingest_record")
 
+    def snapshot(self) -> tuple[list[int], int, int, dict[str, int]]:
+        return ([getattr(self.report, key) for key in _COUNTS], len(self.report.errors),
+                len(self.report.event_ids), dict(self.report.ignored_reasons))
+
+    def restore(self, snapshot: tuple[list[int], int, int, dict[str, int]]) -> None:
+        """The report as it was at ``snapshot``: what a rolled-back write counted is undone."""
+        counts, errors, ids, ignored = snapshot
+        for key, value in zip(_COUNTS, counts):
+            setattr(self.report, key, value)
+        del self.report.errors[errors:], self.report.event_ids[ids:]
+        self.report.ignored_reasons = ignored
+        self.contacts = ContactCache()  # ids it cached in the rolled-back writes are gone
+
     def _reject(self, conn: sqlite3.Connection, item: Rejected) -> None:
+        # Bounded: a 12 MB field name inside an input once became a 12 MB reason,
+        # stored whole and printed in 23 s.
+        reason = bounded(item.reason)
+        location = None if item.index is None else bounded(item.index, LOCATION_KEEP_CHARS)
         self.report.rejected += 1
-        self.report.errors.append(
-            IngestError(line=item.line, index=item.index, source=self.source, reason=item.reason)
-        )
-        raw = _raw_text(item.raw)
-        # The same bad record ingested again (a retried delivery) is kept once.
-        fingerprint = hashlib.sha256(
-            "\x00".join(str(x) for x in (self.fmt, self.source, item.line, item.index, item.reason, raw)).encode()
-        ).hexdigest()
-        conn.execute(
-            "INSERT INTO rejects (at, format, source, line, location, reason, raw, fingerprint) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (fingerprint) DO NOTHING",
-            (self.now, self.fmt, self.source, item.line, item.index, item.reason, raw, fingerprint),
-        )
+        self.report.errors.append(IngestError(line=item.line, index=location, source=self.source, reason=reason))
+        store_reject(conn, at=self.now, fmt=self.fmt, source=self.source, line=item.line, location=location,
+                     reason=reason, raw=_raw_text(item.raw))
 
     def _message(self, conn: sqlite3.Connection, msg: InboundMessage) -> None:
         size = len(msg.text.encode("utf-8", "surrogatepass"))
         if size > self.max_bytes:
             # Parsers check record size; this guards the text itself whatever the parser.
-            reason = f"message text is {size} bytes, over the {self.max_bytes} byte limit (ingest.max_message_bytes)"
+            reason = (f"message text is {size:,} bytes, over the limit of {self.max_bytes:,} bytes "
+                      "(ingest.max_message_bytes)")
             self._reject(conn, Rejected(line=msg.line, index=msg.index, reason=reason, raw=None))
             return
         contact_id = self.contacts.contact_for(conn, msg.channel, msg.sender, msg.name, self.now)
@@ -271,6 +284,53 @@ def _batches(items: Iterable[ParsedItem], size: int) -> Iterator[list[ParsedItem
         yield batch
 
 
+# The format detection or a parser failing this way on one input means the input is bad,
+# not our code: ``ingest_inputs`` reports that input as unusable and goes on with the others. Programming errors (AttributeError, KeyError, NameError,
+# TypeError, AssertionError…) are not listed and still surface as "internal error".
+BAD_INPUT_ERRORS = (RecursionError, ValueError, OverflowError, email.errors.MessageError)
+"""ValueError covers UnicodeError, json.JSONDecodeError, pydantic's ValidationError and
+int()'s digit limit."""
+
+
+def describe_bad_input(exc: BaseException) -> str:
+    return f"input cannot be parsed ({type(exc).__name__}: {bounded(str(exc), 200)})"
+
+
+_LOOKS_LIKE = {
+    "whatsapp": "a WhatsApp webhook payload",
+    "instagram": "an Instagram webhook payload",
+    "linkedin": "LinkedIn Compliance Events",
+    "email": "an e-mail message (.eml)",
+    "mbox": "an mbox mailbox",
+}
+
+
+def _not_jsonl(data: bytes, batch: list[ParsedItem]) -> InputError | None:
+    """When no line of a ``--format jsonl`` input parses and the content is another known
+    format (a pretty-printed webhook, an e-mail), say so instead of rejecting every line."""
+    if not batch or not all(isinstance(item, Rejected) for item in batch):
+        return None
+    try:
+        looks = detect_format(data)
+    except (AutopilotError, *BAD_INPUT_ERRORS):
+        return None
+    if looks not in _LOOKS_LIKE:
+        return None
+    first_line = data.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0].strip()
+    pretty = " (one JSON document over several lines, not one event per line)" if first_line in (b"{", b"[") else ""
+    first = batch[0]
+    assert isinstance(first, Rejected)
+    return InputError(
+        f"no line is a JSONL event (line {first.line}: {bounded(first.reason, 120)}); the content looks like "
+        f"{_LOOKS_LIKE[looks]}{pretty}: use --format {looks} or --format auto"
+    )
+
+
+BatchCallback = Callable[[int, float | None], None]
+"""Called after each committed batch with the records in it and the part of the input
+done (from line numbers; None when the input has none, e.g. one JSON document)."""
+
+
 def ingest_bytes(
     store: Store,
     data: bytes,
@@ -281,8 +341,14 @@ def ingest_bytes(
     secrets: Secrets,
     signature: str | None = None,
     source: str | None = None,
+    on_batch: BatchCallback | None = None,
 ) -> IngestReport:
-    """Ingest one input (a file's bytes, or stdin). ``fmt`` may be ``auto``."""
+    """Ingest one input (a file's bytes, or stdin). ``fmt`` may be ``auto``.
+
+    Raises ``InputError`` (or one of ``BAD_INPUT_ERRORS``, from the format
+    detection) when the input is unusable as a whole; nothing is stored then.
+    """
+    explicit = fmt
     if fmt == "auto":
         fmt = detect_format(data)
     elif fmt not in FORMATS:
@@ -293,10 +359,21 @@ def ingest_bytes(
     limits = Limits(max_message_bytes=config.ingest.max_message_bytes)
     items = parse_guarded(lambda: parser(data, limits))
     writer = _Writer(fmt, source, to_iso(clock.now()), config.ingest.max_message_bytes)
-    # The first batch is parsed before any write: an input that is unusable
-    # as a whole raises InputError here, with nothing stored.
+    lines = data.count(b"\n") + 1 if on_batch else 1
+    # The first batch is parsed before any write: an input that is unusable as a whole
+    # raises InputError here, with nothing stored. After it, parse_guarded turns a parser
+    # that gives up into one reject saying where, and write_isolated a record the database
+    # cannot take into a reject: an input is refused whole or stored with its bad records
+    # as rejects, never cut short silently.
+    first = True
     for batch in _batches(items, config.ingest.batch_size):
+        if first and explicit == "jsonl" and (refusal := _not_jsonl(data, batch)):
+            raise refusal
+        first = False
         with store.transaction() as conn:
             for item in batch:
                 writer.write_isolated(conn, item)
+        if on_batch:
+            line = next((item.line for item in reversed(batch) if item.line is not None), None)
+            on_batch(len(batch), None if line is None else min(1.0, line / lines))
     return writer.report

@@ -39,9 +39,10 @@ def describe_size(n: int) -> str:
 def too_big(n: int, limits: Limits) -> str | None:
     """The rejection reason when a record of n bytes is over the limit, else None."""
     if n > limits.max_message_bytes:
+        # Exact bytes: "1.0 MB over the 1.0 MB limit" cannot tell the operator by how much.
         return (
-            f"record is {describe_size(n)}, over the {describe_size(limits.max_message_bytes)} "
-            "limit (ingest.max_message_bytes)"
+            f"record is {n:,} bytes ({describe_size(n)}), over the limit of "
+            f"{limits.max_message_bytes:,} bytes (ingest.max_message_bytes)"
         )
     return None
 
