@@ -27,7 +27,7 @@ def bounded(text: str, limit: int = REASON_KEEP_CHARS) -> str:
     """``text`` cut at ``limit`` characters, saying how many were left off."""
     if len(text) <= limit:
         return text
-    return f"{text[:limit]}\u2026 {len(text) - limit} more characters"
+    return f"{text[:limit]}\u2026 {len(text) - limit:,} more characters"
 
 
 class RejectRow(BaseModel):
@@ -63,7 +63,8 @@ def store_reject(conn: sqlite3.Connection, *, at: str, fmt: str, source: str | N
 
 def list_rejects(store: Store, limit: int | None = None) -> RejectList:
     """Stored rejects, oldest first; at most ``limit`` of them (None: all)."""
-    total = int(store.scalar("SELECT count(*) FROM rejects") or 0)
+    count = store.scalar("SELECT count(*) FROM rejects")
+    total = count if isinstance(count, int) else 0
     rows = store.query(
         "SELECT id, at, format, source, line, location, reason, raw FROM rejects ORDER BY id LIMIT ?",
         (-1 if limit is None else limit,),

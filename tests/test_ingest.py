@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -282,3 +283,249 @@ def test_ignored_records_say_why(store, config, clock) -> None:
     assert report.ignored == 2
     assert len(report.ignored_reasons) == 1 and list(report.ignored_reasons.values()) == [2]
     assert "echo" in next(iter(report.ignored_reasons))
+
+
+# --- several inputs: one bad file never stops the others (issue 12, item 3) ---------------------
+
+def _cli(runner, db, *args, stdin=None):
+    from autopilot_cli.cli import app
+
+    return runner.invoke(app, ["--db", str(db), *args], input=stdin)
+
+
+def _mixed_inputs(tmp_path):
+    files = {
+        "a.jsonl": jsonl(event(1)),
+        "expected.json": b'{"hello": 1}\n',  # JSON of another shape
+        "empty.eml": b"",
+        "logo.png": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+        "README.md": b"# Inbox\n\nDrop exports here.\n",
+        "deep.json": b"[" * 100_000 + b"]" * 100_000,  # the format detection recursed until it crashed
+        "b.jsonl": jsonl(event(2)) + b'{"channel": "sms"}\n',
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    return [str(tmp_path / name) for name in [*files][:6]] + [str(tmp_path / "missing.json"), str(tmp_path / "b.jsonl")]
+
+
+def test_one_bad_file_does_not_stop_the_others(runner, tmp_path) -> None:
+    paths = _mixed_inputs(tmp_path)
+    db = tmp_path / "m.db"
+    result = _cli(runner, db, "ingest", "--json", *paths)
+    assert result.exit_code == 6, result.output + result.stderr
+    assert result.stderr == ""
+    out = json.loads(result.stdout)
+    by_name = {f["source"].rsplit("/", 1)[-1]: f for f in out["files"]}
+    assert [f["source"] for f in out["files"]] == paths  # one result per input, in order
+    assert by_name["a.jsonl"]["outcome"] == "ingested" and by_name["a.jsonl"]["ingested"] == 1
+    assert by_name["b.jsonl"]["outcome"] == "rejected"
+    assert (by_name["b.jsonl"]["ingested"], by_name["b.jsonl"]["rejected"]) == (1, 1)
+    unusable = {name: f["reason"] for name, f in by_name.items() if f["outcome"] == "unusable"}
+    assert set(unusable) == {"expected.json", "empty.eml", "logo.png", "README.md", "deep.json", "missing.json"}
+    assert "JSON but not a format autopilot knows" in unusable["expected.json"]
+    assert unusable["empty.eml"] == "input is empty"
+    assert "binary" in unusable["logo.png"]
+    assert "cannot tell the input's format" in unusable["README.md"]
+    assert unusable["deep.json"].startswith("input cannot be parsed (RecursionError")
+    assert unusable["missing.json"] == f"input file not found: {tmp_path / 'missing.json'}"
+    assert (out["ingested"], out["rejected"], out["unusable"]) == (2, 1, 6)
+    assert set(out["files"][0]) == {"source", "outcome", "format", "ingested", "duplicates", "statuses",
+                                    "preferences", "ignored", "rejected", "reason"}
+    with open_store(db, FixedClock(NOW)) as store:
+        assert store.scalar("SELECT count(*) FROM events") == 2
+        assert store.scalar("SELECT count(*) FROM rejects") == 1  # an unusable file stores nothing
+
+    human = _cli(runner, db, "ingest", *paths)
+    assert human.exit_code == 6
+    flat = " ".join(human.stdout.split())  # whatever the line wrapping
+    assert f"{tmp_path / 'empty.eml'}: unusable, nothing stored: input is empty" in flat
+    assert f"{tmp_path / 'a.jsonl'} (jsonl): duplicates 1" in flat
+    assert "ingested 0, duplicates 2, statuses 0, preferences 0 (jsonl) ignored 0, rejected 1, unusable inputs 6 of 8" in flat
+
+
+def test_cron_glob_with_an_empty_file_still_reads_every_later_file(runner, tmp_path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for i in range(5):
+        (inbox / f"{i}.eml").write_bytes(
+            f"From: c{i}@example.org\r\nDate: Tue, 25 Nov 2025 10:00:00 +0000\r\nMessage-ID: <m{i}@x>\r\n\r\nHi {i}\r\n"
+            .encode())
+    (inbox / "1.eml").write_bytes(b"")
+    result = _cli(runner, tmp_path / "c.db", "ingest", *sorted(str(p) for p in inbox.iterdir()))
+    assert result.exit_code == 6
+    assert "ingested 4," in result.output
+    with open_store(tmp_path / "c.db", FixedClock(NOW)) as store:
+        assert store.scalar("SELECT count(*) FROM events") == 4
+
+
+def test_single_unusable_input_still_prints_its_result_and_exits_5(runner, tmp_path) -> None:
+    result = _cli(runner, tmp_path / "s.db", "ingest", "--json", stdin=b'{"hello": 1}')
+    assert result.exit_code == 5
+    out = json.loads(result.stdout)
+    assert out["files"] == [{"source": "-", "outcome": "unusable", "format": None, "ingested": 0, "duplicates": 0,
+                             "statuses": 0, "preferences": 0, "ignored": 0, "rejected": 0,
+                             "reason": out["files"][0]["reason"]}]
+    assert result.stderr.startswith("error: input is JSON but not a format") and result.stderr.count("\n") == 1
+    (tmp_path / "x.eml").write_bytes(b"")
+    (tmp_path / "y.eml").write_bytes(b"\x00")
+    both = _cli(runner, tmp_path / "s.db", "ingest", str(tmp_path / "x.eml"), str(tmp_path / "y.eml"))
+    assert both.exit_code == 5
+    assert both.stderr == "error: none of the 2 inputs could be used; nothing stored\n"
+    assert f"{tmp_path / 'x.eml'}: unusable, nothing stored: input is empty" in " ".join(both.stdout.split())
+    one = _cli(runner, tmp_path / "s.db", "ingest", str(tmp_path / "x.eml"))
+    assert one.stderr == f"error: {tmp_path / 'x.eml'}: input is empty\n"
+
+
+def test_signature_and_format_problems_still_refuse_the_whole_run(runner, tmp_path) -> None:
+    (tmp_path / "a.jsonl").write_bytes(jsonl(event(1)))
+    two = _cli(runner, tmp_path / "g.db", "ingest", "--signature", "sha256=00", str(tmp_path / "a.jsonl"),
+               str(tmp_path / "a.jsonl"))
+    assert two.exit_code == 5 and "--signature signs one payload" in two.stderr
+    assert _cli(runner, tmp_path / "g.db", "ingest", "--format", "csv", str(tmp_path / "a.jsonl")).exit_code == 5
+    with open_store(tmp_path / "g.db", FixedClock(NOW)) as store:
+        assert store.scalar("SELECT count(*) FROM events") == 0
+
+
+def test_a_parser_bug_is_not_hidden_as_bad_input(store, config, clock, monkeypatch) -> None:
+    # Only the listed bad-input exceptions make a file unusable (a ValueError from a
+    # parser here); a programming error (NameError, standing in for any bug) still
+    # surfaces as an internal error.
+    import autopilot_cli.ingest as ingest_module
+    from autopilot_cli.ingest_files import ingest_inputs
+
+    def parser_raising(exc):
+        def parse(data, limits):
+            raise exc
+            yield  # pragma: no cover
+        return parse
+
+    monkeypatch.setattr(ingest_module, "get_parser", lambda fmt: parser_raising(ValueError("Exceeds the limit")))
+    bad = ingest_inputs(store, ["-"], stdin=lambda: jsonl(event(1)), fmt="jsonl", config=config, clock=clock,
+                        secrets=Secrets({}))
+    assert (bad.files[0].outcome, bad.files[0].reason) == (
+        "unusable", "input cannot be parsed (ValueError: Exceeds the limit)")
+    monkeypatch.setattr(ingest_module, "get_parser", lambda fmt: parser_raising(NameError("name 'x' is not defined")))
+    with pytest.raises(NameError):
+        ingest_inputs(store, ["-"], stdin=lambda: jsonl(event(1)), fmt="jsonl", config=config, clock=clock,
+                      secrets=Secrets({}))
+
+
+def test_unusable_input_stores_nothing_and_rejected_records_are_kept(store, clock) -> None:
+    from autopilot_cli.ingest_files import ingest_inputs
+
+    config = config_from_dict({"ingest": {"batch_size": 2}})
+    pretty = json.dumps({"object": "whatsapp_business_account", "entry": []}, indent=2).encode()
+    run_ = ingest_inputs(store, ["-"], stdin=lambda: pretty, fmt="jsonl", config=config, clock=clock,
+                         secrets=Secrets({}))
+    assert run_.files[0].outcome == "unusable"
+    assert store.scalar("SELECT count(*) FROM rejects") == 0
+
+
+# --- --format jsonl on content of another format (item 15) ----------------------------------------
+
+def test_jsonl_ingest_of_a_pretty_printed_webhook_says_which_format_it_looks_like(runner, tmp_path) -> None:
+    from autopilot_cli.samples import __path__ as samples_path  # type: ignore[attr-defined]
+
+    webhook = Path(samples_path[0]) / "whatsapp_webhook.json"
+    result = _cli(runner, tmp_path / "j.db", "ingest", "--format", "jsonl", "--json", str(webhook))
+    assert result.exit_code == 5
+    reason = json.loads(result.stdout)["files"][0]["reason"]
+    assert reason.startswith("no line is a JSONL event (line 1: invalid JSON")
+    assert "looks like a WhatsApp webhook payload (one JSON document over several lines" in reason
+    assert reason.endswith("use --format whatsapp or --format auto")
+    email = b"From: a@example.org\r\nDate: Tue, 25 Nov 2025 10:00:00 +0000\r\nMessage-ID: <m1@x>\r\n\r\nHello\r\n"
+    mail = _cli(runner, tmp_path / "j.db", "ingest", "--format", "jsonl", stdin=email)
+    assert mail.exit_code == 5 and "looks like an e-mail message (.eml): use --format email" in mail.stderr
+    with open_store(tmp_path / "j.db", FixedClock(NOW)) as store:
+        assert store.scalar("SELECT count(*) FROM rejects") == 0  # not one reject per line
+    # JSONL whose every line is a bad event is still rejects, as before: it is JSONL.
+    bad = _cli(runner, tmp_path / "j.db", "ingest", "--format", "jsonl", stdin=b'{"channel": "sms"}\n')
+    assert bad.exit_code == 6
+
+
+# --- bounded reasons (H4) --------------------------------------------------------------------------
+
+def test_a_12mb_string_in_an_input_gives_a_bounded_reason_stored_and_printed(runner, tmp_path) -> None:
+    cfg = tmp_path / "big.toml"
+    cfg.write_text("[ingest]\nmax_message_bytes = 30000000\n")
+    huge_key = "k" * 12_000_000
+    record = json.dumps({**event(1), huge_key: 1}).encode() + b"\n"
+    (tmp_path / "big.jsonl").write_bytes(record)
+    payload = {"object": "whatsapp_business_account",
+               "entry": [{"id": "1", "changes": [{"field": "f" * 12_000_000, "value": {}}]}]}
+    (tmp_path / "big.json").write_bytes(json.dumps(payload).encode())
+    db = tmp_path / "b.db"
+    args = ["--config", str(cfg), "--db", str(db), "ingest"]
+    from autopilot_cli.cli import app
+
+    human = runner.invoke(app, [*args, str(tmp_path / "big.jsonl"), str(tmp_path / "big.json")])
+    assert human.exit_code == 6, human.output
+    assert len(human.output) < 3000
+    full = len(f"unknown field '{huge_key}'")
+    assert f"… {full - 300:,} more characters" in human.output  # the rejected field's name, cut
+    out = json.loads(runner.invoke(app, [*args, "--json", str(tmp_path / "big.jsonl"),
+                                         str(tmp_path / "big.json")]).stdout)
+    reason = out["errors"][0]["reason"]
+    assert reason.startswith("unknown field 'kkk") and len(reason) < 400
+    assert all(len(r) < 400 for r in out["ignored_reasons"])
+    with open_store(db, FixedClock(NOW)) as store:
+        stored = store.scalar("SELECT reason FROM rejects")
+    assert stored == reason
+
+
+# --- progress bar (item 14) -------------------------------------------------------------------------
+
+def _run_on_pty(args: list[str], env: dict) -> str:
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+    import time
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "autopilot_cli", *args], stdin=subprocess.DEVNULL,
+                            stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    chunks = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 1)
+        if ready:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        elif proc.poll() is not None:
+            break
+    os.close(master)
+    assert proc.wait(timeout=60) in (0, 6)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_progress_bar_on_a_terminal_only(tmp_path, isolated_home) -> None:
+    import os
+    import subprocess
+    import sys
+
+    big = tmp_path / "big.jsonl"
+    big.write_bytes(jsonl(*(event(i, text="hello " * 20) for i in range(6000))))
+    assert big.stat().st_size > 1_000_000
+    env = {**os.environ, "AUTOPILOT_HOME": str(isolated_home), "TERM": "xterm", "COLUMNS": "120"}
+
+    on_terminal = _run_on_pty(["--db", str(tmp_path / "t1.db"), "ingest", str(big)], env)
+    assert "ingesting big.jsonl" in on_terminal and "records" in on_terminal
+    assert "ingested 6000," in on_terminal
+
+    as_json = _run_on_pty(["--db", str(tmp_path / "t2.db"), "ingest", "--json", str(big)], env)
+    assert "ingesting" not in as_json
+    assert json.loads(as_json)["ingested"] == 6000
+
+    piped = subprocess.run([sys.executable, "-m", "autopilot_cli", "--db", str(tmp_path / "t3.db"), "ingest", str(big)],
+                           capture_output=True, text=True, env=env, timeout=120)
+    assert piped.returncode == 0
+    assert "ingesting" not in piped.stdout + piped.stderr and "\x1b" not in piped.stdout
+    assert piped.stdout.startswith("ingested 6000,")
