@@ -38,7 +38,7 @@ class _ProgressBar:
                 console=console(), transient=True,
             )
             self._progress.start()
-            self._task = self._progress.add_task("ingesting", total=None, records="0")
+            self._task = self._progress.add_task("ingesting", total=max(tick.total_bytes, 1), records="0")
         assert self._task is not None
         name = "standard input" if tick.source == STDIN else Path(tick.source).name
         files = f" ({tick.inputs_done + 1 if tick.inputs_done < tick.inputs else tick.inputs}/{tick.inputs})" \
