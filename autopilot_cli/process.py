@@ -24,8 +24,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from .ab import promote_winners
 from .clock import Clock, to_iso
@@ -45,6 +46,8 @@ from .variants import load_experiments, record_assignment, sync_experiments
 CHUNK = 200
 
 Moderator = Callable[[list[str]], list[GateResult]]
+Progress = Callable[[int, int], None]
+"""Told (events done, events in this run) before the first chunk and after each one."""
 
 
 class ProcessReport(BaseModel):
@@ -59,13 +62,24 @@ class ProcessReport(BaseModel):
     rate_limited: int = 0
     skipped: int = 0
     errors: int = 0
+    warnings: list[str] = Field(default_factory=list)
+    """One line per distinct drafting failure (model unreachable, token budget spent, ...) and the
+    number of events it sent to review: a model that is down must not pass unnoticed."""
     decisions: list[Decision] = Field(default_factory=list)
+    _failed_drafts: dict[str, int] = PrivateAttr(default_factory=dict)
 
-    def add(self, decision: Decision) -> None:
+    def add(self, decision: Decision, draft: DraftResult | None = None) -> None:
         self.processed += 1
         key = "errors" if decision.outcome == "error" else decision.outcome
         setattr(self, key, getattr(self, key) + 1)
         self.decisions.append(decision)
+        if draft is not None and draft.error and decision.outcome == "review_queue":
+            problem = f"{draft.drafter} drafter: {draft.error}"
+            self._failed_drafts[problem] = self._failed_drafts.get(problem, 0) + 1
+
+    def finish(self) -> None:
+        self.warnings = [f"{problem} — {n} event{'' if n == 1 else 's'} sent to review"
+                         for problem, n in self._failed_drafts.items()]
 
 
 @dataclass
@@ -235,7 +249,7 @@ def _run_chunk(store: Store, ctx: Context, services: Services, events: list[sqli
                 decision = _error_in(conn, ctx, event_id, exc)
             conn.execute("RELEASE event")
             if decision is not None:
-                report.add(decision)
+                report.add(decision, drafts.get(event_id))
 
 
 def _next_chunk(store: Store, after: tuple[str | None, int], remaining: int | None) -> list[sqlite3.Row]:
@@ -252,11 +266,12 @@ def _next_chunk(store: Store, after: tuple[str | None, int], remaining: int | No
 def process_events(
     store: Store, config: Config, clock: Clock, services: Services, *,
     limit: int | None = None, dry_run: bool = False, protected_fragments: tuple[str, ...] = (),
+    progress: Progress | None = None,
 ) -> ProcessReport:
     if dry_run:
         with _snapshot(store) as snapshot:
             report = process_events(snapshot, config, clock, services, limit=limit,
-                                    protected_fragments=protected_fragments)
+                                    protected_fragments=protected_fragments, progress=progress)
         report.dry_run = True
         return report
     now = clock.now()
@@ -272,10 +287,15 @@ def process_events(
                                     services.index.knowledge if services.index is not None else None),
                            services.index)
     try:
+        total = 0
+        if config.autopilot.parallel_checks or progress is not None:
+            pending = cast(int, store.scalar("SELECT count(*) FROM events WHERE state = 'pending'") or 0)
+            total = pending if limit is None else min(limit, pending)
         if config.autopilot.parallel_checks:
-            pending = store.scalar("SELECT count(*) FROM events WHERE state = 'pending'") or 0
-            checks.start_worker(pending if limit is None else min(limit, pending))
-        remaining = limit
+            checks.start_worker(total)
+        remaining, done = limit, 0
+        if progress is not None:
+            progress(0, total)
         rows = _next_chunk(store, (None, 0), remaining)
         ahead = checks.submit(rows)
         while rows:
@@ -286,6 +306,10 @@ def process_events(
             ctx.inbound = checks.collect(ahead)
             ahead = checks.submit(following) if following else None
             _run_chunk(store, ctx, services, rows, report)
+            done += len(rows)
+            if progress is not None:
+                # Events that arrived during the run come after the count taken at its start.
+                progress(done, max(total, done))
             rows = following
     finally:
         checks.close()
@@ -294,6 +318,7 @@ def process_events(
     # declared winner of an auto_promote experiment takes new contacts from the next run.
     with store.transaction() as conn:
         promote_winners(conn, config.ab, to_iso(now))
+    report.finish()
     return report
 
 

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import signal
 import socket
+import subprocess
+import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -222,7 +227,7 @@ def test_the_api_key_never_appears_in_errors_or_logs(openai_stub, drafter, caplo
     d = make_drafter(openai_stub.url, concurrency=1)
     results = d.draft_many([request(1), request(2), request(3)])
     assert [r.reasons for r in results] == [["model_unavailable"], ["model_unavailable"], ["model_invalid_output"]]
-    assert results[0].error == "model unavailable: AuthenticationError (HTTP 401)"
+    assert results[0].error == f"model unavailable at {openai_stub.url}: AuthenticationError (HTTP 401)"
     for r in results:
         assert API_KEY not in r.model_dump_json()
     assert "Retrying request" in caplog.text  # the client's own log was captured
@@ -303,3 +308,116 @@ def test_a_model_that_complies_and_leaks_its_prompt_is_stopped(openai_stub, stor
     [decision] = process_events(store, config, clock, services, protected_fragments=d.protected_fragments).decisions
     assert decision.outcome == "review_queue" and "sanity:leaked_prompt" in decision.reasons
     d.close()
+
+
+# -- a model that cannot be reached (issue 12, item 17) and Ctrl-C while it answers (item 4) --------
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class CountingTransport(httpx.HTTPTransport):
+    """httpx's real transport, counting the requests it was asked to send."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent += 1
+        return super().handle_request(request)
+
+
+def test_an_unreachable_model_is_named_with_its_url_and_cause_and_not_asked_again() -> None:
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+    transport = CountingTransport()
+    client = httpx.Client(transport=transport)
+    d = make_drafter(url, http_client=client, max_retries=0, concurrency=1)
+    results = d.draft_many([request(1), request(2)]) + d.draft_many([request(3)])
+    expected = f"model unavailable at {url}: APIConnectionError (connection refused)"
+    assert [r.error for r in results] == [expected] * 3
+    assert all(r.reasons == ["model_unavailable"] and r.text == HOLDING for r in results)
+    assert transport.sent == 1  # the rest of the run fails at once instead of hours of backoff
+    client.close()
+
+
+def test_the_url_shown_carries_no_credentials() -> None:
+    from autopilot_cli.drafting.network import endpoint
+
+    assert endpoint("https://user:secret@models.example.test:8443/v1/?key=abc#x") == \
+        "https://models.example.test:8443/v1"
+    assert endpoint("http://[::1]:8080/v1") == "http://[::1]:8080/v1"
+
+
+def test_process_with_an_unreachable_model_warns_once_and_sends_every_event_to_review(store, clock, config) -> None:
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+    events = [{"channel": "email", "id": f"m{i}", "from": f"c{i}@example.org", "text": "Are you open on Saturday?",
+               "received_at": to_iso(NOW - timedelta(minutes=5))} for i in range(5)]
+    ingest_bytes(store, b"".join(json.dumps(e).encode() + b"\n" for e in events), fmt="jsonl", config=config,
+                 clock=clock, secrets=Secrets({}))
+    d = make_drafter(url, max_retries=0)
+    report = process_events(store, config, clock, Services(drafter=d, index=KnowledgeIndex.from_file(KNOWLEDGE)))
+    assert report.warnings == [
+        f"openai drafter: model unavailable at {url}: APIConnectionError (connection refused) — 5 events sent to review"]
+    assert {d.outcome for d in report.decisions} == {"review_queue"}
+    assert all("model_unavailable" in d.reasons for d in report.decisions)
+    trail = store.scalar("SELECT checks FROM decisions WHERE event_id = ?", (report.decisions[0].event_id,))
+    assert f"model unavailable at {url}: APIConnectionError (connection refused)" in trail
+    d.close()
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env.update(OPENAI_API_KEY=API_KEY, NO_PROXY="127.0.0.1,localhost", PYTHONUNBUFFERED="1", **extra)
+    return env
+
+
+def cli_shop(tmp_path: Path, base_url: str, events: int, timeout: float = 30) -> list[str]:
+    """A config for the openai drafter at ``base_url``, ``events`` pending events; the argv of ``process``."""
+    config = tmp_path / "autopilot.toml"
+    config.write_text(f'[drafter]\nkind = "openai"\nbase_url = "{base_url}"\nmax_retries = 0\n'
+                      f'timeout_seconds = {timeout}\nknowledge_file = "{KNOWLEDGE.as_posix()}"\n', encoding="utf-8")
+    argv = [sys.executable, "-m", "autopilot_cli", "--config", str(config), "--db", str(tmp_path / "shop.db")]
+    lines = "".join(json.dumps({"channel": "email", "id": f"m{i}", "from": f"c{i}@example.org",
+                                "text": "Are you open on Saturday?", "received_at": "2026-11-25T11:55:00Z"}) + "\n"
+                    for i in range(events))
+    subprocess.run([*argv, "ingest", "--format", "jsonl"], input=lines.encode(), env=cli_env(), check=True,
+                   capture_output=True, cwd=tmp_path)
+    return [*argv, "process"]
+
+
+def test_the_process_command_prints_one_warning_line_for_an_unreachable_model(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+    argv = cli_shop(tmp_path, url, 3)
+    done = subprocess.run([*argv, "--json"], capture_output=True, text=True, env=cli_env(), cwd=tmp_path, timeout=120)
+    assert done.returncode == 0
+    warning = (f"warning: openai drafter: model unavailable at {url}: APIConnectionError (connection refused) "
+               "— 3 events sent to review")
+    assert done.stderr == warning + "\n"
+    report = json.loads(done.stdout)
+    assert report["review_queue"] == 3 and report["warnings"] == [warning.removeprefix("warning: ")]
+
+
+def test_ctrl_c_while_the_model_is_answering_does_not_wait_for_it(openai_stub, tmp_path: Path) -> None:
+    asked, release = threading.Event(), threading.Event()
+
+    def held(body: object) -> StubReply:
+        asked.set()
+        release.wait(300)  # the answer comes only once the test is over
+        return completion()
+
+    openai_stub.chat_handler = held
+    argv = cli_shop(tmp_path, openai_stub.url, 3, timeout=600)  # no client timeout ends the wait either
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(), cwd=tmp_path,
+                            start_new_session=True)
+    try:
+        assert asked.wait(60), "the model was never asked"
+        os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C
+        out, err = proc.communicate(timeout=60)  # before the model answers
+    finally:
+        release.set()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert (proc.returncode, err, out) == (130, b"error: interrupted\n", b"")

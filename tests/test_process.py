@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -360,3 +361,76 @@ def test_a_contact_name_is_only_echoed_when_it_is_plainly_a_name(store, name, gr
     ingest(store, msg(1, "When are you open?", name=name))
     d = run(store).decisions[0]
     assert store.scalar("SELECT text FROM drafts WHERE id = ?", (d.draft_id,)).startswith(greeting + "\n")
+
+
+# -- a progress bar on a terminal, never under cron, in a pipe or with --json (issue 12, item 14) ---
+def _run_on_a_terminal(argv: list[str], cwd: Path) -> tuple[int, bytes]:
+    """Run ``argv`` with stdin, stdout and stderr on a pseudo-terminal, as from an interactive shell."""
+    import os
+    import pty
+    import subprocess
+
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE",
+                                                             "TTY_INTERACTIVE", "CI")}
+    env.update(TERM="xterm-256color", COLUMNS="100", LINES="40")
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd, start_new_session=True)
+    os.close(slave)
+    chunks = []
+    try:
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: every holder of the terminal has closed it
+                break
+            if not data:
+                break
+            chunks.append(data)
+        proc.wait(timeout=120)
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, b"".join(chunks)
+
+
+@pytest.fixture
+def big_shop(tmp_path: Path) -> list[str]:
+    from autopilot_cli.commands._progress import MIN_EVENTS
+
+    db = tmp_path / "shop.db"
+    with open_store(db, FixedClock(NOW)) as store:
+        ingest(store, *(msg(i, "What are your opening hours on Saturday?", sender=f"c{i}@example.org")
+                        for i in range(MIN_EVENTS + 200)))
+    config = tmp_path / "autopilot.toml"
+    config.write_text(f'[drafter]\nknowledge_file = "{KNOWLEDGE.as_posix()}"\n', encoding="utf-8")
+    import sys
+
+    return [sys.executable, "-m", "autopilot_cli", "--config", str(config), "--db", str(db), "process"]
+
+
+def test_a_big_run_on_a_terminal_shows_a_progress_bar_and_nowhere_else(big_shop: list[str], tmp_path: Path) -> None:
+    import subprocess
+
+    from autopilot_cli.commands._progress import MIN_EVENTS
+
+    total = MIN_EVENTS + 200
+    # In a pipe (cron, `| tee`): no bar, no terminal codes.
+    piped = subprocess.run([*big_shop, "--dry-run"], capture_output=True, cwd=tmp_path, timeout=120)
+    assert piped.returncode == 0 and f"processed {total}" in piped.stdout.decode()
+    assert b"deciding events" not in piped.stdout + piped.stderr and b"\x1b[" not in piped.stderr
+    # --json on a terminal: the output is for a program, no bar either.
+    code, shown = _run_on_a_terminal([*big_shop, "--dry-run", "--json"], tmp_path)
+    assert code == 0 and b"deciding events" not in shown
+    assert json.loads(shown.decode().replace("\r\n", "\n"))["processed"] == total
+    # A small run on a terminal: over before a bar would mean anything.
+    code, shown = _run_on_a_terminal([*big_shop, "--dry-run", "--limit", str(MIN_EVENTS - 1)], tmp_path)
+    assert code == 0 and b"deciding events" not in shown and f"processed {MIN_EVENTS - 1}".encode() in shown
+    # A big run on a terminal: the bar counts to the end, then the summary.
+    code, shown = _run_on_a_terminal(big_shop, tmp_path)
+    assert code == 0
+    plain = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", shown)  # colours and cursor moves dropped
+    bar = re.findall(rb"deciding events\D*(\d+)/(\d+)", plain)
+    assert bar and {int(t) for _, t in bar} == {total} and int(bar[-1][0]) == total, bar
+    assert shown.index(b"deciding events") < shown.index(f"processed {total}".encode())

@@ -63,12 +63,16 @@ def register(app: typer.Typer) -> None:
         # Imported here: the drafting stack is not needed by other commands.
         from ..process import process_events
         from ..services import build_services
+        from ._progress import TerminalProgress
 
         rt = runtime(ctx)
         config = rt.config()
         services, protected = build_services(config, rt.secrets())
-        report = process_events(rt.store(), config, rt.clock, services, limit=limit, dry_run=dry_run,
-                                protected_fragments=protected)
+        with TerminalProgress("deciding events", enabled=not as_json) as progress:
+            report = process_events(rt.store(), config, rt.clock, services, limit=limit, dry_run=dry_run,
+                                    protected_fragments=protected, progress=progress)
+        for warning in report.warnings:  # one line each, on stderr: seen under cron too
+            typer.echo("warning: " + " ".join(warning.split()), err=True)
         if as_json:
             data = report.model_dump(mode="json")
             print_json(data)

@@ -10,8 +10,15 @@ Failures: the official client itself retries connection errors, timeouts, 408,
 409, 429 and 5xx ``max_retries`` times with exponential backoff (0.5 s doubling,
 at most 8 s, up to 25 % jitter), honouring ``Retry-After``/``retry-after-ms`` up
 to two minutes. What still fails becomes a ``DraftResult`` with ``error`` and a
-holding reply; ``draft_many`` never raises. Errors name the class and HTTP
-status only: a provider's message can echo part of the key (401).
+holding reply; ``draft_many`` never raises. Errors name the endpoint, the class
+and the HTTP status or network cause (``network.py``), never the provider's
+message: it can echo part of the key (401).
+
+Unreachable: once a request could not connect at all (refused, host not
+resolved, no route, connect timeout — after the client's own retries), the
+rest of the run does not try again: every later request fails at once with the
+same error, so a model that is down sends a 50,000-event run to review in
+seconds rather than hours of backoff, and ``process`` warns once.
 
 Token budget: no request starts once this call has used ``token_budget``
 tokens; requests in flight finish, so a call overshoots by at most
@@ -24,7 +31,6 @@ import json
 import re
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import openai
@@ -34,6 +40,7 @@ from ..config import DrafterSection
 from ..gates import GateResult
 from ..gates.safety import moderation_result
 from .base import DraftRequest, DraftResult
+from .network import describe_error, endpoint, map_concurrently, never_connected
 from .templates import HOLDING_ANSWER, render
 
 _RULES = (
@@ -124,12 +131,6 @@ def parse_reply(content: str | None) -> ModelReply | None:
     return None
 
 
-def describe_error(exc: BaseException) -> str:
-    """Class and status only: never the provider's message (it may echo the key)."""
-    status = getattr(exc, "status_code", None)
-    return f"{type(exc).__name__} (HTTP {status})" if status else type(exc).__name__
-
-
 def make_client(cfg: DrafterSection, api_key: str, http_client: httpx.Client | None = None) -> openai.OpenAI:
     return openai.OpenAI(api_key=api_key, base_url=cfg.base_url, timeout=cfg.timeout_seconds,
                          max_retries=cfg.max_retries, http_client=http_client)
@@ -144,6 +145,9 @@ class OpenAIDrafter:
     def __init__(self, client: openai.OpenAI, model: str, concurrency: int = 8) -> None:
         self.client, self.model, self.concurrency = client, model, concurrency
         self.response_format: dict = JSON_SCHEMA_FORMAT
+        self.endpoint = endpoint(client.base_url)
+        self._unreachable: str | None = None
+        """The error of a request that could not connect: later requests fail at once with it."""
 
     @classmethod
     def from_config(cls, cfg: DrafterSection, api_key: str, http_client: httpx.Client | None = None) -> OpenAIDrafter:
@@ -164,19 +168,22 @@ class OpenAIDrafter:
             return result
 
         results: list[DraftResult] = []
-        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="drafter") as pool:
-            for request, future in [(r, pool.submit(guarded, r)) for r in requests]:
-                try:
-                    results.append(future.result())
-                except Exception as exc:  # a bug of ours must not lose the batch
-                    results.append(self._failure(request, f"drafter error: {describe_error(exc)}", "model_unavailable"))
+        for request, result in zip(requests, map_concurrently(guarded, requests, self.concurrency)):
+            if isinstance(result, Exception):  # a bug of ours must not lose the batch
+                result = self._failure(request, f"drafter error: {describe_error(result)}", "model_unavailable")
+            results.append(result)
         return results
 
     def draft(self, request: DraftRequest) -> DraftResult:
+        if self._unreachable is not None:
+            return self._failure(request, self._unreachable, "model_unavailable")
         try:
             completion = self._complete(build_messages(request))
         except openai.OpenAIError as exc:
-            return self._failure(request, f"model unavailable: {describe_error(exc)}", "model_unavailable")
+            error = f"model unavailable at {self.endpoint}: {describe_error(exc)}"
+            if never_connected(exc):
+                self._unreachable = error
+            return self._failure(request, error, "model_unavailable")
         except ValueError:  # a 200 whose body is not JSON, e.g. a proxy's error page
             return self._failure(request, "model returned invalid output", "model_invalid_output")
         tokens = int(getattr(getattr(completion, "usage", None), "total_tokens", 0) or 0)
