@@ -30,7 +30,7 @@ from .gates.spam import check_spam
 from .gates.sanity import CHANNEL_LIMITS, check_sanity
 from .inbound_checks import InboundResult, metadata_of
 from .knowledge import KnowledgeIndex
-from .optout import ConsentSignal, classify_consent
+from .optout import ConsentSignal, classify_message, is_typed
 from .ratelimits import Limit, count, earliest_allowed
 from .send_time import plan_reply_time
 from .variants import Assignment, Experiment, choose
@@ -77,7 +77,9 @@ class Context:
 
     def classify(self, event: sqlite3.Row) -> ConsentSignal | None:
         done = self.inbound.get(event["id"])
-        return done.consent if done is not None else classify_consent(event["text"], self.config.consent.languages)
+        if done is not None:
+            return done.consent
+        return classify_message(event["text"], event["message_type"], self.config.consent.languages)
 
     def passages(self, event: sqlite3.Row) -> list[Passage]:
         done = self.inbound.get(event["id"])
@@ -197,7 +199,8 @@ def evaluate(
         plan.check("consent", "info", f"{signal.action} by {signal.rule}")
         plan.consent = signal
         return plan.finish("opted_out" if signal.action == "opt_out" else "opted_in", f"{signal.action}:{signal.rule}")
-    plan.check("consent", "pass", "no opt-out or opt-in request" if signal is None else f"help request ({signal.rule})")
+    tapped = "" if is_typed(event["message_type"]) else " (a tapped button or quick reply: its title is no keyword)"
+    plan.check("consent", "pass", f"no opt-out or opt-in request{tapped}" if signal is None else f"help request ({signal.rule})")
     if _contact_checks(conn, ctx, event, plan):
         return plan
     if signal is not None:  # HELP / INFO: the configured help text, no model involved

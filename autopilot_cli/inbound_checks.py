@@ -56,7 +56,7 @@ from .gates.compliance import mentioned_topics, topic_keys
 from .gates.injection import check_injection
 from .gates.safety import matching_rules
 from .knowledge import KnowledgeFile, KnowledgeIndex
-from .optout import ConsentSignal, classify_consent
+from .optout import ConsentSignal, classify_message
 
 WORKER_MIN_EVENTS = 2000
 """Below this a worker's start-up (~0.3 s to import) costs more than it saves."""
@@ -82,10 +82,11 @@ def metadata_of(raw: str | None) -> dict:
     return json.loads(raw or "{}")
 
 
-def check_one(text: str, metadata: str | None, settings: Settings, index: KnowledgeIndex | None) -> InboundResult:
+def check_one(text: str, metadata: str | None, settings: Settings, index: KnowledgeIndex | None,
+              message_type: str = "text") -> InboundResult:
     text = text or ""
     return InboundResult(
-        consent=classify_consent(text, list(settings.languages)),
+        consent=classify_message(text, message_type, list(settings.languages)),
         passages=index.search(text) if index is not None else [],
         safety=matching_rules(text),
         compliance=mentioned_topics(text, topic_keys(settings.topics)),
@@ -93,16 +94,16 @@ def check_one(text: str, metadata: str | None, settings: Settings, index: Knowle
     )
 
 
-Item = tuple[int, str, str | None]
-"""(event id, text, metadata JSON)."""
+Item = tuple[int, str, str | None, str]
+"""(event id, text, metadata JSON, message type)."""
 
 
 def check_all(items: Sequence[Item], settings: Settings, index: KnowledgeIndex | None) -> dict[int, InboundResult]:
     """Every item it can check; one that raises is left out (the caller redoes it inline)."""
     results: dict[int, InboundResult] = {}
-    for event_id, text, metadata in items:
+    for event_id, text, metadata, message_type in items:
         try:
-            results[event_id] = check_one(text, metadata, settings, index)
+            results[event_id] = check_one(text, metadata, settings, index, message_type)
         except Exception:  # noqa: BLE001 — reported inline, for its event only
             continue
     return results
@@ -267,7 +268,7 @@ class InboundChecks:
         return True
 
     def submit(self, rows: Sequence[sqlite3.Row]) -> Future[dict[int, InboundResult]]:
-        items = [(row["id"], row["text"], row["metadata"]) for row in rows]
+        items = [(row["id"], row["text"], row["metadata"], row["message_type"]) for row in rows]
         if self._worker is not None:
             future = self._worker.submit(items)
             if future is not None:

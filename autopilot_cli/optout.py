@@ -25,6 +25,13 @@ Pure functions, no I/O. Two kinds of rule:
   texting me ...", "why won't you stop ..."); "if you stop ..." and "did you
   stop ..." are hypotheticals/questions and discarded too.
 
+Taps are not typed text: the title of a WhatsApp button or list row or an
+Instagram quick reply or postback (``SELECTION_TYPES``) is the business's
+wording, chosen by the contact for what the business meant by it ("Cancel" an
+appointment, "Yes" to a date). ``classify_message`` therefore applies no
+keyword rule to it; a title that is itself a plain request ("Stop messaging
+me", "Unsubscribe from promos") still opts out through the phrase rules.
+
 Requests about a third party ("How do I unsubscribe my son from the
 newsletter?", "I want to unsubscribe my daughter") are deliberately NOT an
 opt-out of this contact: patterns require "me"/"I" as the object or subject.
@@ -248,18 +255,19 @@ def _negated(folded: str, start: int, lang: str) -> bool:
     return lang == "en" and any(w in {"if", "did"} for w in words)
 
 
-def classify_consent(text: str, languages: Sequence[str] = ("en",)) -> ConsentSignal | None:
+def classify_consent(text: str, languages: Sequence[str] = ("en",), *, keywords: bool = True) -> ConsentSignal | None:
     """Classify one inbound message; None when it carries no consent signal.
 
     English rules always apply; ``languages`` adds keywords and phrases of the
-    other supported languages (first listed wins on a shared keyword). Raises
-    ValueError for a language code outside SUPPORTED_LANGUAGES.
+    other supported languages (first listed wins on a shared keyword).
+    ``keywords=False``: phrase rules only. Raises ValueError for a language
+    code outside SUPPORTED_LANGUAGES.
     """
     langs = _languages(languages)
     folded = _fold(text)
     if not folded:
         return None
-    found = _keyword(folded, langs)
+    found = _keyword(folded, langs) if keywords else None
     if found:
         return found
     for lang in ["en", *[code for code in langs if code != "en"]]:
@@ -269,3 +277,18 @@ def classify_consent(text: str, languages: Sequence[str] = ("en",)) -> ConsentSi
                     suffix = "" if lang == "en" else f"({lang})"
                     return ConsentSignal("opt_out", f"phrase:{label}{suffix}", lang)
     return None
+
+
+SELECTION_TYPES = frozenset({"interactive", "button", "quick_reply", "postback"})
+"""Message types (set by the parsers) whose text is the title of something the contact tapped:
+WhatsApp ``interactive`` (button and list replies, flows) and ``button`` (a template's quick
+reply), Instagram ``quick_reply`` and ``postback``."""
+
+
+def is_typed(message_type: str | None) -> bool:
+    return message_type not in SELECTION_TYPES
+
+
+def classify_message(text: str, message_type: str | None, languages: Sequence[str] = ("en",)) -> ConsentSignal | None:
+    """``classify_consent`` for an inbound message: no keyword rule for a tapped title (module docstring)."""
+    return classify_consent(text, languages, keywords=is_typed(message_type))

@@ -293,3 +293,94 @@ def test_precision_recall_on_labeled_set() -> None:
     )
     fp = sum(1 for t in NEGATIVE if classify_consent(t, SUPPORTED_LANGUAGES) is not None)
     assert tp == len(LABELED) and fp == 0
+
+
+# -- a tapped button or quick reply is not typed text (issue 12, item 6) ----------------------------
+def test_a_tapped_title_is_not_read_as_a_keyword() -> None:
+    from autopilot_cli.optout import classify_message
+
+    for kind in ("interactive", "button", "quick_reply", "postback"):
+        for title in ("Cancel", "STOP", "Stop", "End", "Yes", "Help", "Remove"):
+            assert classify_message(title, kind, SUPPORTED_LANGUAGES) is None, (kind, title)
+    # Typed, the same words keep their meaning.
+    assert classify_message("Cancel", "text") == ConsentSignal("opt_out", "keyword:CANCEL", "en")
+    assert classify_message("STOP", "email") == ConsentSignal("opt_out", "keyword:STOP", "en")
+    # A title that is itself a plain request still opts out (phrase rules).
+    assert classify_message("Stop messaging me", "button").rule == "phrase:stop messaging me"
+
+
+def _fixture(*parts: str) -> dict:
+    import json
+
+    from .conftest import FIXTURES
+
+    return json.loads(FIXTURES.joinpath(*parts).read_text(encoding="utf-8"))
+
+
+def _whatsapp_tap(kind: str, title: str, wamid: str, at: int) -> dict:
+    payload = _fixture("whatsapp", "interactive_button_reply.json" if kind == "interactive" else "button.json")
+    message = payload["entry"][0]["changes"][0]["value"]["messages"][0]
+    message["id"], message["timestamp"] = wamid, str(at)
+    if kind == "interactive":
+        message["interactive"]["button_reply"]["title"] = title
+    else:
+        message["button"] = {"payload": title.upper(), "text": title}
+    return payload
+
+
+def _whatsapp_typed(text: str, wamid: str, at: int) -> dict:
+    payload = _whatsapp_tap("interactive", "x", wamid, at)
+    message = payload["entry"][0]["changes"][0]["value"]["messages"][0]
+    del message["interactive"]
+    message.update(type="text", text={"body": text})
+    return payload
+
+
+def _instagram_tap(kind: str, title: str, mid: str, at_ms: int) -> dict:
+    payload = _fixture("instagram", "message_quick_reply.json" if kind == "quick_reply" else "postback.json")
+    event = payload["entry"][0]["messaging"][0]
+    event["timestamp"] = at_ms
+    if kind == "quick_reply":
+        event["message"].update(mid=mid, text=title)
+    else:
+        event["postback"].update(mid=mid, title=title)
+    return payload
+
+
+def test_a_cancel_button_does_not_opt_the_contact_out_but_typed_stop_does(store, clock) -> None:
+    import json
+
+    from autopilot_cli.config import config_from_dict
+    from autopilot_cli.explain import explain_event
+    from autopilot_cli.ingest import ingest_bytes
+    from autopilot_cli.process import process_events
+    from autopilot_cli.secrets import Secrets
+
+    from .test_process import services
+
+    config = config_from_dict({})
+    at = int(clock.now().timestamp()) - 600
+
+    def ingest(payload: dict, fmt: str) -> None:
+        report = ingest_bytes(store, json.dumps(payload).encode(), fmt=fmt, config=config, clock=clock,
+                              secrets=Secrets({}))
+        assert report.ingested == 1
+
+    ingest(_whatsapp_tap("interactive", "Cancel", "wamid.tap1", at), "whatsapp")  # cancelling an appointment
+    ingest(_whatsapp_tap("button", "Stop", "wamid.tap2", at + 1), "whatsapp")
+    ingest(_instagram_tap("quick_reply", "STOP", "ig.tap3", (at + 2) * 1000), "instagram")
+    ingest(_instagram_tap("postback", "Cancel", "ig.tap4", (at + 3) * 1000), "instagram")
+    report = process_events(store, config, clock, services())
+    assert len(report.decisions) == 4
+    assert report.opted_out == 0 and all(d.outcome != "opted_out" for d in report.decisions)
+    assert store.scalar("SELECT count(*) FROM consent_changes") == 0
+    # Recorded like any message, and the trail says why the title was not read as a keyword.
+    texts = {row["text"] for row in store.query("SELECT text FROM events")}
+    assert texts == {"Cancel", "Stop", "STOP"}
+    consent = next(c for c in explain_event(store, report.decisions[0].event_id).checks if c.name == "consent")
+    assert consent.result == "pass" and "tapped button or quick reply" in consent.detail
+
+    ingest(_whatsapp_typed("cancel", "wamid.typed", at + 4), "whatsapp")  # typed: the keyword counts
+    [typed] = process_events(store, config, clock, services()).decisions
+    assert typed.outcome == "opted_out" and typed.reasons == ["opt_out:keyword:CANCEL"]
+    assert store.scalar("SELECT count(*) FROM consent_changes WHERE action = 'opt_out'") == 1
