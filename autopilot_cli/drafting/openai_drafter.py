@@ -145,7 +145,7 @@ class OpenAIDrafter:
     def __init__(self, client: openai.OpenAI, model: str, concurrency: int = 8) -> None:
         self.client, self.model, self.concurrency = client, model, concurrency
         self.response_format: dict = JSON_SCHEMA_FORMAT
-        self.endpoint = endpoint(client.base_url)
+        self.endpoint = endpoint(str(client.base_url))
         self._unreachable: str | None = None
         """The error of a request that could not connect: later requests fail at once with it."""
 
