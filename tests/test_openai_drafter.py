@@ -421,3 +421,16 @@ def test_ctrl_c_while_the_model_is_answering_does_not_wait_for_it(openai_stub, t
             proc.kill()
             proc.communicate()
     assert (proc.returncode, err, out) == (130, b"error: interrupted\n", b"")
+
+
+def test_an_unreachable_moderation_endpoint_fails_closed_and_is_not_asked_again() -> None:
+    transport = CountingTransport()
+    client = httpx.Client(transport=transport)
+    cfg = DrafterSection(kind="openai", base_url=f"http://127.0.0.1:{closed_port()}/v1", max_retries=0,
+                         moderation=True)
+    moderate = build_moderator(cfg, API_KEY, client)
+    results = moderate(["a", "b"]) + moderate(["c"])
+    assert all(not r.passed and "safety:moderation_unavailable" in r.reasons for r in results)
+    assert all("connection refused" in r.detail for r in results)
+    assert transport.sent == 1
+    client.close()

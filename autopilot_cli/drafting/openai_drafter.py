@@ -233,16 +233,21 @@ def build_moderator(
 ) -> Callable[[list[str]], list[GateResult]]:
     """One moderation request per batch of drafts; fails closed (every draft to review)."""
     client = make_client(cfg, api_key, http_client)
+    unreachable: list[str] = []  # as for drafts: once it could not connect, the run does not try again
 
     def moderate(texts: list[str]) -> list[GateResult]:
         if not texts:
             return []
+        if unreachable:
+            return [moderation_result(None, [], unreachable[0]) for _ in texts]
         try:
             results = list(client.moderations.create(input=texts).results)
             if len(results) != len(texts):
                 raise ValueError(f"{len(results)} moderation results for {len(texts)} texts")
             return [moderation_result(bool(r.flagged), _flagged(r), None) for r in results]
         except Exception as exc:  # fail closed, whatever went wrong
+            if never_connected(exc):
+                unreachable.append(describe_error(exc))
             return [moderation_result(None, [], describe_error(exc)) for _ in texts]
 
     return moderate
