@@ -354,8 +354,8 @@ def test_not_an_mbox_raises_input_error(data: bytes) -> None:
 
 
 def test_registered_under_both_formats() -> None:
-    assert get_parser("email") is parse
-    assert get_parser("mbox") is parse_mbox
+    assert get_parser("email").__wrapped__ is parse
+    assert get_parser("mbox").__wrapped__ is parse_mbox
 
 
 # --- helpers -----------------------------------------------------------------

@@ -50,7 +50,7 @@ def inbound(doc: dict, i: int, **fields: Any) -> InboundMessage:
 
 
 def test_parser_is_registered() -> None:
-    assert get_parser("whatsapp") is parse
+    assert get_parser("whatsapp").__wrapped__ is parse
 
 
 def test_text_messages_exact() -> None:

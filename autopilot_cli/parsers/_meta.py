@@ -13,13 +13,20 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..clock import parse_timestamp
 from ..events import Ignored, ParsedItem, Rejected
-from ._common import Limits, iter_json_documents, json_path, too_big
+from ._common import (
+    Limits,
+    TimestampOutOfRange,
+    iter_json_documents,
+    json_path,
+    short_repr,
+    timestamp,
+    too_big,
+)
 
 # A bug or an unforeseen value in one record must not abort the whole batch:
 # these become a Rejected for that record instead.
-RECORD_ERRORS = (TypeError, ValueError, AttributeError, KeyError, OverflowError, OSError)
+RECORD_ERRORS = (TypeError, ValueError, AttributeError, KeyError, OverflowError, OSError, RecursionError)
 
 
 class BadRecord(Exception):
@@ -71,7 +78,8 @@ def parse_record(record: Any, label: str, line: int | None, index: str, limits: 
     try:
         if not isinstance(record, dict):
             raise BadRecord("not a JSON object")
-        size_problem = too_big(len(json.dumps(record, ensure_ascii=False).encode()), limits)
+        # surrogatepass: a lone surrogate is measured here and refused by parsers._checked.
+        size_problem = too_big(len(json.dumps(record, ensure_ascii=False).encode("utf-8", "surrogatepass")), limits)
         item = Rejected(reason=size_problem) if size_problem else handler(record)
     except BadRecord as exc:
         item = Rejected(reason=str(exc), raw=record)
@@ -88,6 +96,8 @@ def timestamp_of(record: dict) -> Any:
     if value is None:
         raise BadRecord("missing 'timestamp'")
     try:
-        return parse_timestamp(value)
-    except (ValueError, OverflowError, OSError):
-        raise BadRecord(f"bad 'timestamp' {value!r} (Meta sends Unix time)") from None
+        return timestamp(value)
+    except TimestampOutOfRange:
+        raise BadRecord(f"bad 'timestamp' {short_repr(value)}: out of range (1970 to 2199)") from None
+    except ValueError:
+        raise BadRecord(f"bad 'timestamp' {short_repr(value)} (Meta sends Unix time)") from None

@@ -9,10 +9,10 @@ RFC 5322 header lines is one email message.
 
 from __future__ import annotations
 
-import json
 import re
 
 from ..errors import UnknownFormat
+from ._common import BadJson, loads
 
 _HEADER_LINE = re.compile(rb"^[!-9;-~]+:[ \t]")  # RFC 5322 field-name, colon
 
@@ -34,13 +34,14 @@ def _first_json_value(data: bytes) -> object:
     # file is not decoded in full (a 36 MB file with one emoji became a
     # 144 MB UCS-4 string just to be told "Extra data").
     try:
-        return json.loads(_first_line(data))
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        return loads(_first_line(data))
+    except BadJson:
         pass
     try:
-        return json.loads(data)  # one pretty-printed document
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
+        return loads(data)  # one pretty-printed document
+    except BadJson as exc:
+        # Deep nesting or a 5,000-digit number once escaped from here as a crash.
+        raise UnknownFormat(f"input is not valid JSON ({exc})") from None
 
 
 def _from_json(value: object) -> str | None:

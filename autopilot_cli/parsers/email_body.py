@@ -13,7 +13,7 @@ import codecs
 from dataclasses import dataclass, field
 from email.message import Message
 
-from .html_text import html_to_text
+from .html_text import html_texts
 
 # Labels that mailers attach to bytes that are usually something else.
 _ASCII_LABELS = frozenset({"", "us-ascii", "ascii", "ansi_x3.4-1968", "us", "iso646-us", "x-unknown", "unknown-8bit"})
@@ -115,15 +115,16 @@ def extract_body(msg: Message) -> Body:
     attachments: list[str] = []
     leaves = _leaves(msg, attachments)
     plain = [p for kind, p in leaves if kind == "plain"]
-    html = [_part_text(p) for kind, p in leaves if kind == "html"]
+    # One parse per HTML part gives both texts and the hidden flag (it was three).
+    html = [html_texts(_part_text(p)) for kind, p in leaves if kind == "html"]
     # Hidden HTML text is reported even when text/plain wins: the human reads
     # the HTML alternative, so text only a machine sees matters either way.
-    hidden = any(html_to_text(source).hidden_text for source in html)
+    hidden = any(h.hidden_text for h in html)
     if plain:
         text = "\n\n".join(t for t in (_part_text(p).strip("\n") for p in plain) if t.strip())
         return Body(text, text, "text/plain", hidden, attachments)
     if html:
-        full = "\n\n".join(html_to_text(s).text for s in html)
-        reply = "\n\n".join(html_to_text(s, drop_quotes=True).text for s in html)
+        full = "\n\n".join(h.full for h in html)
+        reply = "\n\n".join(h.reply for h in html)
         return Body(full.strip("\n"), reply.strip("\n"), "text/html", hidden, attachments)
     return Body("", "", "none", hidden, attachments)

@@ -52,6 +52,24 @@ class HtmlText:
     """True when the HTML held non-blank text a reader would not see."""
 
 
+@dataclass(frozen=True)
+class HtmlTexts:
+    """Everything the e-mail parser wants from one HTML part, from one parse."""
+
+    full: str
+    """The visible text, quoted history included."""
+    reply: str
+    """The visible text without client-marked quotes and signatures."""
+    hidden_text: bool
+    truncated: bool
+    """True when the HTML was longer than MAX_HTML_CHARS and only its start was read."""
+
+
+# HTML longer than this is cut before parsing: no human reply comes near, and the
+# work (and the text handed to the drafter) stays bounded whatever the sender sends.
+MAX_HTML_CHARS = 1_000_000
+
+
 @dataclass
 class _Open:
     tag: str
@@ -76,24 +94,74 @@ def _is_quote(tag: str, attrs: dict[str, str | None]) -> bool:
     return tag == "blockquote" and (attrs.get("type") or "").lower() == "cite"
 
 
-class _TextExtractor(HTMLParser):
-    def __init__(self, drop_quotes: bool) -> None:
-        super().__init__(convert_charrefs=True)
-        self.drop_quotes = drop_quotes
-        self.stack: list[_Open] = []
+class _Sink:
+    """One output text: chunks, and the line breaks owed before the next text
+    (adjacent blocks share one break instead of stacking up blank lines)."""
+
+    def __init__(self) -> None:
         self.chunks: list[str] = []
-        self.hidden_text = False
-        self.pre_depth = 0
-        # Line breaks owed before the next text: adjacent blocks share one
-        # break instead of stacking up blank lines.
         self.pending = 0
 
-    def _suppressed(self) -> tuple[bool, bool]:
-        """(invisible, dropped-as-quote) for text at the current position."""
-        skip = any(o.skip for o in self.stack)
-        hidden = any(o.hidden for o in self.stack)
-        quote = self.drop_quotes and any(o.quote for o in self.stack)
-        return skip or hidden, quote
+    def emit(self, text: str) -> None:
+        if self.pending and self.chunks:
+            self.chunks.append("\n" * self.pending)
+        self.pending = 0
+        self.chunks.append(text)
+
+    def space(self) -> None:
+        if not self.pending:
+            self.chunks.append(" ")
+
+    def brk(self, tag: str) -> None:
+        if tag == "br":
+            self.pending += 1
+        elif tag in _PARAGRAPH_TAGS:
+            self.pending = max(self.pending, 2)
+        elif tag in _BLOCK_TAGS:
+            self.pending = max(self.pending, 1)
+
+
+class _TextExtractor(HTMLParser):
+    """Both texts (full and without quotes) in one pass, in time linear in the input:
+    what is suppressed is counted, not searched for up the stack, and an end tag
+    with no open element of its name is dropped without a search (mail with
+    tens of thousands of stray end tags took a minute)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[_Open] = []
+        self.open_counts: dict[str, int] = {}
+        self.skip = self.hidden = self.quote = self.pre_depth = 0
+        self.full = _Sink()
+        self.reply = _Sink()
+        self.hidden_text = False
+
+    def _push(self, entry: _Open) -> None:
+        self.stack.append(entry)
+        self.open_counts[entry.tag] = self.open_counts.get(entry.tag, 0) + 1
+        self.skip += entry.skip
+        self.hidden += entry.hidden
+        self.quote += entry.quote
+        self.pre_depth += entry.tag == "pre"
+
+    def _pop(self) -> None:
+        entry = self.stack.pop()
+        self.open_counts[entry.tag] -= 1
+        self.skip -= entry.skip
+        self.hidden -= entry.hidden
+        self.quote -= entry.quote
+        self.pre_depth -= entry.tag == "pre"
+
+    def _emit(self, text: str) -> None:
+        if self.skip or self.hidden:
+            return  # a list marker inside hidden content is not visible either
+        self.full.emit(text)
+        if not self.quote:
+            self.reply.emit(text)
+
+    def _break(self, tag: str) -> None:
+        self.full.brk(tag)
+        self.reply.brk(tag)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attr_map = {k.lower(): v for k, v in attrs}
@@ -104,54 +172,34 @@ class _TextExtractor(HTMLParser):
             self._emit(" ")
         if tag in _VOID_TAGS:
             return
-        entry = _Open(tag, tag in _SKIP_TAGS, _is_hidden(attr_map), _is_quote(tag, attr_map))
-        self.stack.append(entry)
-        if tag == "pre":
-            self.pre_depth += 1
+        self._push(_Open(tag, tag in _SKIP_TAGS, _is_hidden(attr_map), _is_quote(tag, attr_map)))
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self._break(tag)
 
     def handle_endtag(self, tag: str) -> None:
         # Mail HTML is rarely well formed: close up to the nearest matching
-        # open element and ignore stray end tags.
-        for pos in range(len(self.stack) - 1, -1, -1):
-            if self.stack[pos].tag == tag:
-                for closed in self.stack[pos:]:
-                    if closed.tag == "pre":
-                        self.pre_depth -= 1
-                del self.stack[pos:]
-                break
+        # open element and ignore stray end tags. Each element is popped once,
+        # so the search costs no more than the pushes did.
+        if self.open_counts.get(tag):
+            while self.stack[-1].tag != tag:
+                self._pop()
+            self._pop()
         self._break(tag)
 
     def handle_data(self, data: str) -> None:
-        invisible, quoted = self._suppressed()
-        if invisible:
-            if data.strip() and not any(o.skip for o in self.stack):
+        if self.skip or self.hidden:
+            if data.strip() and not self.skip:
                 self.hidden_text = True
-            return
-        if quoted:
             return
         if self.pre_depth:
             self._emit(data)
         elif data.strip():
             self._emit(re.sub(r"\s+", " ", data))
-        elif not self.pending:
-            self.chunks.append(" ")
-
-    def _emit(self, text: str) -> None:
-        if self.pending and self.chunks:
-            self.chunks.append("\n" * self.pending)
-        self.pending = 0
-        self.chunks.append(text)
-
-    def _break(self, tag: str) -> None:
-        if tag == "br":
-            self.pending += 1
-        elif tag in _PARAGRAPH_TAGS:
-            self.pending = max(self.pending, 2)
-        elif tag in _BLOCK_TAGS:
-            self.pending = max(self.pending, 1)
+        else:
+            self.full.space()
+            if not self.quote:
+                self.reply.space()
 
 
 def _tidy(text: str) -> str:
@@ -161,26 +209,85 @@ def _tidy(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip("\n")
 
 
-def _extract(html: str, drop_quotes: bool) -> HtmlText:
-    extractor = _TextExtractor(drop_quotes)
+_COMMENT_CLOSE = re.compile(r"--\s*>")  # html.parser's own terminators
+_SECTION_CLOSE = re.compile(r"]\s*>")
+_CDATA_CLOSE = re.compile(r"]\s*]\s*>")
+_SECTION_OPEN = re.compile(r"<!\[\s*([a-zA-Z]*)")
+_CDATA_KINDS = frozenset({"temp", "cdata", "ignore", "include", "rcdata"})
+
+
+def _last_end(pattern: re.Pattern[str], text: str) -> int:
+    end = -1
+    for match in pattern.finditer(text):
+        end = match.end()
+    return end
+
+
+def _defuse(html: str) -> str:
+    """Escape the markup openers that can never be completed, before html.parser sees them.
+
+    For a construct with no terminator in the rest of the input, html.parser's
+    close() searches to the end, treats the opener as text and moves on a few
+    characters, then searches to the end again: quadratic (100,000 "<a" took
+    16 s, unclosed "<!--" among tags several seconds per 100 kB). A "<" after the
+    last ">", a "<!--" after the last "-->" and a "<![" after the last "]>" (or
+    "]]>") cannot be completed, so they are made text first: each remaining
+    search then stops at a terminator that a later search will not cross again.
+    """
+    last = html.rfind(">")
+    tail = html[last + 1 :]
+    if "<" in tail:
+        html = html[: last + 1] + tail.replace("<", "&lt;")
+    if "<!--" in html:
+        cut = max(_last_end(_COMMENT_CLOSE, html), 0)
+        html = html[:cut] + html[cut:].replace("<!--", "&lt;!--")
+    if "<![" in html:
+        section_end, cdata_end = _last_end(_SECTION_CLOSE, html), _last_end(_CDATA_CLOSE, html)
+
+        def escape(match: re.Match[str]) -> str:
+            end = cdata_end if match.group(1).lower() in _CDATA_KINDS else section_end
+            return "&lt;" + match.group()[1:] if match.start() >= end else match.group()
+
+        html = _SECTION_OPEN.sub(escape, html)
+    return html
+
+
+def _extract(html: str) -> HtmlTexts:
+    extractor = _TextExtractor()
     extractor.feed(html)
     extractor.close()
-    return HtmlText(_tidy("".join(extractor.chunks)), extractor.hidden_text)
+    return HtmlTexts(_tidy("".join(extractor.full.chunks)), _tidy("".join(extractor.reply.chunks)),
+                     extractor.hidden_text, False)
 
 
-def html_to_text(html: str, drop_quotes: bool = False) -> HtmlText:
-    """The visible text of an HTML document, and whether hidden text was present."""
+def html_texts(html: str) -> HtmlTexts:
+    """The visible text of an HTML document with and without quoted history, and
+    whether hidden text was present; the HTML is read up to MAX_HTML_CHARS."""
+    truncated = len(html) > MAX_HTML_CHARS
+    html = _defuse(html[:MAX_HTML_CHARS])
+    result = _parse(html)
+    return HtmlTexts(result.full, result.reply, result.hidden_text, truncated)
+
+
+def _parse(html: str) -> HtmlTexts:
     try:
-        return _extract(html, drop_quotes)
+        return _extract(html)
     except AssertionError:
         # html.parser rejects some malformed ``<![...`` declarations with an
         # AssertionError; they carry no text, so drop them and try again.
         pass
     try:
-        return _extract(_DECLARATION.sub("", html), drop_quotes)
+        return _extract(_DECLARATION.sub("", html))
     except AssertionError:
         pass
     # Last resort: strip tags. Visibility is unknowable here, so report hidden
     # text as present: the safe answer for the injection check.
     text = re.sub(r"<(script|style)\b.*?</\1\s*>", " ", html, flags=re.IGNORECASE | re.DOTALL)
-    return HtmlText(_tidy(re.sub(r"<[^>]*>", " ", text)), True)
+    text = _tidy(re.sub(r"<[^>]*>", " ", text))
+    return HtmlTexts(text, text, True, False)
+
+
+def html_to_text(html: str, drop_quotes: bool = False) -> HtmlText:
+    """The visible text of an HTML document, and whether hidden text was present."""
+    result = html_texts(html)
+    return HtmlText(result.reply if drop_quotes else result.full, result.hidden_text)

@@ -9,7 +9,6 @@ Optional: ``name``, ``thread_id``, ``subject``, ``timezone`` (IANA),
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -18,9 +17,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..addresses import AddressError, normalize_address
-from ..clock import parse_timestamp
 from ..events import Channel, InboundMessage, ParsedItem, Rejected
-from ._common import Limits, too_big
+from ._common import BadJson, Limits, loads, timestamp, too_big
+
+_MAX_ZONE_NAME = 64  # the longest IANA name is about 30 characters
 
 
 class JsonlEvent(BaseModel):
@@ -40,7 +40,7 @@ class JsonlEvent(BaseModel):
     @field_validator("received_at", mode="before")
     @classmethod
     def _timestamp(cls, value: Any) -> datetime:
-        return parse_timestamp(value)
+        return timestamp(value)
 
     @field_validator("timezone")
     @classmethod
@@ -48,9 +48,11 @@ class JsonlEvent(BaseModel):
         if value is None:
             return None
         try:
+            if len(value) > _MAX_ZONE_NAME or "\x00" in value:
+                raise ValueError(value)
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{value!r} is not an IANA time zone name") from None
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a path
+            raise ValueError(f"{value[:_MAX_ZONE_NAME]!r} is not an IANA time zone name") from None
         return value
 
     @field_validator("text")
@@ -111,15 +113,13 @@ def parse(data: bytes, limits: Limits) -> Iterator[ParsedItem]:
             yield Rejected(line=number, reason=reason, raw=raw[:200].decode("utf-8", "replace"))
             continue
         try:
-            value = json.loads(raw)
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             yield Rejected(line=number, reason=f"not UTF-8 text (invalid byte at column {exc.start + 1})")
             continue
-        except json.JSONDecodeError as exc:
-            yield Rejected(
-                line=number,
-                reason=f"invalid JSON: {exc.msg} at column {exc.colno}",
-                raw=raw.decode("utf-8", "replace"),
-            )
+        try:
+            value = loads(text)
+        except BadJson as exc:
+            yield Rejected(line=number, reason=f"invalid JSON: {exc}", raw=text)
             continue
         yield parse_record(value, number)

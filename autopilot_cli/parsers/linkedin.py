@@ -16,9 +16,25 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..addresses import AddressError, normalize_address
-from ..clock import parse_timestamp
 from ..events import Ignored, InboundMessage, ParsedItem, Rejected
-from ._common import JsonDocument, Limits, iter_json_documents, json_path, too_big
+from ._common import (
+    JsonDocument,
+    Limits,
+    iter_json_documents,
+    json_path,
+    short_repr,
+    timestamp,
+    too_big,
+)
+from ._meta import RECORD_ERRORS
+
+
+def _id_text(value: Any) -> str | None:
+    """An id as text: a string or an integer; anything else (a list, a float) is not an id."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    text = str(value).strip()
+    return text or None
 
 
 def _text(activity: dict[str, Any]) -> str | None:
@@ -54,18 +70,34 @@ def parse_event(event: Any, line: int | None, index: str | None) -> ParsedItem:
         return reject("missing 'actor'")
     if owner and actor == owner:
         return Ignored(line=line, index=index, reason="outbound message from our own mailbox")
-    message_id = activity.get("id") or event.get("resourceId")
-    if not message_id:
+    if not isinstance(actor, str):
+        return reject(f"'actor' is not a member URN: {short_repr(actor)}")
+    if owner is not None and not isinstance(owner, str):
+        return reject(f"'owner' is not a member URN: {short_repr(owner)}")
+    raw_id = activity.get("id") or event.get("resourceId")
+    if not raw_id:
         return reject("missing 'activity.id' and 'resourceId'")
+    message_id = _id_text(raw_id)
+    if message_id is None:
+        return reject(f"'activity.id' is not a string: {short_repr(raw_id)}")
+    thread = activity.get("thread")
+    if thread is not None and not isinstance(thread, str):
+        # A wrong type here once escaped as a raw pydantic ValidationError.
+        return reject(f"'activity.thread' is not a string: {short_repr(thread)}")
+    resource_uri = event.get("resourceUri")
+    if resource_uri is not None and not isinstance(resource_uri, str):
+        return reject(f"'resourceUri' is not a string: {short_repr(resource_uri)}")
     text = _text(activity)
     if text is None or not text.strip():
         attachments = activity.get("attachments") or []
+        if not isinstance(attachments, list):
+            return reject("'attachments' is not a list")
         if not attachments:
             return reject("message has no text")
         text = f"[{len(attachments)} attachment(s)]"
     created = activity.get("createdAt", event.get("capturedAt"))
     try:
-        received_at = parse_timestamp(created)
+        received_at = timestamp(created)
         sender = normalize_address("linkedin", actor)
     except (ValueError, AddressError) as exc:
         return reject(str(exc))
@@ -73,13 +105,13 @@ def parse_event(event: Any, line: int | None, index: str | None) -> ParsedItem:
         line=line,
         index=index,
         channel="linkedin",
-        external_id=str(message_id),
+        external_id=message_id,
         sender=sender,
         text=text,
         received_at=received_at,
-        thread_id=activity.get("thread"),
+        thread_id=thread,
         message_type="message",
-        metadata={"owner": owner, "resource_uri": event.get("resourceUri")},
+        metadata={"owner": owner, "resource_uri": resource_uri},
         raw=event,
     )
 
@@ -98,8 +130,13 @@ def parse(data: bytes, limits: Limits) -> Iterator[ParsedItem]:
         else:
             located = [(None, value)]
         for index, event in located:
-            reason = too_big(len(json.dumps(event, ensure_ascii=False).encode("utf-8")), limits)
+            reason = too_big(len(json.dumps(event, ensure_ascii=False).encode("utf-8", "surrogatepass")), limits)
             if reason:
                 yield Rejected(line=doc.line, index=index, reason=reason)
                 continue
-            yield parse_event(event, doc.line, index)
+            try:
+                yield parse_event(event, doc.line, index)
+            except RECORD_ERRORS as exc:
+                # One event the checks above did not foresee must not stop the others.
+                yield Rejected(line=doc.line, index=index, reason=f"cannot be parsed ({type(exc).__name__}: {exc})",
+                               raw=event)

@@ -15,7 +15,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..addresses import AddressError, normalize_address
-from ..events import Ignored, InboundMessage, ParsedItem, PreferenceUpdate, Rejected, StatusUpdate
+from ..events import (
+    Ignored,
+    InboundMessage,
+    ParsedItem,
+    PreferenceUpdate,
+    Rejected,
+    StatusUpdate,
+)
 from ._common import Limits, json_path
 from ._meta import BadRecord, iter_entries, parse_record, timestamp_of
 
@@ -119,11 +126,15 @@ class _Context:
             "waba_id": str(waba_id) if isinstance(waba_id, (str, int)) else None,
         }
         self.own_digits = _digits(meta.get("display_phone_number"))
-        self.contacts = _dicts(value, "contacts")
+        contacts = _dicts(value, "contacts")
+        self.first_contact = contacts[0] if contacts else {}
+        # By wa_id, built once: a scan per message was quadratic in a large batch.
+        self.contacts: dict[str, dict] = {}
+        for contact in contacts:
+            self.contacts.setdefault(_digits(contact.get("wa_id")), contact)
 
     def name_for(self, sender: str) -> str | None:
-        match = next((c for c in self.contacts if _digits(c.get("wa_id")) == _digits(sender)), None)
-        chosen = match or (self.contacts[0] if self.contacts else {})
+        chosen = self.contacts.get(_digits(sender)) or self.first_contact
         return _text(_obj(chosen, "profile"), "name")
 
     def message(self, msg: dict) -> ParsedItem:
