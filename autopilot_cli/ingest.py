@@ -356,7 +356,8 @@ def ingest_bytes(
     if signature is not None:
         _check_signature(data, fmt, signature, config, secrets)
     parser = get_parser(fmt)
-    limits = Limits(max_message_bytes=config.ingest.max_message_bytes)
+    # now: the date of last resort for a record without one (an e-mail with no Date or Received).
+    limits = Limits(max_message_bytes=config.ingest.max_message_bytes, now=clock.now())
     items = parse_guarded(lambda: parser(data, limits))
     writer = _Writer(fmt, source, to_iso(clock.now()), config.ingest.max_message_bytes)
     lines = data.count(b"\n") + 1 if on_batch else 1

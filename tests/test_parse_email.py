@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -211,16 +212,44 @@ def test_missing_message_id_gets_stable_hash_id() -> None:
     assert (item.name, item.text, item.body) == (None, "Do you ship to Norway?", None)
 
 
-def test_missing_date_falls_back_to_first_hop_received() -> None:
+def test_missing_date_uses_the_newest_received_header() -> None:
+    # Issue 12 item 8: the topmost Received (08:00:09 UTC, added by our own server), not
+    # the first hop's (08:00:03 UTC) nor a rejection.
     item = one("missing_date.eml")
-    assert item.received_at == datetime(2025, 3, 11, 8, 0, 3, tzinfo=UTC)
+    assert item.received_at == datetime(2025, 3, 11, 8, 0, 9, tzinfo=UTC)
     assert (item.metadata["date_source"], item.metadata["date_utc_offset"]) == ("Received", None)
 
 
-@pytest.mark.parametrize("date", ["", "Date: yesterday-ish\n", "Date: \n"])
-def test_no_usable_date_is_rejected(date: str) -> None:
-    items = run(minimal(f"From: a@example.com\n{date}Message-ID: <x@y>"))
-    assert [(type(i), i.reason) for i in items] == [(Rejected, "no usable Date header")]
+def test_unusable_received_headers_are_skipped_for_the_next_one() -> None:
+    data = minimal(
+        "Received: from a by b; not a date at all\n"
+        "Received: from c by d; Mon, 1 Jan 1900 00:00:00 +0000\n"
+        "Received: from e by f; Tue, 11 Mar 2025 09:00:03 +0100\n"
+        "From: a@example.com\nMessage-ID: <x@y>"
+    )
+    item = one(data)
+    assert item.received_at == datetime(2025, 3, 11, 8, 0, 3, tzinfo=UTC)
+    assert item.metadata["date_source"] == "Received"
+
+
+INGEST_TIME = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "date",
+    ["", "Date: yesterday-ish\n", "Date: \n", "Date: Mon, 1 Jan 1900 00:00:00 +0000\n",
+     "Date: Fri, 31 Dec 9999 23:59:59 -1400\n"],
+)
+def test_no_usable_date_nor_received_uses_the_ingest_time(date: str) -> None:
+    items = run(minimal(f"From: a@example.com\n{date}Message-ID: <x@y>"), Limits(now=INGEST_TIME))
+    assert len(items) == 1 and isinstance(items[0], InboundMessage), items
+    assert items[0].received_at == INGEST_TIME
+    assert (items[0].metadata["date_source"], items[0].metadata["date_utc_offset"]) == ("ingest", None)
+
+
+def test_no_usable_date_without_an_ingest_time_is_rejected() -> None:
+    items = run(minimal("From: a@example.com\nMessage-ID: <x@y>"))
+    assert [(type(i), i.reason) for i in items] == [(Rejected, "no usable Date or Received header")]
     assert items[0].raw.startswith("From: a@example.com")
 
 
@@ -346,11 +375,23 @@ def test_mbox_with_crlf_and_oversized_and_garbage_messages() -> None:
     )
 
 
-@pytest.mark.parametrize("data", [b"", b"From: a@example.com\n\nhi\n", b"\nFrom a@b Mon Mar 10 07:45:00 2025\n"])
+@pytest.mark.parametrize("data", [b"", b"\n\n", b"From: a@example.com\n\nhi\n", b"\nhello\nFrom a@b Mon Mar 10 07:45:00 2025\n"])
 def test_not_an_mbox_raises_input_error(data: bytes) -> None:
     with pytest.raises(InputError) as exc_info:
         list(parse_mbox(data, Limits()))
-    assert str(exc_info.value) == "not an mbox file: first line does not start with 'From '"
+    assert str(exc_info.value) == "not an mbox file: the first line that is not blank does not start with 'From '"
+
+
+@pytest.mark.parametrize("lead", [b"\n", b"\r\n\r\n", b" \t\n\n", b"\xef\xbb\xbf\n"])
+def test_mbox_starting_with_blank_lines_is_accepted(lead: bytes) -> None:
+    # Issue 12 item 9: as Python's mailbox does; it was refused whole, losing every message.
+    data = lead + fixture("three.mbox")
+    items = list(parse_mbox(data, Limits()))
+    assert [type(i) for i in items] == [InboundMessage, InboundMessage, Rejected]
+    skipped = lead.count(b"\n")
+    assert [i.line for i in items] == [1 + skipped, 15 + skipped, 28 + skipped]
+    assert items[0].external_id == "notes-1@example.com"
+    assert [i.external_id for i in items[:2]] == [i.external_id for i in list(parse_mbox(fixture("three.mbox"), Limits()))[:2]]
 
 
 def test_registered_under_both_formats() -> None:
@@ -436,3 +477,96 @@ def test_parse_never_raises_anything_but_input_error(data: bytes) -> None:
         return
     assert len(items) == 1
     assert isinstance(items[0], InboundMessage | Rejected)
+
+
+# --- through ingest, into a real SQLite file ------------------------------------
+
+
+def test_ingest_stores_a_message_without_any_date_at_the_ingest_time(store, config, clock, secrets) -> None:
+    from autopilot_cli.ingest import ingest_bytes
+
+    data = minimal("From: Ann <ann@example.com>\nMessage-ID: <no-date@x>\nSubject: Order?")
+    report = ingest_bytes(store, data, fmt="auto", config=config, clock=clock, secrets=secrets)
+    assert (report.ingested, report.rejected) == (1, 0)
+    received_at, metadata = store.conn.execute("SELECT received_at, metadata FROM events").fetchone()
+    assert received_at.startswith(clock.now().strftime("%Y-%m-%dT%H:%M:%S"))
+    assert json.loads(metadata)["date_source"] == "ingest"
+
+
+def test_ingest_auto_detects_and_stores_an_mbox_that_starts_with_a_blank_line(store, config, clock, secrets) -> None:
+    from autopilot_cli.ingest import ingest_bytes
+
+    report = ingest_bytes(store, b"\n" + fixture("three.mbox"), fmt="auto", config=config, clock=clock, secrets=secrets)
+    assert (report.format, report.ingested, report.rejected) == ("mbox", 2, 1)
+
+
+# --- hostile mail (issue 12, H1/H2) ------------------------------------------------
+
+HEAD = b"From: a@example.com\nDate: Mon, 10 Mar 2025 07:45:00 +0000\nMessage-ID: <h@x>\n"
+
+
+def test_raw_8bit_headers_are_decoded_not_left_as_lone_surrogates() -> None:
+    # The e-mail package reads raw 8-bit header bytes as lone surrogates, which SQLite
+    # refused (UnicodeEncodeError, "internal error"), or as mojibake: UTF-8 (RFC 6532)
+    # is decoded, else windows-1252, and whatever remains is storable text.
+    data = (b"From: Ren\xc3\xa9e M\xc3\xbcller <renee@example.com>\nDate: Mon, 10 Mar 2025 07:45:00 +0000\n"
+            b"Message-ID: <s@x>\nSubject: Re: caf\xe9 \xed\xa0\x80\nTo: \"Z\xc3\xa9\" <z\xff@example.com>, b@example.com\n"
+            b"\nHello.\n")
+    item = one(data)
+    assert item.name == "Renée Müller"
+    assert item.subject is not None and item.subject.startswith("Re: café í")
+    assert item.metadata["to"][-1] == "b@example.com"
+    for value in (item.name, item.subject, item.text, json.dumps(item.metadata, ensure_ascii=False)):
+        value.encode("utf-8")
+
+
+def test_too_many_header_fields_is_a_reject() -> None:
+    data = HEAD + b"".join(b"X-H%d: v\n" % i for i in range(5000)) + b"\nHello.\n"
+    assert [(type(i), i.reason) for i in run(data)] == [(Rejected, "too many header fields (5,003; at most 2,000)")]
+
+
+def test_deeply_nested_multipart_is_a_reject() -> None:
+    depth = 3000
+    data = HEAD + b'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b0"\n\n' + b"".join(
+        b'--b%d\nContent-Type: multipart/mixed; boundary="b%d"\n\n' % (i, i + 1) for i in range(depth)
+    ) + b"--b%d\nContent-Type: text/plain\n\nhello\n" % depth
+    [item] = run(data)
+    assert isinstance(item, Rejected)
+    assert item.reason == "too many nested MIME parts (3,001 multipart or message parts; at most 100)"
+
+
+def test_too_many_mime_parts_is_a_reject() -> None:
+    data = HEAD + b'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b"\n\n' + b"".join(
+        b"--b\nContent-Type: text/plain\n\npart %d\n" % i for i in range(5000)) + b"--b--\n"
+    [item] = run(data, Limits(max_message_bytes=10_000_000))
+    assert (type(item), item.reason) == (Rejected, "too many MIME parts (5,001; at most 1,000)")
+
+
+def test_an_overlong_header_field_is_cut_and_named() -> None:
+    from autopilot_cli.parsers.email import MAX_FIELD_BYTES
+
+    to = b", ".join(b"u%d@example.com" % i for i in range(5000))
+    item = one(HEAD + b"To: " + to + b"\nSubject: " + b"=?utf-8?q?a?= " * 20000 + b"\n\nHello.\n")
+    assert item.metadata["truncated"] == ["header To", "header Subject"]
+    assert item.metadata["to"][:2] == ["u0@example.com", "u1@example.com"]
+    assert 100 < len(item.metadata["to"]) < MAX_FIELD_BYTES // 16
+    assert item.subject is not None and set(item.subject) == {"a"} and len(item.subject) < MAX_FIELD_BYTES
+
+
+def test_a_message_without_body_text_uses_the_subject_or_is_rejected() -> None:
+    assert one(HEAD + b"Subject: Do you ship to Norway?\n\n").text == "Do you ship to Norway?"
+    [item] = run(HEAD + b"\n \n")
+    assert (type(item), item.reason) == (Rejected, "message has no text (empty body, no subject, no attachment)")
+
+
+def test_signature_and_footer_stripping_is_linear() -> None:
+    import time
+
+    from autopilot_cli.parsers.email_clean import clean_body
+
+    # 300,000 "--" lines took 33 s of CPU (a copy of the rest per candidate line).
+    started = time.process_time()
+    # A bare "--" is a delimiter only with at most 10 lines after it: the 10th line from the end.
+    assert clean_body("Hi\n" + "--\n" * 300_000) == "Hi\n" + "--\n" * (300_000 - 11) + "--"
+    assert clean_body("Hi\n" + "Sent from my phone\nx\n" * 50_000).startswith("Hi\n")
+    assert time.process_time() - started < 5  # CPU seconds, not wall time: about 0.2 s here

@@ -236,6 +236,17 @@ def repair_text(text: str) -> str:
     return fixed.encode("utf-8", "replace").decode("utf-8")
 
 
+def repair_strings(value: Any) -> Any:
+    """``repair_text`` on every string in a str, list or dict (keys too)."""
+    if isinstance(value, str):
+        return repair_text(value)
+    if isinstance(value, list):
+        return [repair_strings(v) for v in value]
+    if isinstance(value, dict):
+        return {repair_strings(k): repair_strings(v) for k, v in value.items()}
+    return value
+
+
 def escape_surrogates(value: Any) -> Any:
     """``value`` with lone surrogates written as ``\\udXXX`` escapes, for a reject's raw."""
     if isinstance(value, str):

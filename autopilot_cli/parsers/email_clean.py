@@ -55,6 +55,7 @@ _MOBILE_FOOTER = re.compile(
 # only when little follows it; in running text it is more likely a separator.
 _BARE_DELIMITER_MAX_LINES = 10
 _FOOTER_MAX_TRAILING_LINES = 3
+_NON_SPACE = re.compile(r"\S")
 
 
 def cut_history(text: str) -> str:
@@ -70,16 +71,48 @@ def drop_quoted_lines(text: str) -> str:
     return "\n".join(line for line in text.split("\n") if not line.lstrip(" ").startswith(">"))
 
 
+def _nth_newline_from_end(text: str, n: int) -> int:
+    """Index of the n-th "\\n" counted from the end; -1 when there are fewer."""
+    pos = len(text)
+    for _ in range(n):
+        pos = text.rfind("\n", 0, pos)
+        if pos < 0:
+            return -1
+    return pos
+
+
+def _few_lines_follow(text: str, start: int, end: int, limit: int) -> bool:
+    """True when ``text[start:].strip()`` has fewer than ``limit`` newlines, found
+    without copying the rest (a copy per candidate line was quadratic); ``end`` is
+    ``len(text.rstrip())``."""
+    first = _NON_SPACE.search(text, start, end)
+    if first is None:
+        return True
+    pos = first.start()
+    for _ in range(limit):
+        pos = text.find("\n", pos, end)
+        if pos < 0:
+            return True
+        pos += 1
+    return False
+
+
 def strip_signature(text: str) -> str:
-    """Drop a "-- " signature block, then a trailing mobile footer."""
+    """Drop a "-- " signature block, then a trailing mobile footer.
+
+    Linear in the text: 300,000 "--" lines took 33 s when each candidate
+    counted the lines after it in a copy of the rest.
+    """
+    # A bare "--" counts only with at most _BARE_DELIMITER_MAX_LINES newlines after
+    # it, that is when it ends after this newline.
+    bare_after = _nth_newline_from_end(text, _BARE_DELIMITER_MAX_LINES + 1)
     for match in _SIG_DELIMITER.finditer(text):
-        rest = text[match.end() :]
-        if match.group().endswith(" ") or rest.count("\n") <= _BARE_DELIMITER_MAX_LINES:
+        if match.group().endswith(" ") or match.end() > bare_after:
             text = text[: match.start()]
             break
+    end = len(text.rstrip())
     for match in _MOBILE_FOOTER.finditer(text):
-        rest = text[match.end() :].strip()
-        if rest.count("\n") < _FOOTER_MAX_TRAILING_LINES:
+        if _few_lines_follow(text, match.end(), end, _FOOTER_MAX_TRAILING_LINES):
             text = text[: match.start()]
             break
     return text
