@@ -171,7 +171,7 @@ def mutate_bytes(data: bytes, rng: random.Random) -> bytes:
 
 
 def _email_parts(data: bytes) -> tuple[bytes, bytes]:
-    head, sep, body = data.partition(b"\n\n")
+    head, _sep, body = data.partition(b"\n\n")
     return head, body
 
 
