@@ -100,7 +100,8 @@ def parse_mbox(data: bytes, limits: Limits) -> Iterator[ParsedItem]:
     does (some exporters write one), instead of refusing the whole file.
     """
     start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
-    start = _LEADING_BLANK_LINES.match(data, start).end()
+    blank = _LEADING_BLANK_LINES.match(data, start)  # always matches, maybe empty
+    start = blank.end() if blank else start
     if not data.startswith(b"From ", start):
         raise InputError("not an mbox file: the first line that is not blank does not start with 'From '")
     for i, (line, message) in enumerate(_split_mbox(data, start)):
