@@ -37,7 +37,7 @@ from pydantic import BaseModel, Field
 
 from .clock import Clock, to_iso
 from .config import Config
-from .consent import record_change
+from .consent import opt_out_and_cancel
 from .decisions import send_key, text_hash
 from .errors import AutopilotError
 from .evaluate import Context, _limits, _opted_out, _window_closes
@@ -387,23 +387,9 @@ def opt_out_contact(store: Store, config: Config, clock: Clock, actor: str, draf
         draft = _draft(conn, draft_id)
         contact_id, channel = draft["contact_id"], draft["channel"]
         scope = "all" if config.consent.scope == "contact" else channel
-        current = conn.execute(
-            "SELECT state FROM consent WHERE contact_id = ? AND scope = ? AND category = 'all'",
-            (contact_id, scope)).fetchone()
-        recorded = current is None or current["state"] != "opted_out"
-        if recorded:
-            record_change(conn, contact_id=contact_id, action="opt_out", scope=scope, category="all",
-                          source="operator", rule=f"operator:{actor}", at=stamp, event_id=draft["event_id"],
-                          detail=note)
-        channel_filter = "" if scope == "all" else " AND channel = ?"
-        params: tuple = (stamp, contact_id) + (() if scope == "all" else (channel,))
-        jobs = conn.execute(
-            "UPDATE jobs SET state = 'cancelled', error = 'contact opted out (operator)', updated_at = ? "
-            f"WHERE contact_id = ? AND state IN ('scheduled', 'retry_wait', 'claimed'){channel_filter}",
-            params).rowcount
-        drafts = conn.execute(
-            f"UPDATE drafts SET state = 'cancelled', updated_at = ? WHERE contact_id = ? AND state = 'review'"
-            f"{channel_filter}", params).rowcount
+        recorded, jobs, drafts = opt_out_and_cancel(
+            conn, contact_id=contact_id, scope=scope, source="operator", rule=f"operator:{actor}", at=stamp,
+            event_id=draft["event_id"], detail=note, job_error="contact opted out (operator)")
         _audit(conn, stamp, actor, "opt_out", "contact", contact_id, {
             "draft_id": draft_id, "scope": scope, "recorded": recorded, "cancelled_jobs": jobs,
             "cancelled_drafts": drafts, "note": note,

@@ -66,3 +66,41 @@ def apply_preference(conn: sqlite3.Connection, contact_id: int, pref: Preference
         at=at,
     )
     return True
+
+
+def opt_out_and_cancel(
+    conn: sqlite3.Connection,
+    *,
+    contact_id: int,
+    scope: str,
+    source: str,
+    rule: str,
+    at: str,
+    event_id: int | None = None,
+    detail: str | None = None,
+    job_error: str = "contact opted out",
+) -> tuple[bool, int, int]:
+    """An opt-out someone recorded for the contact (no confirmation message: it did not come by message),
+    in the caller's transaction: the change — unless already opted out on this scope — and the
+    cancellation of the contact's jobs not yet sent and drafts in review on that scope.
+
+    Returns (recorded, cancelled jobs, cancelled drafts). Used by the review screen's ``o`` and
+    ``contacts opt-out``.
+    """
+    current = conn.execute(
+        "SELECT state FROM consent WHERE contact_id = ? AND scope = ? AND category = 'all'", (contact_id, scope)
+    ).fetchone()
+    recorded = current is None or current["state"] != "opted_out"
+    if recorded:
+        record_change(conn, contact_id=contact_id, action="opt_out", scope=scope, category="all", source=source,
+                      rule=rule, at=at, event_id=event_id, detail=detail)
+    channel_filter = "" if scope == "all" else " AND channel = ?"
+    params: tuple = (at, contact_id) + (() if scope == "all" else (scope,))
+    jobs = conn.execute(
+        f"UPDATE jobs SET state = 'cancelled', error = ?, updated_at = ? "
+        f"WHERE contact_id = ? AND state IN ('scheduled', 'retry_wait', 'claimed'){channel_filter}",
+        (job_error, *params)).rowcount
+    drafts = conn.execute(
+        f"UPDATE drafts SET state = 'cancelled', updated_at = ? WHERE contact_id = ? AND state = 'review'"
+        f"{channel_filter}", params).rowcount
+    return recorded, jobs, drafts
