@@ -6,6 +6,9 @@ normalizes senders (``+49 151 2345 6789`` finds ``+4915123456789``), by
 ``#ID``. A change is one ``BEGIN IMMEDIATE`` transaction that finds the
 contact, updates it and writes an ``audit_log`` row; values are validated
 with the scheduler's parsers and stored in canonical form.
+
+Reading a contact also reads its consent state (``consent_entries``): one
+entry per scope and category with a recorded choice, since when and why.
 """
 
 from __future__ import annotations
@@ -35,6 +38,38 @@ class ContactAddress(BaseModel):
     address: str
 
 
+class ConsentEntry(BaseModel):
+    """The current choice for one scope (``all`` or a channel) and category (``all`` or ``marketing``)."""
+
+    scope: str
+    category: str
+    state: str
+    """``opted_out`` or ``opted_in``."""
+    since: str
+    source: str | None
+    """keyword, natural_language, provider, unsubscribe_link, operator…"""
+    rule: str | None
+    reason: str | None
+    """The operator's reason, or the rule's detail (the keyword's language, the link's issue date)."""
+    event_id: int | None
+
+
+def consent_entries(conn: sqlite3.Connection, contact_id: int) -> list[ConsentEntry]:
+    rows = conn.execute(
+        "SELECT c.scope, c.category, c.state, c.updated_at, ch.source, ch.rule, ch.detail, ch.event_id "
+        "FROM consent c LEFT JOIN consent_changes ch ON ch.id = c.change_id WHERE c.contact_id = ? "
+        "ORDER BY c.scope != 'all', c.scope, c.category", (contact_id,)).fetchall()
+    return [ConsentEntry(scope=r["scope"], category=r["category"], state=r["state"], since=r["updated_at"],
+                         source=r["source"], rule=r["rule"], reason=r["detail"], event_id=r["event_id"])
+            for r in rows]
+
+
+def opted_out_since(entries: list[ConsentEntry]) -> str | None:
+    """When the contact opted out of every message (on some scope); None if they have not."""
+    times = [e.since for e in entries if e.state == "opted_out" and e.category == "all"]
+    return min(times) if times else None
+
+
 class ContactPrefs(BaseModel):
     contact_id: int
     name: str | None
@@ -51,6 +86,10 @@ class ContactPrefs(BaseModel):
     """The zone the scheduler uses now, and why (``timezone_source``)."""
     timezone_source: str
     updated_at: str
+    opted_out: bool = False
+    """Opted out of every message, on all channels or on one (``consent`` says which)."""
+    opted_out_since: str | None = None
+    consent: list[ConsentEntry] = []
 
 
 class PrefsUpdate(BaseModel):
@@ -153,11 +192,14 @@ def _read(conn: sqlite3.Connection, contact_id: int, default_timezone: str) -> C
     addresses = conn.execute("SELECT kind, address FROM contact_addresses WHERE contact_id = ? ORDER BY id",
                              (contact_id,)).fetchall()
     tz, source = contact_timezone(conn, contact_id, default_timezone)
+    consent = consent_entries(conn, contact_id)
+    since = opted_out_since(consent)
     return ContactPrefs(
         contact_id=contact_id, name=row["name"],
         addresses=[ContactAddress(kind=a["kind"], address=a["address"]) for a in addresses],
         **{k: row[k] for k in FIELDS}, blocked=bool(row["blocked"]),
         effective_timezone=zone_name(tz), timezone_source=source, updated_at=row["updated_at"],
+        opted_out=since is not None, opted_out_since=since, consent=consent,
     )
 
 

@@ -1,4 +1,10 @@
-"""``autopilot explain``: the stored trail of checks behind one event's outcome."""
+"""``autopilot explain``: the stored trail of checks behind one event's outcome.
+
+Besides the checks it follows the event to what the customer got: the draft,
+the text a person approved (``drafts.approved_text``, when it was edited) and
+the text the job sent (``jobs.text`` of a sent job, byte-identical to the
+approved text — ``execute`` refuses anything else), with the provider's id.
+"""
 
 from __future__ import annotations
 
@@ -25,9 +31,26 @@ class Explanation(BaseModel):
     draft_id: int | None = None
     draft_state: str | None = None
     draft_text: str | None = None
+    approved_text: str | None = None
+    """The text a person approved (null when the draft was not approved)."""
+    approved_by: str | None = None
+    approved_at: str | None = None
     job_id: int | None = None
     job_state: str | None = None
     send_at: str | None = None
+    sent_text: str | None = None
+    """What was sent (null until the job is sent)."""
+    sent_at: str | None = None
+    provider_message_id: str | None = None
+    delivery_status: str | None = None
+
+    @property
+    def approved_differs(self) -> bool:
+        return self.approved_text is not None and self.approved_text != self.draft_text
+
+    @property
+    def sent_differs(self) -> bool:
+        return self.sent_text is not None and self.sent_text != self.draft_text
 
 
 def explain_event(store: Store, event_id: int) -> Explanation:
@@ -49,9 +72,16 @@ def explain_event(store: Store, event_id: int) -> Explanation:
         result.job_id = d["job_id"]
         result.send_at = d["send_at"]
     if result.draft_id is not None:
-        draft = store.query("SELECT state, text FROM drafts WHERE id = ?", (result.draft_id,))[0]
+        draft = store.query("SELECT state, text, approved_text, decided_by, decided_at FROM drafts WHERE id = ?",
+                            (result.draft_id,))[0]
         result.draft_state, result.draft_text = draft["state"], draft["text"]
+        if draft["approved_text"] is not None:
+            result.approved_text = draft["approved_text"]
+            result.approved_by, result.approved_at = draft["decided_by"], draft["decided_at"]
     if result.job_id is not None:
-        job = store.query("SELECT state, send_at FROM jobs WHERE id = ?", (result.job_id,))[0]
+        job = store.query("SELECT * FROM jobs WHERE id = ?", (result.job_id,))[0]
         result.job_state, result.send_at = job["state"], job["send_at"]
+        result.provider_message_id, result.delivery_status = job["provider_message_id"], job["delivery_status"]
+        if job["state"] == "sent":
+            result.sent_text, result.sent_at = job["text"], job["sent_at"]
     return result

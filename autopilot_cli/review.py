@@ -242,6 +242,11 @@ def review_queue(store: Store, config: Config, clock: Clock, filters: ReviewFilt
     return sorted(items, key=sort_key)
 
 
+def drafts_in_review(store: Store) -> int:
+    """Every draft in review, whatever the filters: says whether an empty listing is a filter's doing."""
+    return int(store.conn.execute("SELECT count(*) FROM drafts WHERE state = 'review'").fetchone()[0])
+
+
 def get_item(store: Store, config: Config, clock: Clock, draft_id: int) -> ReviewItem | None:
     """One draft as a review item, whatever its state now (another terminal may have decided it)."""
     rows = store.query(f"{_QUEUE_SQL} WHERE d.id = ?", (draft_id,))

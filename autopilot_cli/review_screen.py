@@ -13,9 +13,12 @@ tests drive it without a terminal:
   closed without saving (``click_editor`` opens ``$VISUAL``/``$EDITOR``).
 
 Untrusted text — messages, drafts, names, addresses — goes through
-``render.safe`` (rich markup escaped, ANSI escapes and control characters
-replaced by '�'), so a customer cannot restyle or spoof the screen. The
-layout fits 80 columns; colours follow rich, which honours ``NO_COLOR``.
+``render.safe`` / ``safe_line`` (rich markup escaped; control, bidi and
+zero-width characters shown as ``⟨U+202E⟩``; newlines as ``⏎`` on one-line
+fields), so a customer cannot restyle or spoof the screen; a long message shows
+its start and "… N more characters". The layout fits 80 columns; colours
+follow rich, which honours ``NO_COLOR``. Ctrl-C ends the session: the command
+prints one line and exits 130.
 
 Edit does not send: ``e`` opens the editor, the screen then shows the edited
 text, and ``a`` approves exactly what is shown.
@@ -38,8 +41,8 @@ from .approvals import ApprovalRefused, approve_one, opt_out_contact, reject_one
 from .clock import Clock
 from .config import Config
 from .errors import AutopilotError
-from .render import safe
-from .review import ReviewItem, get_item, load_details, window_text
+from .render import LINE_LIMIT, TEXT_LIMIT, safe, safe_line
+from .review import ReviewItem, drafts_in_review, get_item, load_details, window_text
 from .store import Store
 
 KEYS: tuple[tuple[str, str], ...] = (
@@ -171,6 +174,12 @@ class Summary:
     opted_out: int = 0
     skipped: int = 0
     seen: int = 0
+    left: int = 0  # drafts still in review at the end
+    interrupted: bool = False
+
+    def line(self) -> str:
+        return (f"approved {self.approved}, rejected {self.rejected}, opted out {self.opted_out}, "
+                f"skipped {self.skipped}; {self.left} draft(s) left in review")
 
 
 @dataclass
@@ -215,37 +224,36 @@ class ReviewSession:
             out.print(f"draft {draft_id} no longer exists")
             out.print(Text(KEY_BAR, style="dim"))
             return
-        name = f" ({safe(item.contact_name)})" if item.contact_name else ""
-        out.print(f"[bold]{safe(item.channel)}[/bold] · {safe(item.contact)}{name} · event {item.event_id} · "
-                  f"received {item.received_at[:16].replace('T', ' ')} UTC")
-        out.print(f"window: {safe(window_text(item))}")
+        name = f" ({safe_line(item.contact_name, 80)})" if item.contact_name else ""
+        out.print(f"[bold]{safe_line(item.channel)}[/bold] · {safe_line(item.contact, 120)}{name} · "
+                  f"event {item.event_id} · received {item.received_at[:16].replace('T', ' ')} UTC")
+        out.print(f"window: {safe_line(window_text(item))}")
         if item.state != "review":
-            out.print(f"[bold]already decided:[/bold] this draft is {safe(item.state)} — nothing to do here")
+            out.print(f"[bold]already decided:[/bold] this draft is {safe_line(item.state)} — nothing to do here")
         if item.subject:
-            out.print(f"subject: {safe(item.subject)}")
+            out.print(f"subject: {safe_line(item.subject, 300)}")
         if item.history:
             out.print(f"[bold]conversation[/bold] (last {len(item.history)})")
             for h in item.history:
                 who = "them" if h.role == "contact" else "us  "
-                text = " ".join(h.text.split())
-                text = text if len(text) <= 160 else text[:159] + "…"
-                out.print(f"  {h.at[5:16].replace('T', ' ')} {who} {safe(text)}")
-        out.print(Panel(safe(item.inbound_text), title="message", title_align="left"))
+                out.print(f"  {h.at[5:16].replace('T', ' ')} {who} {safe_line(h.text, 160)}")
+        out.print(Panel(safe(item.inbound_text, TEXT_LIMIT, LINE_LIMIT), title="message", title_align="left"))
         edited = self.pending.get(item.id)
         conf = "?" if item.confidence is None else f"{item.confidence:.2f}"
-        details = f"confidence {conf}" + (f" · variant {safe(item.variant)}" if item.variant else "")
+        details = f"confidence {conf}" + (f" · variant {safe_line(item.variant, 40)}" if item.variant else "")
         if edited is not None:
-            out.print(Panel(safe(edited), title=f"EDITED draft · press a to approve this text · {details}",
-                            title_align="left", border_style="yellow"))
+            out.print(Panel(safe(edited, TEXT_LIMIT, LINE_LIMIT), border_style="yellow", title_align="left",
+                            title=f"EDITED draft · press a to approve this text · {details}"))
         else:
-            out.print(Panel(safe(item.draft_text), title=f"draft · {details}", title_align="left"))
+            out.print(Panel(safe(item.draft_text, TEXT_LIMIT, LINE_LIMIT), title=f"draft · {details}",
+                            title_align="left"))
         if item.reasons_text:
             out.print("[bold]why it needs you[/bold]")
             for reason in item.reasons_text:
-                out.print(f"  • {safe(reason)}")
+                out.print(f"  • {safe_line(reason)}")
         if item.state == "review":
             when = (item.planned_send_at[:16].replace("T", " ") + " UTC") if item.planned_send_at else "no time"
-            out.print(f"[bold]send time if approved:[/bold] {when} — {safe(item.send_explanation or '')}")
+            out.print(f"[bold]send time if approved:[/bold] {when} — {safe_line(item.send_explanation or '')}")
         out.print(Text(KEY_BAR, style="dim"))
 
     def help(self) -> None:
@@ -265,7 +273,7 @@ class ReviewSession:
         try:
             result = approve_one(self.store, self.config, self.clock, self.actor, item.id, text=text)
         except ApprovalRefused as exc:
-            self.flash.append(f"[red]not approved:[/red] {safe(exc)}")
+            self.flash.append(f"[red]not approved:[/red] {safe_line(exc)}")
             return False
         self.pending.pop(item.id, None)
         self.summary.approved += 1
@@ -305,40 +313,41 @@ class ReviewSession:
         try:
             reject_one(self.store, self.clock, self.actor, item.id, reason)
         except ApprovalRefused as exc:
-            self.flash.append(f"[red]not rejected:[/red] {safe(exc)}")
+            self.flash.append(f"[red]not rejected:[/red] {safe_line(exc)}")
             return False
         self.pending.pop(item.id, None)
         self.summary.rejected += 1
-        self.flash.append(f"rejected draft {item.id}" + (f": {safe(reason.strip())}" if reason.strip() else ""))
+        self.flash.append(f"rejected draft {item.id}" + (f": {safe_line(reason.strip())}" if reason.strip() else ""))
         return True
 
     def _opt_out(self, item: ReviewItem) -> bool:
         scope = "every channel" if self.config.consent.scope == "contact" else f"{item.channel}"
-        self.console.print(f"opt out {safe(item.contact)} on {scope}? Their pending replies are cancelled. "
+        self.console.print(f"opt out {safe_line(item.contact, 120)} on {scope}? Their pending replies are cancelled. "
                            "Press y to confirm, any other key to keep them.")
         if self.read_key().lower() != "y":
             self.flash.append("opt-out cancelled: nothing changed")
             return False
         result = opt_out_contact(self.store, self.config, self.clock, self.actor, item.id)
         self.summary.opted_out += 1
-        self.flash.append(f"{safe(result.contact)} opted out ({safe(result.scope)}): cancelled "
+        self.flash.append(f"{safe_line(result.contact, 120)} opted out ({safe(result.scope)}): cancelled "
                           f"{result.cancelled_drafts} draft(s) and {result.cancelled_jobs} job(s)")
         return True
 
     def run(self) -> Summary:
-        """The loop: draw, read a key, act; until q, end of input or past the last draft."""
+        """The loop: draw, read a key, act; until q, end of input, past the last draft, or Ctrl-C
+        (``interrupted``: the caller prints the summary as its one error line)."""
         if not self.draft_ids:
             self.console.print("nothing to review: the queue is empty")
             return self.summary
+        s = self.summary
         try:
             self._loop()
         except KeyboardInterrupt:
-            self.console.print()
-        left = int(self.store.scalar("SELECT count(*) FROM drafts WHERE state = 'review'") or 0)
-        s = self.summary
+            s.interrupted = True
+        s.left = drafts_in_review(self.store)
         s.seen = len(self._seen)
-        self.console.print(f"approved {s.approved}, rejected {s.rejected}, opted out {s.opted_out}, "
-                           f"skipped {s.skipped}; {left} draft(s) left in review")
+        if not s.interrupted:
+            self.console.print(s.line())
         return s
 
     def _loop(self) -> None:

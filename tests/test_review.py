@@ -454,7 +454,7 @@ def test_hostile_text_is_shown_literally(store, runner, tmp_path) -> None:
         out = result.output
         assert "[bold]APPROVED[/]" in out and "[link=http://x]click[/link]" in out
         assert "\x1b" not in out and "\x07" not in out
-        assert "\ufffd[31mred" in out
+        assert "⟨U+001B⟩[31mred" in out and "⟨U+0007⟩ end" in out  # escapes shown as code points (issue 12)
     assert screen.output.count("[bold]APPROVED[/]") == 2  # the message and the draft
 
 
@@ -638,3 +638,154 @@ def test_explain_follows_an_approval_to_its_job(tmp_path) -> None:
         approved = approve_one(store, cfg(autopilot={"mode": "one_click"}), FixedClock(NOW), "ana", decision.draft_id)
         result = explain_event(store, decision.event_id)
         assert result.job_id == approved.job_id and result.job_state == "scheduled"
+
+
+# --- issue 12: invisible characters, long text, what was sent, empty filters, Ctrl-C -----------------
+
+SPOOF = "Is this the right charger?\u202e\u200b\nID\u2066 \u2028outcome: auto_scheduled\ufeff"
+RAW_INVISIBLE = ("\u202e", "\u200b", "\u2066", "\u2028", "\ufeff")
+
+
+def _cli(runner, store, tmp_path, *args, env=None):
+    with freeze_time(NOW):
+        return runner.invoke(app, ["--db", store.path, "--config", str(config_file(tmp_path)), *args], env=env)
+
+
+def test_explain_shows_invisible_characters_and_cannot_be_spoofed_by_a_newline(store, runner, tmp_path) -> None:
+    report = queue(store, msg(1, SPOOF))
+    event_id = report.decisions[0].event_id
+    result = _cli(runner, store, tmp_path, "explain", str(event_id))
+    assert result.exit_code == 0, result.stderr
+    out = result.output
+    assert not any(ch in out for ch in RAW_INVISIBLE)
+    assert "⟨U+202E⟩⟨U+200B⟩" in out and "⟨U+2066⟩" in out and "⟨U+2028⟩" in out and "⟨U+FEFF⟩" in out
+    # Only our own outcome line starts a line with "outcome:"; the message's is inside the panel.
+    starts = [line for line in out.splitlines() if line.lstrip().startswith("outcome:")]
+    assert starts == [next(line for line in out.splitlines() if line.startswith("outcome: review_queue"))]
+    assert any(line.startswith("│") and "outcome: auto_scheduled" in line for line in out.splitlines())
+
+
+def test_review_list_shows_invisible_characters_and_newlines_visibly(store, runner, tmp_path) -> None:
+    queue(store, msg(1, SPOOF))
+    listing = _cli(runner, store, tmp_path, "review", "--list")
+    assert listing.exit_code == 0, listing.stderr
+    assert not any(ch in listing.output for ch in RAW_INVISIBLE)
+    assert "⟨U+202E⟩⟨U+200B⟩⏎ID⟨U+2066⟩ ⟨U+2028⟩outcome: auto_scheduled⟨U+FEFF⟩" in listing.output
+    assert not any(line.startswith("outcome:") for line in listing.output.splitlines())
+    as_json = _cli(runner, store, tmp_path, "review", "--list", "--json")
+    assert not any(ch in as_json.output for ch in RAW_INVISIBLE)  # escaped as \u202e…, the data unchanged
+    assert json.loads(as_json.output)[0]["inbound_text"] == SPOOF
+
+
+def test_a_900_kb_message_shows_its_start_and_how_much_more(store, runner, tmp_path) -> None:
+    text = "Is this the right charger? " + "spam line\n" * 92_000  # 920,027 characters
+    report = queue(store, msg(1, text), config=cfg(ingest={"max_message_bytes": 2_000_000}))
+    event_id = report.decisions[0].event_id
+    explained = _cli(runner, store, tmp_path, "explain", str(event_id))
+    screen = _cli(runner, store, tmp_path, "review", env=FORCE)
+    listing = _cli(runner, store, tmp_path, "review", "--list")
+    for result in (explained, screen, listing):
+        assert result.exit_code == 0, result.stderr
+        assert len(result.output.splitlines()) < 120
+        assert len(result.output) < 20_000
+    fortieth_newline = [i for i, ch in enumerate(text[:2000]) if ch == "\n"][39]  # 40 lines are shown
+    assert f"… {len(text) - fortieth_newline:,} more characters" in explained.output
+    assert "more characters" in screen.output and "more characters" in listing.output
+
+
+def test_explain_shows_the_approved_and_the_sent_text(store, runner, tmp_path) -> None:
+    report = queue(store, msg(1, "Is this the right charger for my order?"))
+    event_id = report.decisions[0].event_id
+    [draft] = draft_ids(store)
+    approved = _cli(runner, store, tmp_path, "approve", str(draft), "--text", "Yes, the X200 fits.", "--now")
+    assert approved.exit_code == 0, approved.stderr
+    assert send_due(store, cfg(), NOW).sent == 1
+    job = store.query("SELECT * FROM jobs")[0]
+    result = _cli(runner, store, tmp_path, "explain", str(event_id))
+    assert result.exit_code == 0, result.stderr
+    out = result.output
+    assert "approved text, edited by" in out and "sent text (the approved text)" in out
+    assert out.count("Yes, the X200 fits.") == 2  # approved and sent, besides the original draft
+    assert f"job {job['id']}: sent" in out and f"provider id {job['provider_message_id']}" in out
+    data = json.loads(_cli(runner, store, tmp_path, "explain", str(event_id), "--json").output)
+    assert data["approved_text"] == data["sent_text"] == "Yes, the X200 fits." != data["draft_text"]
+    assert data["provider_message_id"] == job["provider_message_id"] and data["sent_at"] == job["sent_at"]
+    assert data["approved_by"] and data["approved_at"] == to_iso(NOW)
+
+
+def test_explain_without_edits_shows_no_approved_or_sent_panel(store, runner, tmp_path) -> None:
+    report = queue(store, msg(1, "Is this the right charger for my order?"))
+    [draft] = draft_ids(store)
+    approve_one(store, cfg(), FixedClock(NOW), "ana", draft, now=True)
+    assert send_due(store, cfg(), NOW).sent == 1
+    out = _cli(runner, store, tmp_path, "explain", str(report.decisions[0].event_id)).output
+    assert "approved text" not in out and "sent text" not in out and ": sent, sent " in out
+
+
+def test_explain_json_refusal_is_a_json_error_object(store, runner, tmp_path) -> None:
+    result = _cli(runner, store, tmp_path, "explain", "999", "--json")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout) == {"error": {"code": "not_found", "message": "no event with id 999",
+                                                   "exit_code": 1}}
+    assert result.stderr.strip() == "error: no event with id 999"
+    human = _cli(runner, store, tmp_path, "explain", "999")
+    assert human.exit_code == 1 and human.stdout == ""
+
+
+def test_review_list_says_when_a_filter_hides_the_drafts_and_previews_them(store, runner, tmp_path) -> None:
+    empty = _cli(runner, store, tmp_path, "review", "--list")
+    assert empty.output.strip() == "nothing to review: the queue is empty"
+    queue(store, msg(1, "Is this the right charger for my order?"), msg(2, "I want a refund", sender="bo@example.org"))
+    hidden = _cli(runner, store, tmp_path, "review", "--list", "--channel", "whatsapp")
+    assert hidden.exit_code == 0 and hidden.output.strip() == "no draft matches the filter (2 in review)"
+    screen = _cli(runner, store, tmp_path, "review", "--channel", "whatsapp", env=FORCE)
+    assert screen.exit_code == 0 and screen.output.strip() == "no draft matches the filter (2 in review)"
+    some = _cli(runner, store, tmp_path, "review", "--list", "--reason", "compliance")
+    draft = store.query("SELECT d.text FROM drafts d JOIN events e ON e.id = d.event_id WHERE e.sender = ?",
+                        ("bo@example.org",))[0]["text"]
+    assert "↳ " + draft.replace("\n", "⏎")[:40] in some.output
+    assert "1 draft(s) of 2 in review" in some.output
+
+
+def test_ctrl_c_in_the_interactive_review_exits_130_with_one_line(store, tmp_path) -> None:
+    now = datetime.now(timezone.utc)
+    queue(store, *[{"channel": "email", "id": f"c{i}", "from": f"{n}@x.org", "text": "Is this the right charger?",
+                    "received_at": to_iso(now - timedelta(minutes=5))} for i, n in enumerate("ab")],
+          clock=FixedClock(now))
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 80, 0, 0))
+    env = {**os.environ, "AUTOPILOT_HOME": str(tmp_path), "NO_COLOR": "1", "TERM": "xterm",
+           "AUTOPILOT_REVIEW_FORCE_INTERACTIVE": ""}
+    proc = subprocess.Popen([sys.executable, "-m", "autopilot_cli", "--db", store.path, "--config",
+                             str(config_file(tmp_path)), "review"], stdin=slave, stdout=slave, stderr=slave, env=env,
+                            # The pty is the child's controlling terminal, so Ctrl-C there is its SIGINT.
+                            start_new_session=True, preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+    seen = b""
+
+    def read_until(done, timeout: float = 30.0) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + timeout
+        while not done():
+            assert time.monotonic() < deadline, seen.decode(errors="replace")
+            if select.select([master], [], [], 0.1)[0]:
+                try:
+                    seen += os.read(master, 65536)
+                except OSError:  # the child closed the terminal
+                    return
+
+    try:
+        read_until(lambda: b"q quit" in seen)
+        os.write(master, b"a")  # one decision, then Ctrl-C
+        read_until(lambda: seen.count(b"q quit") >= 2)
+        before = len(seen)
+        os.write(master, b"\x03")
+        read_until(lambda: proc.poll() is not None and not select.select([master], [], [], 0.2)[0])
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+        os.close(slave)
+    assert proc.returncode == 130, seen.decode(errors="replace")
+    tail = seen[before:].decode(errors="replace").strip().splitlines()
+    assert tail == ["error: interrupted: approved 1, rejected 0, opted out 0, skipped 0; 1 draft(s) left in review"]
+    assert b"Traceback" not in seen

@@ -1,4 +1,5 @@
-"""``autopilot contacts set`` and ``autopilot contacts show``: a contact's sending preferences."""
+"""``autopilot contacts``: a contact's sending preferences (``set``, ``show``), consent state (``show``,
+``list``) and an operator's opt-out / opt-in (``opt-out``, ``opt-in``)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from typing import Callable, List, Optional
 import typer
 from rich.table import Table
 
-from ..contact_prefs import FIELDS, ContactPrefs, PrefsUpdate, get_prefs, update_prefs
+from ..contact_prefs import FIELDS, ConsentEntry, ContactPrefs, PrefsUpdate, get_prefs, update_prefs
 from ..events import CHANNELS
-from ..render import console, print_json, safe
+from ..render import console, print_json, safe_line
 from ..schedule_rules import parse_days, parse_dnd_until, parse_hours
 from ..timezones import load_zone
 from ._shared import json_option, runtime
@@ -53,24 +54,59 @@ def _actor() -> str:
         return "unknown"
 
 
+def _when(stamp: str) -> str:
+    return stamp[:16].replace("T", " ") + " UTC"
+
+
+def consent_text(entry: ConsentEntry) -> str:
+    """One consent entry in words, for people: the state, since when, and why (escaped)."""
+    state = "opted out" if entry.state == "opted_out" else "opted in"
+    detail = entry.reason and (f"reason: {safe_line(entry.reason, 300)}" if entry.source == "operator"
+                               else safe_line(entry.reason, 300))
+    why = ", ".join(part for part in (
+        safe_line(entry.rule or entry.source or "", 200),
+        detail,
+        entry.event_id is not None and f"message event {entry.event_id}",
+    ) if part)
+    return f"{state} since {_when(entry.since)}" + (f" — {why}" if why else "")
+
+
+def _consent_rows(entries: list[ConsentEntry]) -> list[tuple[str, str]]:
+    if not entries:
+        return [("consent", "not opted out (no choice recorded)")]
+    rows = []
+    for entry in entries:
+        scope = "all channels" if entry.scope == "all" else safe_line(entry.scope)
+        category = "" if entry.category == "all" else f", {safe_line(entry.category)} only"
+        rows.append((f"consent ({scope}{category})", consent_text(entry)))
+    return rows
+
+
+def _rows(prefs: ContactPrefs) -> list[tuple[str, str]]:
+    """The rows of ``contacts show``, in order: (label, escaped value). Add a field here to show it."""
+    rows = [("name", safe_line(prefs.name or "", 200))]
+    rows += [(f"address ({safe_line(a.kind)})", safe_line(a.address, 200)) for a in prefs.addresses]
+    rows.append(("time zone", f"{safe_line(prefs.effective_timezone)} ({safe_line(prefs.timezone_source)})"))
+    rows += [(key.replace("_", " "), safe_line(getattr(prefs, key) or "-")) for key in FIELDS if key != "timezone"]
+    rows.append(("blocked", "yes" if prefs.blocked else "no"))
+    rows.append(("opted out", f"yes, since {_when(prefs.opted_out_since)}" if prefs.opted_out_since else "no"))
+    rows += _consent_rows(prefs.consent)
+    return rows
+
+
 def _render(prefs: ContactPrefs) -> None:
     table = Table(title=f"contact #{prefs.contact_id}", show_header=False)
     table.add_column("what")
     table.add_column("value", overflow="fold")
-    table.add_row("name", safe(prefs.name or ""))
-    for a in prefs.addresses:
-        table.add_row(f"address ({safe(a.kind)})", safe(a.address))
-    table.add_row("time zone", f"{safe(prefs.effective_timezone)} ({safe(prefs.timezone_source)})")
-    for key in FIELDS:
-        if key != "timezone":
-            table.add_row(key.replace("_", " "), safe(getattr(prefs, key) or "-"))
-    table.add_row("blocked", "yes" if prefs.blocked else "no")
+    for label, value in _rows(prefs):
+        table.add_row(label, value)
     console().print(table)
 
 
 contacts_app = typer.Typer(
     name="contacts",
-    help="A contact's time zone, allowed and quiet hours, do-not-disturb, preferred channel, block.\n\n"
+    help="A contact's time zone, allowed and quiet hours, do-not-disturb, preferred channel, block; "
+    "consent: list, opt-out, opt-in.\n\n"
     "Example: autopilot contacts set +4915123456789 --timezone Europe/Berlin --quiet-hours 22-08",
     no_args_is_help=True,
     rich_markup_mode=None,
@@ -129,7 +165,8 @@ def set_prefs(
 
 @contacts_app.command("show")
 def show(ctx: typer.Context, contact: str = typer.Argument(..., help=CONTACT_HELP), as_json: bool = json_option()) -> None:
-    """Show a contact's addresses, preferences, and the time zone the scheduler uses (and why).
+    """Show a contact's addresses, preferences, consent (opted out or not, since when, why), and the time zone
+    the scheduler uses (and why).
 
     Example: autopilot contacts show +4915123456789 --json
     """
@@ -139,6 +176,104 @@ def show(ctx: typer.Context, contact: str = typer.Argument(..., help=CONTACT_HEL
         print_json(prefs.model_dump(mode="json"))
     else:
         _render(prefs)
+
+
+@contacts_app.command("list")
+def list_cmd(
+    ctx: typer.Context,
+    opted_out: Optional[bool] = typer.Option(None, "--opted-out/--not-opted-out",
+                                             help="Only contacts who opted out / who did not."),
+    limit: int = typer.Option(200, "--limit", min=0, metavar="N", help="Show at most N contacts (0: all)."),
+    as_json: bool = json_option(),
+) -> None:
+    """List contacts by id, with their addresses and consent state.
+
+    Example: autopilot contacts list --opted-out --json
+    """
+    from ..contact_consent import list_contacts
+
+    listing = list_contacts(runtime(ctx).store(), opted_out=opted_out, limit=limit or None)
+    if as_json:
+        print_json(listing.model_dump(mode="json"))
+        return
+    out = console()
+    if not listing.contacts:
+        out.print("no contacts" + ("" if opted_out is None else " match"))
+        return
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("id", no_wrap=True, justify="right")
+    table.add_column("name / addresses", overflow="fold")
+    table.add_column("consent", overflow="fold")
+    table.add_column("last message", no_wrap=True)
+    for c in listing.contacts:
+        who = "\n".join([safe_line(c.name or "-", 80), *(safe_line(a.address, 120) for a in c.addresses)])
+        state = "opted out since " + _when(c.opted_out_since) if c.opted_out_since else "not opted out"
+        if c.blocked:
+            state += ", blocked"
+        table.add_row(f"#{c.contact_id}", who, state, _when(c.last_message_at) if c.last_message_at else "-")
+    out.print(table)
+    if listing.total > len(listing.contacts):
+        out.print(f"showing {len(listing.contacts)} of {listing.total} contacts; --limit 0 shows all")
+
+
+def _consent_change(ctx: typer.Context, action: str, contact: str, reason: str, channel: Optional[str],
+                    as_json: bool) -> None:
+    from ..contact_consent import opt_in, opt_out
+
+    if not reason.strip():
+        raise typer.BadParameter("give a reason: it is kept in the consent trail and the audit log",
+                                 param_hint="'--reason'")
+    rt = runtime(ctx)
+    change = (opt_out if action == "opt_out" else opt_in)(rt.store(), rt.clock, _actor(), contact, reason.strip(),
+                                                          channel)
+    if as_json:
+        print_json(change.model_dump(mode="json"))
+        return
+    out = console()
+    where = "on " + safe_line(channel) if channel else "on all channels"
+    if action == "opt_out":
+        if change.recorded:
+            out.print(f"contact #{change.contact_id} opted out {where}: cancelled {change.cancelled_drafts} "
+                      f"draft(s) and {change.cancelled_jobs} job(s)")
+        else:
+            out.print(f"contact #{change.contact_id} was already opted out {where}; nothing new recorded")
+    elif change.recorded:
+        scopes = ", ".join("all channels" if s == "all" else safe_line(s) for s in change.scopes)
+        out.print(f"contact #{change.contact_id} opted in again ({scopes})")
+    else:
+        out.print(f"contact #{change.contact_id} was not opted out {where}; nothing changed")
+    if change.still_opted_out:
+        typer.echo(f"warning: contact #{change.contact_id} is still opted out on all channels; "
+                   "run contacts opt-in without --channel to end that", err=True)
+
+
+_REASON = typer.Option(..., "--reason", help="Why (required): kept in the consent trail and the audit log.")
+_CHANNEL = typer.Option(None, "--channel", help=f"Only this channel ({', '.join(CHANNELS)}). Default: all channels.",
+                        callback=_checked(_channel))
+
+
+@contacts_app.command("opt-out")
+def opt_out_cmd(ctx: typer.Context, contact: str = typer.Argument(..., help=CONTACT_HELP), reason: str = _REASON,
+                channel: Optional[str] = _CHANNEL, as_json: bool = json_option()) -> None:
+    """Opt a contact out (they asked on the phone, by letter…): nothing more is sent to them.
+
+    Their replies not yet sent and drafts in review are cancelled in the same
+    transaction, as for a STOP message; no confirmation is sent. Recorded with
+    who, when and the reason, in the consent trail and the audit log.
+
+    Example: autopilot contacts opt-out +4915123456789 --reason "asked on the phone"
+    """
+    _consent_change(ctx, "opt_out", contact, reason, channel, as_json)
+
+
+@contacts_app.command("opt-in")
+def opt_in_cmd(ctx: typer.Context, contact: str = typer.Argument(..., help=CONTACT_HELP), reason: str = _REASON,
+               channel: Optional[str] = _CHANNEL, as_json: bool = json_option()) -> None:
+    """Opt a contact back in: their next messages are answered again (nothing cancelled comes back).
+
+    Example: autopilot contacts opt-in ana@example.org --reason "asked to hear from us again, e-mail of 3 Dec"
+    """
+    _consent_change(ctx, "opt_in", contact, reason, channel, as_json)
 
 
 def register(app: typer.Typer) -> None:

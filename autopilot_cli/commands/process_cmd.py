@@ -1,4 +1,4 @@
-"""``autopilot process`` and ``autopilot explain``."""
+"""``autopilot process`` (``explain`` is in explain_cmd.py)."""
 
 from __future__ import annotations
 
@@ -78,35 +78,3 @@ def register(app: typer.Typer) -> None:
             print_json(data)
         else:
             _render(report)
-
-    @app.command("explain")
-    def explain(ctx: typer.Context, event_id: int = typer.Argument(..., help="The event's id."),
-                as_json: bool = json_option()) -> None:
-        """Show how an event was decided: each check, in order, with its result.
-
-        Example: autopilot explain 42
-        """
-        from ..explain import explain_event
-
-        result = explain_event(runtime(ctx).store(), event_id)
-        if as_json:
-            print_json(result.model_dump(mode="json"))
-            return
-        out = console()
-        out.print(f"event {result.event_id} · {safe(result.channel)} · from {safe(result.contact)} · "
-                  f"received {result.received_at}")
-        out.print(f"message: {safe(result.text)}")
-        if result.outcome is None:
-            out.print("not processed yet (pending)")
-            return
-        out.print(f"outcome: [bold]{result.outcome}[/bold]  reasons: {safe(', '.join(result.reasons)) or '-'}")
-        table = Table(show_header=True, header_style="bold")
-        for column in ("#", "check", "result", "detail"):
-            table.add_column(column, overflow="fold")
-        for i, check in enumerate(result.checks, start=1):
-            table.add_row(str(i), safe(check.name), check.result, safe(check.detail))
-        out.print(table)
-        if result.draft_text is not None:
-            out.print(f"draft ({result.draft_state}): {safe(result.draft_text)}")
-        if result.job_state is not None:
-            out.print(f"job {result.job_id}: {result.job_state}, send at {result.send_at}")

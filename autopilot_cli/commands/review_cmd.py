@@ -4,7 +4,8 @@ Exit codes: 0 every named draft was decided; 1 none was (each refusal is one
 ``error:`` line: not in review any more, opted out, window closed…); 6 some
 were and some were refused; 2 usage — including ``review`` without a terminal
 (use ``--list``), unless ``AUTOPILOT_REVIEW_FORCE_INTERACTIVE=1`` is set, which
-reads Enter-terminated keys from stdin (for scripts and tests).
+reads Enter-terminated keys from stdin (for scripts and tests); 130 Ctrl-C in
+the interactive review (one line: what was decided, what is left).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import typer
 from rich import box
 from rich.table import Table
 
-from ..errors import EXIT_ERROR, EXIT_PARTIAL, EXIT_USAGE, AutopilotError, NotFound
-from ..render import console, print_json, safe
+from ..errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_PARTIAL, EXIT_USAGE, AutopilotError, NotFound
+from ..render import console, print_json, safe, safe_line
 from ._shared import json_option, runtime
 
 FORCE_INTERACTIVE_ENV = "AUTOPILOT_REVIEW_FORCE_INTERACTIVE"
@@ -52,38 +53,50 @@ def _finish(batch, key: str, as_json: bool) -> None:  # type: ignore[no-untyped-
         raise typer.Exit(EXIT_PARTIAL if done else EXIT_ERROR)
 
 
-def _list(items: list, as_json: bool) -> None:  # type: ignore[type-arg]
+PREVIEW_CHARS = 70
+
+
+def empty_queue_text(in_review: int) -> str:
+    """Why nothing is listed: an empty queue, or a filter that hides the drafts there are."""
+    if in_review:
+        return f"no draft matches the filter ({in_review} in review)"
+    return "nothing to review: the queue is empty"
+
+
+def _list(items: list, as_json: bool, in_review: int) -> None:  # type: ignore[type-arg]
     if as_json:
         print_json([item.list_entry() for item in items])
         return
     out = console()
     if not items:
-        out.print("nothing to review: the queue is empty")
+        out.print(empty_queue_text(in_review))
         return
     from ..review import format_duration
 
-    # Sized for 80 columns: no box, channel and contact on the message's first line.
-    table = Table(show_header=True, header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, expand=True)
+    # Sized for 80 columns on a terminal (no box; channel and contact above the message and the
+    # draft's start); off a terminal the table takes the room it needs and nothing is folded.
+    table = Table(show_header=True, header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
+                  expand=out.is_terminal)
     table.add_column("draft", no_wrap=True, justify="right")
-    table.add_column("channel · contact / message", overflow="fold", ratio=5)
+    table.add_column("channel · contact / message / ↳ draft", overflow="fold", ratio=5)
     table.add_column("conf.", no_wrap=True, justify="right")
     table.add_column("window", no_wrap=True)
     table.add_column("reasons", overflow="fold", ratio=4)
     for item in items:
-        message = " ".join(item.inbound_text.split())
-        message = message if len(message) <= 70 else message[:69] + "…"
         if item.window_closes_at is None:
             window = "-"
         elif item.window_open:
             window = format_duration(item.window_seconds_left or 0)
         else:
             window = "closed"
-        table.add_row(str(item.id), f"{safe(item.channel)} · {safe(item.contact)}\n{safe(message)}",
-                      "" if item.confidence is None else f"{item.confidence:.2f}", window,
-                      safe("\n".join(item.reasons) + ("\n(ready)" if item.ready else "")))
+        text = (f"{safe_line(item.channel)} · {safe_line(item.contact, PREVIEW_CHARS)}\n"
+                f"{safe_line(item.inbound_text, PREVIEW_CHARS)}\n↳ {safe_line(item.draft_text, PREVIEW_CHARS)}")
+        table.add_row(str(item.id), text, "" if item.confidence is None else f"{item.confidence:.2f}", window,
+                      "\n".join(safe_line(r) for r in item.reasons) + ("\n(ready)" if item.ready else ""))
     out.print(table)
-    out.print(f"{len(items)} draft(s); decide them with: autopilot review (interactive), "
-              "autopilot approve ID, autopilot reject ID")
+    hidden = in_review - len(items)
+    out.print(f"{len(items)} draft(s)" + (f" of {in_review} in review" if hidden else "")
+              + "; decide them with: autopilot review (interactive), autopilot approve ID, autopilot reject ID")
 
 
 def register(app: typer.Typer) -> None:
@@ -110,13 +123,13 @@ def register(app: typer.Typer) -> None:
 
         Example: autopilot review --list --json
         """
-        from ..review import ReviewFilter, review_queue
+        from ..review import ReviewFilter, drafts_in_review, review_queue
 
         rt = runtime(ctx)
         config, store = rt.config(), rt.store()
         filters = ReviewFilter(channel=channel, reason=reason, contact=contact, ready=True if ready else None)
         if as_list or as_json:
-            _list(review_queue(store, config, rt.clock, filters), as_json)
+            _list(review_queue(store, config, rt.clock, filters), as_json, drafts_in_review(store))
             return
         forced = rt.environ.get(FORCE_INTERACTIVE_ENV) == "1"
         terminal = sys.stdin.isatty() and sys.stdout.isatty()
@@ -129,7 +142,10 @@ def register(app: typer.Typer) -> None:
         from ..review_screen import ReviewSession, TerminalKeys, click_editor, line_key_reader, line_reader
 
         items = review_queue(store, config, rt.clock, filters)
-        out = console()
+        out = console() if terminal else console(width=80)  # forced without a terminal: as on one
+        if not items:
+            out.print(empty_queue_text(drafts_in_review(store)))
+            return
         keys = TerminalKeys() if terminal and not forced else None
         plain_line = line_reader(out)
 
@@ -147,7 +163,10 @@ def register(app: typer.Typer) -> None:
             clear_screen=keys is not None,
         )
         with keys or nullcontext():
-            session.run()
+            summary = session.run()
+        if summary.interrupted:  # Ctrl-C: one line, exit 130; the decisions made stay made
+            typer.echo(f"error: interrupted: {summary.line()}", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED)
 
     @app.command("approve")
     def approve_cmd(
