@@ -1,4 +1,10 @@
-"""``autopilot init``: a starter config, knowledge file and database in a folder."""
+"""``autopilot init``: a starter config, knowledge file and database in a folder.
+
+Existing files are kept, unless ``force``: then they are overwritten — and
+one that differs from the starter (the operator edited it) is first copied to
+``<name>.bak`` (``.bak.1``, ``.bak.2``… if that exists), so ``--force`` never
+loses someone's knowledge file.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +31,9 @@ class InitReport(BaseModel):
     database: str
     created: list[str]
     kept: list[str]
+    overwritten: list[str] = []
+    backups: list[str] = []
+    """Copies of overwritten files that had been edited (``knowledge.toml.bak``…)."""
 
 
 def template_text(name: str) -> str:
@@ -35,14 +44,28 @@ def starter_config(mode: str = "one_click") -> str:
     return Template(template_text(CONFIG_NAME)).substitute(mode=mode)
 
 
-def _write_new(path: Path, text: str, created: list[str], kept: list[str], force: bool) -> None:
-    if path.exists() and not force:
-        kept.append(str(path))
+def _backup_name(path: Path) -> Path:
+    candidate = path.with_name(path.name + ".bak")
+    n = 0
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}.bak.{n}")
+    return candidate
+
+
+def _write_new(path: Path, text: str, report: InitReport, force: bool) -> None:
+    existed = path.exists()
+    if existed and not force:
+        report.kept.append(str(path))
         return
+    if existed and path.read_bytes() != text.encode("utf-8"):
+        backup = _backup_name(path)
+        backup.write_bytes(path.read_bytes())
+        report.backups.append(str(backup))
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)  # atomic: never a half-written config
-    created.append(str(path))
+    (report.overwritten if existed else report.created).append(str(path))
 
 
 def credential_references(config: Config) -> list[tuple[str, str, str]]:
@@ -72,13 +95,13 @@ def init_directory(directory: Path, clock: Clock, *, mode: str = "one_click", fo
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise AutopilotError(f"cannot create folder {directory}: {exc.strerror}") from None
-    created: list[str] = []
-    kept: list[str] = []
     config_path = directory / CONFIG_NAME
     knowledge_path = directory / KNOWLEDGE_NAME
+    report = InitReport(directory=str(directory), config=str(config_path), knowledge_file=str(knowledge_path),
+                        database="", created=[], kept=[])
     try:
-        _write_new(config_path, starter_config(mode), created, kept, force)
-        _write_new(knowledge_path, template_text(KNOWLEDGE_NAME), created, kept, force)
+        _write_new(config_path, starter_config(mode), report, force)
+        _write_new(knowledge_path, template_text(KNOWLEDGE_NAME), report, force)
     except OSError as exc:
         raise AutopilotError(f"cannot write in {directory}: {exc.strerror}") from None
     config = load_config(config_path)
@@ -86,12 +109,6 @@ def init_directory(directory: Path, clock: Clock, *, mode: str = "one_click", fo
     existed = db_path.exists()
     with open_store(db_path, clock, busy_timeout_ms=config.database.busy_timeout_ms) as store:
         record_credential_references(store, config, clock)
-    (kept if existed else created).append(str(db_path))
-    return InitReport(
-        directory=str(directory),
-        config=str(config_path),
-        knowledge_file=str(knowledge_path),
-        database=str(db_path),
-        created=created,
-        kept=kept,
-    )
+    (report.kept if existed else report.created).append(str(db_path))
+    report.database = str(db_path)
+    return report

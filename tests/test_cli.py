@@ -63,7 +63,8 @@ def test_init_creates_files_and_keeps_them(runner, tmp_path) -> None:
     result = runner.invoke(app, ["init", str(target), "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert set(data) == {"directory", "config", "knowledge_file", "database", "created", "kept"}
+    assert set(data) == {"directory", "config", "knowledge_file", "database", "created", "kept", "overwritten",
+                         "backups"}
     assert len(data["created"]) == 3 and data["kept"] == []
     (target / "autopilot.toml").write_text((target / "autopilot.toml").read_text() + "\n# mine\n")
     again = json.loads(runner.invoke(app, ["init", str(target), "--json"]).output)
@@ -250,3 +251,46 @@ def test_init_records_credential_references_never_values(runner, tmp_path) -> No
         "SELECT channel, purpose, env_var FROM channel_credentials ORDER BY purpose").fetchall()
     assert rows == [("whatsapp", "app_secret", "WA_SECRET"), ("whatsapp", "token", "WA_TOKEN")]
     assert b"EAAB-real-token" not in (target / "autopilot.db").read_bytes()
+
+
+def test_init_force_says_overwrote_and_keeps_a_bak_of_an_edited_file(runner, tmp_path) -> None:
+    target = tmp_path / "shop"
+    assert runner.invoke(app, ["init", str(target)]).exit_code == 0
+    knowledge, config = target / "knowledge.toml", target / "autopilot.toml"
+    starter = knowledge.read_text()
+    knowledge.write_text(starter + '\n[[faq]]\nquestion = "Do you ship to Mars?"\nanswer = "Not yet."\n')
+    edited = knowledge.read_text()
+    result = runner.invoke(app, ["init", str(target), "--force"])
+    assert result.exit_code == 0, result.stderr
+    lines = result.output.splitlines()
+    assert f"overwrote  {config}" in lines and f"overwrote  {knowledge}" in lines
+    assert f"backed up  your edited version to {knowledge}.bak" in lines
+    assert not any(line.startswith("created") for line in lines)
+    assert knowledge.read_text() == starter and (target / "knowledge.toml.bak").read_text() == edited
+    assert not (target / "autopilot.toml.bak").exists()  # the config was the starter: nothing to keep
+    # Again, edited again: the first backup is kept, the new one gets the next name.
+    knowledge.write_text(edited + "# more\n")
+    data = json.loads(runner.invoke(app, ["init", str(target), "--force", "--json"]).output)
+    assert data["overwritten"] == [str(config), str(knowledge)] and data["created"] == []
+    assert data["backups"] == [str(target / "knowledge.toml.bak.1")]
+    assert (target / "knowledge.toml.bak").read_text() == edited
+
+
+def test_output_off_a_terminal_is_not_wrapped(tmp_path) -> None:
+    """Under cron or a pipe, a long file name or reason stays on one line (rich would wrap at 80)."""
+    folder = tmp_path / ("inbox-" + "x" * 90)
+    folder.mkdir()
+    good = folder / "2026-11-25-whatsapp-webhook-delivery-from-the-shop-front-desk.jsonl"
+    good.write_text(json.dumps({"channel": "email", "id": "m1", "from": "a@example.org", "text": "hi",
+                                "received_at": "2026-11-25T10:00:00Z"}) + "\n")
+    empty = folder / "an-empty-file-that-cron-found-in-the-inbox-folder-this-morning.jsonl"
+    empty.write_text("")
+    env = {key: value for key, value in os.environ.items() if key not in ("COLUMNS", "LINES")}
+    env["AUTOPILOT_HOME"] = str(tmp_path)
+    proc = subprocess.run([sys.executable, "-m", "autopilot_cli", "--db", str(tmp_path / "c.db"), "ingest",
+                           str(good), str(empty)], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode in (0, 5, 6), proc.stderr
+    lines = proc.stdout.splitlines()
+    # Each file's line names it whole (as the ingest output does today: "<file> (jsonl): ingested 1").
+    assert any(str(good) in line for line in lines), proc.stdout
+    assert any(str(empty) in line for line in lines), proc.stdout
