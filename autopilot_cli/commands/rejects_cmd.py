@@ -35,8 +35,8 @@ def _render(listing: RejectList) -> None:
             None if row.line is None else f"line {row.line}",
             row.location,
         ) if part) or "standard input"
-        out.print(f"#{row.id}  {row.at}  {safe(row.format)}  {safe(where)}")
-        out.print(f"    {safe(row.reason)}")
+        out.print(f"#{row.id}  {row.at}  {safe(row.format)}  {safe(where)}", soft_wrap=True)
+        out.print(f"    {safe(row.reason)}", soft_wrap=True)
         if row.raw is not None:
             out.print(f"    raw: {safe(bounded(' '.join(row.raw.split()), RAW_PREVIEW_CHARS))}")
     shown = len(listing.rejects)
