@@ -135,3 +135,17 @@ def test_opt_out_refusals_are_one_line(store, runner, tmp_path, args, code, mess
     assert result.stderr.startswith("error: ") and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert store.scalar("SELECT count(*) FROM consent_changes") == 0
+
+
+def test_contacts_and_history_show_invisible_characters_visibly(store, runner, tmp_path) -> None:
+    name = "Ana\u202e\u200b\nblocked: no"
+    queue(store, msg(1, "When are you open?\u2066\noutcome: auto_scheduled", sender=PHONE, channel="whatsapp",
+                     name=name))
+    opt_out(store, FixedClock(NOW), "ana", PHONE, "asked\u202e on the phone\nreason: none")
+    for args in (["contacts", "show", PHONE], ["contacts", "list"], ["history", PHONE]):
+        result = _cli(runner, store, tmp_path, *args)
+        assert result.exit_code == 0, result.stderr
+        assert not any(ch in result.output for ch in "\u202e\u200b\u2066"), args
+        assert "⟨U+202E⟩" in result.output, args
+        assert not any(line.lstrip("│ ").startswith(("blocked: no", "outcome:", "reason: none"))
+                       for line in result.output.splitlines()), args

@@ -672,6 +672,9 @@ def test_review_list_shows_invisible_characters_and_newlines_visibly(store, runn
     assert not any(ch in listing.output for ch in RAW_INVISIBLE)
     assert "⟨U+202E⟩⟨U+200B⟩⏎ID⟨U+2066⟩ ⟨U+2028⟩outcome: auto_scheduled⟨U+FEFF⟩" in listing.output
     assert not any(line.startswith("outcome:") for line in listing.output.splitlines())
+    screen = _cli(runner, store, tmp_path, "review", env=FORCE)
+    assert screen.exit_code == 0 and "⟨U+202E⟩⟨U+200B⟩" in screen.output
+    assert not any(ch in screen.output for ch in RAW_INVISIBLE)
     as_json = _cli(runner, store, tmp_path, "review", "--list", "--json")
     assert not any(ch in as_json.output for ch in RAW_INVISIBLE)  # escaped as \u202e…, the data unchanged
     assert json.loads(as_json.output)[0]["inbound_text"] == SPOOF
