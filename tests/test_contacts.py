@@ -127,6 +127,8 @@ def test_opt_out_and_opt_in_commands(store, runner, tmp_path) -> None:
     (["contacts", "opt-out", PHONE, "--reason", "  "], 2, "give a reason"),
     (["contacts", "opt-in", PHONE, "--reason", "x", "--channel", "sms"], 2, "unknown channel 'sms'"),
     (["contacts", "opt-out", "nobody@example.org", "--reason", "x"], 1, "no contact with address"),
+    (["contacts", "opt-out", "nobody@example.org", "--reason", "x", "--json"], 1, "no contact with address"),
+    (["contacts", "show", "nobody@example.org", "--json"], 1, "no contact with address"),
 ])
 def test_opt_out_refusals_are_one_line(store, runner, tmp_path, args, code, message) -> None:
     _pending(store)
@@ -135,6 +137,9 @@ def test_opt_out_refusals_are_one_line(store, runner, tmp_path, args, code, mess
     assert result.stderr.startswith("error: ") and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert store.scalar("SELECT count(*) FROM consent_changes") == 0
+    if "--json" in args:
+        assert json.loads(result.stdout)["error"] == {"code": "not_found", "message": result.stderr[7:].strip(),
+                                                      "exit_code": 1}
 
 
 def test_contacts_and_history_show_invisible_characters_visibly(store, runner, tmp_path) -> None:

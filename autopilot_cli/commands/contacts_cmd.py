@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ..contact_prefs import FIELDS, ConsentEntry, ContactPrefs, PrefsUpdate, get_prefs, update_prefs
 from ..events import CHANNELS
-from ..render import console, print_json, safe_line
+from ..render import console, json_errors, print_json, safe_line
 from ..schedule_rules import parse_days, parse_dnd_until, parse_hours
 from ..timezones import load_zone
 from ._shared import json_option, runtime
@@ -155,8 +155,9 @@ def set_prefs(
     if not update.values() and blocked is None:
         raise typer.BadParameter("nothing to change: give at least one option")
     rt = runtime(ctx)
-    prefs = update_prefs(rt.store(), rt.clock, contact, update, actor=_actor(),
-                         default_timezone=rt.config().autopilot.timezone)
+    with json_errors(as_json):
+        prefs = update_prefs(rt.store(), rt.clock, contact, update, actor=_actor(),
+                             default_timezone=rt.config().autopilot.timezone)
     if as_json:
         print_json(prefs.model_dump(mode="json"))
     else:
@@ -171,7 +172,8 @@ def show(ctx: typer.Context, contact: str = typer.Argument(..., help=CONTACT_HEL
     Example: autopilot contacts show +4915123456789 --json
     """
     rt = runtime(ctx)
-    prefs = get_prefs(rt.store(), contact, default_timezone=rt.config().autopilot.timezone)
+    with json_errors(as_json):
+        prefs = get_prefs(rt.store(), contact, default_timezone=rt.config().autopilot.timezone)
     if as_json:
         print_json(prefs.model_dump(mode="json"))
     else:
@@ -192,7 +194,8 @@ def list_cmd(
     """
     from ..contact_consent import list_contacts
 
-    listing = list_contacts(runtime(ctx).store(), opted_out=opted_out, limit=limit or None)
+    with json_errors(as_json):
+        listing = list_contacts(runtime(ctx).store(), opted_out=opted_out, limit=limit or None)
     if as_json:
         print_json(listing.model_dump(mode="json"))
         return
@@ -224,8 +227,9 @@ def _consent_change(ctx: typer.Context, action: str, contact: str, reason: str, 
         raise typer.BadParameter("give a reason: it is kept in the consent trail and the audit log",
                                  param_hint="'--reason'")
     rt = runtime(ctx)
-    change = (opt_out if action == "opt_out" else opt_in)(rt.store(), rt.clock, _actor(), contact, reason.strip(),
-                                                          channel)
+    with json_errors(as_json):
+        change = (opt_out if action == "opt_out" else opt_in)(rt.store(), rt.clock, _actor(), contact,
+                                                              reason.strip(), channel)
     if as_json:
         print_json(change.model_dump(mode="json"))
         return
