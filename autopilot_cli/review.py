@@ -224,7 +224,8 @@ def review_queue(store: Store, config: Config, clock: Clock, filters: ReviewFilt
     """Drafts in review, most urgent first (module docstring), with the filters applied."""
     filters = filters or ReviewFilter()
     conn = store.conn
-    where, params = ["d.state = 'review'"], []
+    where: list[str] = ["d.state = 'review'"]
+    params: list[object] = []
     if filters.channel:
         where.append("d.channel = ?")
         params.append(filters.channel)
