@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+
 import typer
 
 from ..runtime import Runtime
@@ -17,3 +19,11 @@ def runtime(ctx: typer.Context) -> Runtime:
         obj = Runtime()
         ctx.find_root().obj = obj
     return obj
+
+
+def actor() -> str:
+    """Who ran an operator action, for the audit log: the OS user name."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 from datetime import datetime
 from typing import List, Optional
 
@@ -28,16 +27,10 @@ from ..clock import parse_timestamp
 from ..conversions import ConversionResult, record_conversion
 from ..events import CHANNELS
 from ..render import console, print_json, safe
-from ._shared import json_option, runtime
+from ._shared import actor, json_option, runtime
 
 CHART_WIDTH = 40
 
-
-def _actor() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 def _channels(value: Optional[str]) -> Optional[List[str]]:
@@ -202,7 +195,7 @@ def create(
         raise typer.BadParameter(f"{allocation!r} is not one of {', '.join(ALLOCATIONS)}", param_hint="'--allocation'")
     rt = runtime(ctx)
     info = create_experiment(rt.store(), rt.clock, name, specs, channels=_channels(channels), metric=metric,
-                             allocation=allocation, auto_promote=auto_promote, actor=_actor())
+                             allocation=allocation, auto_promote=auto_promote, actor=actor())
     _show(info, as_json)
 
 
@@ -226,7 +219,7 @@ def stop(ctx: typer.Context, name: str = typer.Argument(..., help="Experiment na
     Example: autopilot ab stop greeting
     """
     rt = runtime(ctx)
-    info = stop_experiment(rt.store(), rt.clock, name, actor=_actor())
+    info = stop_experiment(rt.store(), rt.clock, name, actor=actor())
     _show(info, as_json)
 
 
@@ -238,7 +231,7 @@ def resume(ctx: typer.Context, name: str = typer.Argument(..., help="Experiment 
     Example: autopilot ab resume greeting
     """
     rt = runtime(ctx)
-    info = resume_experiment(rt.store(), rt.clock, name, actor=_actor())
+    info = resume_experiment(rt.store(), rt.clock, name, actor=actor())
     _show(info, as_json)
 
 
@@ -296,7 +289,7 @@ def register(app: typer.Typer) -> None:
                 raise typer.BadParameter(str(exc), param_hint="'--at'") from None
         rt = runtime(ctx)
         result: ConversionResult = record_conversion(rt.store(), rt.clock, contact, value=value, at=when,
-                                                     external_id=external_id, actor=_actor())
+                                                     external_id=external_id, actor=actor())
         if as_json:
             print_json(result.model_dump(mode="json"))
         else:

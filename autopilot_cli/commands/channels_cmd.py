@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from ..render import console, print_json, safe
-from ._shared import json_option, runtime
+from ._shared import actor, json_option, runtime
 
 
 def register(app: typer.Typer) -> None:
@@ -62,7 +62,6 @@ def register(app: typer.Typer) -> None:
 
         Example: autopilot channels resume whatsapp
         """
-        import getpass
 
         from ..operator_actions import resume_channel
 
@@ -71,7 +70,7 @@ def register(app: typer.Typer) -> None:
         if channel not in CHANNELS:
             raise typer.BadParameter(f"unknown channel {channel!r}; channels are {', '.join(CHANNELS)}")
         rt = runtime(ctx)
-        if resume_channel(rt.store(), rt.clock, getpass.getuser(), channel):
+        if resume_channel(rt.store(), rt.clock, actor(), channel):
             console().print(f"{safe(channel)} resumed")
         else:
             console().print(f"{safe(channel)} was not paused")

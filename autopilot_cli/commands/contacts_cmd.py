@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import getpass
 from typing import Callable, List, Optional
 
 import typer
@@ -14,7 +13,7 @@ from ..events import CHANNELS
 from ..render import console, json_errors, print_json, safe_line
 from ..schedule_rules import parse_days, parse_dnd_until, parse_hours
 from ..timezones import load_zone
-from ._shared import json_option, runtime
+from ._shared import actor, json_option, runtime
 
 CONTACT_HELP = "An address (+4915123456789, ana@example.org, an Instagram id), channel:address, or #ID."
 
@@ -46,12 +45,6 @@ def _clear(values: List[str]) -> List[str]:
             raise typer.BadParameter(f"{name!r} is not a preference; one of {', '.join(f.replace('_', '-') for f in FIELDS)}")
     return names
 
-
-def _actor() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 def _when(stamp: str) -> str:
@@ -156,7 +149,7 @@ def set_prefs(
         raise typer.BadParameter("nothing to change: give at least one option")
     rt = runtime(ctx)
     with json_errors(as_json):
-        prefs = update_prefs(rt.store(), rt.clock, contact, update, actor=_actor(),
+        prefs = update_prefs(rt.store(), rt.clock, contact, update, actor=actor(),
                              default_timezone=rt.config().autopilot.timezone)
     if as_json:
         print_json(prefs.model_dump(mode="json"))
@@ -228,7 +221,7 @@ def _consent_change(ctx: typer.Context, action: str, contact: str, reason: str, 
                                  param_hint="'--reason'")
     rt = runtime(ctx)
     with json_errors(as_json):
-        change = (opt_out if action == "opt_out" else opt_in)(rt.store(), rt.clock, _actor(), contact,
+        change = (opt_out if action == "opt_out" else opt_in)(rt.store(), rt.clock, actor(), contact,
                                                               reason.strip(), channel)
     if as_json:
         print_json(change.model_dump(mode="json"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import sys
 from typing import Optional
 
@@ -10,14 +9,8 @@ import typer
 
 from ..errors import EXIT_SEND_PROBLEMS
 from ..render import console, print_json, safe
-from ._shared import json_option, runtime
+from ._shared import actor, json_option, runtime
 
-
-def _actor() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 def register(app: typer.Typer) -> None:
@@ -110,7 +103,7 @@ def register(app: typer.Typer) -> None:
             return
         if len(chosen) != 1:
             raise typer.BadParameter("choose exactly one of --sent, --resend, --cancel")
-        changes = reconcile(rt.store(), rt.clock, _actor(), jobs, chosen[0], provider_id)
+        changes = reconcile(rt.store(), rt.clock, actor(), jobs, chosen[0], provider_id)
         if as_json:
             print_json([c.model_dump() for c in changes])
         else:
@@ -135,7 +128,7 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("give job ids or --failed, not both")
         if not jobs and not failed:
             raise typer.BadParameter("give job ids, or --failed for every failed job")
-        changes = retry(rt.store(), rt.clock, _actor(), None if failed else jobs)
+        changes = retry(rt.store(), rt.clock, actor(), None if failed else jobs)
         if as_json:
             print_json([c.model_dump() for c in changes])
         else:

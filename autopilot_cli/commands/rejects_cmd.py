@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 from typing import List, Optional
 
 import typer
@@ -10,16 +9,10 @@ import typer
 from ..errors import NotFound
 from ..rejects import RejectList, bounded, clear_rejects, list_rejects
 from ..render import console, print_json, safe
-from ._shared import json_option, runtime
+from ._shared import actor, json_option, runtime
 
 RAW_PREVIEW_CHARS = 80
 
-
-def _actor() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 def _render(listing: RejectList) -> None:
@@ -77,7 +70,7 @@ def register(app: typer.Typer) -> None:
         Example: autopilot rejects clear 3 4
         """
         rt = runtime(ctx)
-        cleared = clear_rejects(rt.store(), rt.clock, _actor(), ids or None)
+        cleared = clear_rejects(rt.store(), rt.clock, actor(), ids or None)
         missing = sorted(set(ids or ()) - set(cleared))
         if as_json:
             print_json({"cleared": cleared, "not_found": missing})

@@ -10,7 +10,6 @@ the interactive review (one line: what was decided, what is left).
 
 from __future__ import annotations
 
-import getpass
 import sys
 from typing import Optional
 
@@ -20,17 +19,9 @@ from rich.table import Table
 
 from ..errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_PARTIAL, EXIT_USAGE, AutopilotError, NotFound
 from ..render import console, print_json, safe, safe_line
-from ._shared import json_option, runtime
+from ._shared import actor, json_option, runtime
 
 FORCE_INTERACTIVE_ENV = "AUTOPILOT_REVIEW_FORCE_INTERACTIVE"
-
-
-def _actor() -> str:
-    """The OS user: who approved, for the audit log."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 def _finish(batch, key: str, as_json: bool) -> None:  # type: ignore[no-untyped-def]
@@ -158,7 +149,7 @@ def register(app: typer.Typer) -> None:
                 return click_editor(text)
 
         session = ReviewSession(
-            store=store, config=config, clock=rt.clock, actor=_actor(), draft_ids=[i.id for i in items],
+            store=store, config=config, clock=rt.clock, actor=actor(), draft_ids=[i.id for i in items],
             console=out, read_key=keys or line_key_reader(), read_line=read_line, edit_text=edit_text,
             clear_screen=keys is not None,
         )
@@ -200,14 +191,14 @@ def register(app: typer.Typer) -> None:
         rt = runtime(ctx)
         config, store = rt.config(), rt.store()
         if all_ready:
-            batch = approve_all_ready(store, config, rt.clock, _actor(), now=now)
+            batch = approve_all_ready(store, config, rt.clock, actor(), now=now)
             if not batch.approved and not batch.refused and not as_json:
                 console().print("no ready drafts")
         else:
             assert drafts is not None
             if edit:
                 text = _edited(store, config, rt.clock, drafts[0])
-            batch = approve(store, config, rt.clock, _actor(), drafts, text=text, now=now)
+            batch = approve(store, config, rt.clock, actor(), drafts, text=text, now=now)
         _finish(batch, "approved", as_json)
 
     @app.command("reject")
@@ -224,7 +215,7 @@ def register(app: typer.Typer) -> None:
         from ..approvals import reject
 
         rt = runtime(ctx)
-        _finish(reject(rt.store(), rt.clock, _actor(), drafts, reason), "rejected", as_json)
+        _finish(reject(rt.store(), rt.clock, actor(), drafts, reason), "rejected", as_json)
 
 
 def _edited(store, config, clock, draft_id: int) -> str:  # type: ignore[no-untyped-def]
