@@ -124,8 +124,7 @@ def unsubscribe_secret(config: Config, secrets: Secrets) -> str | None:
     return secrets.get(env_name)
 
 
-def unsubscribe_url(config: Config, secrets: Secrets, contact_id: int, channel: str, issued_at: datetime) -> str:
-    """``<public_url>/unsubscribe/<token>`` for a ``List-Unsubscribe`` header."""
+def _link_settings(config: Config, secrets: Secrets) -> tuple[str, str]:
     base = config.server.public_url
     if not base:
         raise ConfigError("[server] public_url is not set; it is needed to build unsubscribe links")
@@ -133,4 +132,16 @@ def unsubscribe_url(config: Config, secrets: Secrets, contact_id: int, channel: 
     if not env_name:
         raise ConfigError("[server] unsubscribe_secret_env is not set; it is needed to sign unsubscribe links")
     secret = secrets.require(env_name, "key that signs unsubscribe links ([server] unsubscribe_secret_env)")
-    return f"{base.rstrip('/')}/unsubscribe/{make_token(secret, contact_id, channel, issued_at)}"
+    _key(secret)  # too short a secret is a config error, found before anything is sent
+    return base.rstrip("/"), secret
+
+
+def check_unsubscribe_settings(config: Config, secrets: Secrets) -> None:
+    """Raise ConfigError now if links cannot be built, so ``execute`` fails before it claims a job."""
+    _link_settings(config, secrets)
+
+
+def unsubscribe_url(config: Config, secrets: Secrets, contact_id: int, channel: str, issued_at: datetime) -> str:
+    """``<public_url>/unsubscribe/<token>`` for a ``List-Unsubscribe`` header."""
+    base, secret = _link_settings(config, secrets)
+    return f"{base}/unsubscribe/{make_token(secret, contact_id, channel, issued_at)}"

@@ -346,3 +346,49 @@ def test_reconcile_and_retry_usage_and_state_errors(store, runner) -> None:
         assert result.exit_code == 2, (args, result.stderr)
     state_error = runner.invoke(app, ["--db", store.path, "retry", "1"])
     assert state_error.exit_code == 1 and "not failed; nothing changed" in state_error.stderr
+
+
+def test_execute_with_one_click_unsubscribe_configured_sends_with_a_valid_link(tmp_path, runner, monkeypatch) -> None:
+    """Issue 12 item 1: the start-up check once built a link for contact id 0 and crashed."""
+    from freezegun import freeze_time
+
+    from autopilot_cli.unsubscribe import read_token
+
+    secret = "s" * 40
+    monkeypatch.setenv("UNSUB", secret)
+    conf = tmp_path / "autopilot.toml"
+    conf.write_text('[autopilot]\nmode = "assist"\n[channels.email]\nadapter = "outbox"\nrate_per_second = 1000\n'
+                    '[server]\npublic_url = "https://hooks.example.com"\nunsubscribe_secret_env = "UNSUB"\n')
+    (tmp_path / "knowledge.toml").write_bytes(
+        (Path(__file__).parent.parent / "autopilot_cli" / "templates" / "knowledge.toml").read_bytes())
+    db = str(tmp_path / "shop.db")
+    inbox = tmp_path / "in.jsonl"
+    inbox.write_text(json.dumps({"channel": "email", "id": "m1", "from": "ana@example.org",
+                                 "text": "When are you open?", "received_at": to_iso(NOW - timedelta(minutes=5))}) + "\n")
+    base = ["--db", db, "--config", str(conf)]
+    with freeze_time(NOW):
+        for args in (["ingest", str(inbox), "--format", "jsonl"], ["process"]):
+            result = runner.invoke(app, base + args)
+            assert result.exit_code == 0, result.output
+        store = sqlite3.connect(db)
+        draft, contact = store.execute("SELECT id, contact_id FROM drafts").fetchone()
+        result = runner.invoke(app, base + ["approve", str(draft), "--now"])
+        assert result.exit_code == 0, result.output
+    with freeze_time(NOW + timedelta(minutes=1)):
+        result = runner.invoke(app, base + ["execute", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["sent"] == 1
+    metadata = json.loads(store.execute("SELECT metadata FROM outbox").fetchone()[0])
+    url = metadata["unsubscribe_url"]
+    assert url.startswith("https://hooks.example.com/unsubscribe/")
+    token = read_token(secret, url.rsplit("/", 1)[1])
+    assert (token.contact_id, token.channel) == (contact, "email")
+
+
+def test_execute_with_a_too_short_unsubscribe_secret_is_a_config_error(store, tmp_path, runner, monkeypatch) -> None:
+    monkeypatch.setenv("UNSUB", "short")
+    conf = tmp_path / "autopilot.toml"
+    conf.write_text('[server]\npublic_url = "https://hooks.example.com"\nunsubscribe_secret_env = "UNSUB"\n')
+    result = runner.invoke(app, ["--db", store.path, "--config", str(conf), "execute"])
+    assert result.exit_code == 3, result.output
+    assert "unsubscribe secret must be at least" in result.output and "Traceback" not in result.output

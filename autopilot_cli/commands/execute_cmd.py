@@ -36,9 +36,9 @@ def register(app: typer.Typer) -> None:
         registry = Registry(config, secrets, store.path, rt.clock)
         unsubscribe_link = None
         if config.server.public_url or config.server.unsubscribe_secret_env:
-            from ..unsubscribe import unsubscribe_url
+            from ..unsubscribe import check_unsubscribe_settings, unsubscribe_url
 
-            unsubscribe_url(config, secrets, 0, "email", rt.clock.now())  # fail now, with a clear message
+            check_unsubscribe_settings(config, secrets)  # fail now, with a clear message
             unsubscribe_link = lambda contact_id, channel: unsubscribe_url(  # noqa: E731
                 config, secrets, contact_id, channel, rt.clock.now())
         interactive = sys.stdout.isatty() and not as_json
