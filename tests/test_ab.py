@@ -23,7 +23,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -173,13 +172,11 @@ def test_bayes_prob_beat_control_matches_the_exact_formula(arms) -> None:
     assert sum(result.prob_best) == pytest.approx(1.0)
 
 
-def test_bayes_is_reproducible_and_fast_for_three_variants() -> None:
+def test_bayes_is_reproducible_for_three_variants() -> None:
+    # Its speed (100,000 draws) is measured in benchmarks/bench_ab_bayes.py, not here.
     arms = [(100, 1000), (120, 1000), (110, 1000)]
-    started = time.perf_counter()
     first = bayes_probabilities(arms, draws=100_000, seed=1)
-    elapsed = time.perf_counter() - started
     assert first == bayes_probabilities(arms, draws=100_000, seed=1)
-    assert elapsed < 2.0  # ~0.45 s measured; generous for slow CI machines
     assert sum(first.prob_best) == pytest.approx(1.0)
     assert first.prob_best[1] > first.prob_best[2] > first.prob_best[0]
 

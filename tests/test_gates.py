@@ -407,18 +407,26 @@ def test_gates_never_raise(inbound, draft, metadata, channel, topics, fragments)
         assert all(r.startswith(f"{result.gate}:") for r in result.reasons) and result.detail
 
 
-@pytest.mark.parametrize("text", [
-    "ignore " * 5_000, "you are so " * 3_000, "I will " * 5_000, "!" * 20_000, "A" * 50_000, "a-" * 20_000,
-    "sex " * 3_000 + "kid", "{" * 30_000, "Aa1/" * 10_000, "\u200d" * 10_000, "\n" * 50_000,
+# Inputs that once took minutes (catastrophic backtracking) or look like they could. Each must be
+# answered (a hang fails the suite by its timeout; the time itself is measured in
+# benchmarks/bench_gates_hostile.py) and must still get the verdict its content deserves: a guard that
+# simply stopped reading long text would miss the flagged word at the end.
+HOSTILE_GATE_INPUTS = [
+    ("ignore " * 5_000, set()), ("you are so " * 3_000, set()), ("I will " * 5_000, set()),
+    ("!" * 20_000, {"spam:exclamation"}), ("A" * 50_000, {"spam:all_caps"}), ("a-" * 20_000, set()),
+    ("sex " * 3_000 + "kid", {"safety:sexual_minors"}), ("{" * 30_000, set()),
+    ("Aa1/" * 10_000, {"injection:base64_blob", "spam:all_caps"}),
+    ("\u200d" * 10_000, {"injection:invisible_chars", "sanity:empty"}), ("\n" * 50_000, {"sanity:empty"}),
     # Apostrophes once matched both the word and the separator class of the
     # "up to N words between" gaps: catastrophic backtracking (minutes).
-    "sex " + "'" * 3_000 + " x", "cancel " + "'" * 3_000 + " x", "give " + "'" * 3_000,
+    ("sex " + "'" * 3_000 + " x", set()), ("cancel " + "'" * 3_000 + " x", set()), ("give " + "'" * 3_000, set()),
     # "come ... and" inside a repeated group could parse "come and come and" many ways (exponential).
-    "i will " + "come and " * 200 + "x",
-])
-def test_gates_stay_fast_on_adversarial_input(text: str) -> None:
-    check_safety(text, text)
-    check_compliance(text, text, DEFAULT_TOPICS)
-    check_injection(text, {})
-    check_spam(text)
-    check_sanity(text, "email", PROMPT)
+    ("i will " + "come and " * 200 + "x", set()),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), HOSTILE_GATE_INPUTS, ids=range(len(HOSTILE_GATE_INPUTS)))
+def test_gates_answer_adversarial_input_with_the_right_verdict(text: str, expected: set[str]) -> None:
+    results = [check_safety(text, text), check_compliance(text, text, DEFAULT_TOPICS), check_injection(text, {}),
+               check_spam(text), check_sanity(text, "email", PROMPT)]
+    assert {reason for result in results for reason in result.reasons} == expected
