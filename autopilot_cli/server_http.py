@@ -413,6 +413,9 @@ def serve_until_signalled(server: WebhookServer, on_ready: Callable[[WebhookServ
     def _on_signal(signum: int, _frame: object) -> None:
         if not stopping.is_set():
             stopping.set()
+            # At once, not when serve_forever() next polls: a response finished from now on
+            # says "Connection: close", and idle keep-alive connections go now.
+            server.close_idle_connections()
             log.info("stopping", extra={"fields": {"signal": signal.Signals(signum).name}})
             # shutdown() waits for serve_forever() to return, so it runs in another thread.
             threading.Thread(target=server.shutdown, name="autopilot-shutdown", daemon=True).start()
