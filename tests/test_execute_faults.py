@@ -460,19 +460,25 @@ def test_kill_at_random_points(rig: Rig) -> None:
 @pytest.mark.parametrize("retry_after", ["seconds", "http-date"])
 def test_429_waits_for_retry_after_then_sends(rig: Rig, retry_after: str) -> None:
     [job] = make_jobs(rig.db, 1)
+    # Minutes, not seconds: a run started under load must still find the job not yet due;
+    # settle() then moves the time on instead of waiting for it.
     start = now_utc()
     if retry_after == "seconds":
-        header, not_before = "1", start + timedelta(seconds=1)
+        header, wait = "120", timedelta(seconds=120)
     else:
-        when = (start + timedelta(seconds=2)).replace(microsecond=0)  # whole seconds: 1-2 s from now
-        header, not_before = format_datetime(when, usegmt=True), when
+        when = (start + timedelta(seconds=180)).replace(microsecond=0)
+        header, wait = format_datetime(when, usegmt=True), None
     rig.fake.script.append(rate_limited(header))
     first = rig.run()
+    end = now_utc()
     assert first.code == 0 and first.report["retried"] == 1
     row = rig.query("SELECT state, send_at, error_code, attempts FROM jobs WHERE id = ?", (job,))[0]
     assert (row["state"], row["error_code"], row["attempts"]) == ("retry_wait", "130429", 1)
-    assert from_iso(row["send_at"]) >= not_before - timedelta(milliseconds=5)
-    assert from_iso(row["send_at"]) <= not_before + timedelta(seconds=3)
+    send_at = from_iso(row["send_at"])
+    if wait is not None:  # the run answered between start and end, and waits exactly Retry-After from then
+        assert start + wait - timedelta(milliseconds=5) <= send_at <= end + wait + timedelta(milliseconds=5)
+    else:  # an HTTP-date is a moment, whenever the run read it
+        assert when - timedelta(milliseconds=5) <= send_at <= when + timedelta(seconds=1)
     assert rig.run().report["jobs"] == []  # not before Retry-After
     rig.settle()
     assert rig.check(strict=False) == {job: "sent"}
