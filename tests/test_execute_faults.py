@@ -77,6 +77,7 @@ from .fake_graph import TOKEN, FakeGraph, FakeReply, close_after_body, graph_err
 
 FINAL = {"sent", "failed", "needs_reconcile", "skipped"}
 TEXT = "Danke {i}! Wir haben Mo–Fr 9:00–18:00 geöffnet ✓ — “Antwort” 😊"
+pytestmark = pytest.mark.slow  # real subprocesses: `pytest -m "not slow"` skips them
 PAST = "2000-01-01T00:00:00.000Z"
 LEASE = 5  # seconds; the smallest lease the config allows
 

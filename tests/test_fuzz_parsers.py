@@ -41,6 +41,8 @@ from autopilot_cli.secrets import Secrets
 from .conftest import NOW
 from .parse_helpers import check_items, mutate, sample_payloads
 
+pytestmark = pytest.mark.slow  # real subprocesses / many cases: `pytest -m "not slow"` skips them
+
 LONG_CASES = int(os.environ.get("AUTOPILOT_FUZZ_CASES", "0") or 0)
 SEED = os.environ.get("AUTOPILOT_FUZZ_SEED", "12")
 # Per format in CI: a few hundred, the whole file well under 30 s on 2 CPUs.

@@ -52,6 +52,8 @@ from .test_server import (
 db = test_server.db  # fixtures shared with test_server.py
 logs = test_server.logs
 
+pytestmark = pytest.mark.slow  # real subprocesses and floods: `pytest -m "not slow"` skips them
+
 DEADLINE = 20.0  # generous: the machine is shared; the server's own timeouts are far smaller
 
 
