@@ -43,6 +43,7 @@ from .errors import AutopilotError
 from .evaluate import Context, _limits, _opted_out, _window_closes
 from .gates.sanity import CHANNEL_LIMITS
 from .ratelimits import earliest_allowed, record
+from .schedule_rules import parse_dnd_until
 from .send_time import plan_reply_time
 from .store import Store
 
@@ -200,9 +201,25 @@ def _window_template(config: Config, channel: str) -> str | None:
     return getattr(config.channels.get(channel), "window_template", None)
 
 
+def _dnd_until(conn: sqlite3.Connection, contact_id: int, now: datetime) -> datetime | None:
+    """The contact's do-not-disturb end, when it is still in force."""
+    row = conn.execute("SELECT dnd_until FROM contacts WHERE id = ?", (contact_id,)).fetchone()
+    if row is None or not row["dnd_until"]:
+        return None
+    try:
+        until = parse_dnd_until(row["dnd_until"])
+    except ValueError:
+        return None
+    return until if until > now else None
+
+
 def _plan(conn: sqlite3.Connection, config: Config, now: datetime, draft: sqlite3.Row, event: sqlite3.Row,
-          send_now: bool) -> tuple[datetime, str, str | None, list[str]]:
-    """(send_at, explanation, template or None, rate-limit reasons) — or ApprovalRefused."""
+          send_now: bool, override_dnd: bool = False) -> tuple[datetime, str, str | None, list[str]]:
+    """(send_at, explanation, template or None, rate-limit reasons) — or ApprovalRefused.
+
+    ``send_now`` skips the best-time planning, never the contact's do-not-disturb:
+    only ``override_dnd`` sends inside it (the operator's explicit, audited choice).
+    """
     closes = _window_closes(conn, event)
     template = _window_template(config, draft["channel"])
     label = draft["channel"].capitalize() if draft["channel"] != "whatsapp" else "WhatsApp"
@@ -214,20 +231,31 @@ def _plan(conn: sqlite3.Connection, config: Config, now: datetime, draft: sqlite
                 f"draft {draft['id']}: the {label} 24-hour window closed at {to_iso(closes)}; free text can no "
                 f"longer be sent (reject it, or set channels.{draft['channel']}.window_template)")
         use_template = template
+    dnd = _dnd_until(conn, draft["contact_id"], now)
     if send_now or draft["channel"] == "linkedin":
         send_at = now
         explanation = ("LinkedIn: sent at the next execute run (its terms allow no scheduled sends)"
                        if draft["channel"] == "linkedin" and not send_now else "approved with --now: sent at the next execute run")
+        if dnd is not None and override_dnd:
+            explanation += f", inside the contact's do-not-disturb (until {to_iso(dnd)}): --override-dnd"
+        elif dnd is not None:
+            send_at = dnd
+            explanation += (f"; held until the contact's do-not-disturb ends at {to_iso(dnd)} "
+                            "(--override-dnd sends inside it)")
     else:
-        timing = plan_reply_time(conn, config, now, event, None if use_template else closes, {})
+        timing = plan_reply_time(conn, config, now, event, None if use_template else closes, {},
+                                 ignore_dnd=override_dnd)
         if timing.send_at is None and timing.reason == "window_closed" and template:
             use_template = template
-            timing = plan_reply_time(conn, config, now, event, None, {})
+            timing = plan_reply_time(conn, config, now, event, None, {}, ignore_dnd=override_dnd)
         if timing.send_at is None:
+            hint = ("approve with --override-dnd to send inside the contact's do-not-disturb"
+                    if dnd is not None else "approve with --now to send at the next execute run")
             raise ApprovalRefused(draft["id"], "no_send_time",
-                                  f"draft {draft['id']}: no allowed send time ({timing.explanation}); "
-                                  "approve with --now to send at the next execute run")
+                                  f"draft {draft['id']}: no allowed send time ({timing.explanation}); {hint}")
         send_at, explanation = timing.send_at, timing.explanation
+        if dnd is not None and override_dnd:
+            explanation += f"; the contact's do-not-disturb (until {to_iso(dnd)}) overridden: --override-dnd"
     at, deferred = earliest_allowed(conn, _limits(Context(config=config, now=now, index=None), event), send_at)
     if closes is not None and at >= closes and not use_template:
         if not template:
@@ -275,7 +303,7 @@ def _write_job(conn: sqlite3.Connection, draft: sqlite3.Row, event: sqlite3.Row,
 
 
 def approve_one(store: Store, config: Config, clock: Clock, actor: str, draft_id: int, text: str | None = None,
-                now: bool = False) -> Approved:
+                now: bool = False, override_dnd: bool = False) -> Approved:
     """Approve one draft (``text`` replaces the draft's text); raises ApprovalRefused."""
     at = clock.now()
     stamp = to_iso(at)
@@ -292,7 +320,7 @@ def approve_one(store: Store, config: Config, clock: Clock, actor: str, draft_id
         approved_text = draft["text"] if text is None else text
         _check_text(draft_id, draft["channel"], approved_text)
         event = conn.execute("SELECT * FROM events WHERE id = ?", (draft["event_id"],)).fetchone()
-        send_at, explanation, template, deferred = _plan(conn, config, at, draft, event, now)
+        send_at, explanation, template, deferred = _plan(conn, config, at, draft, event, now, override_dnd)
         job_id = _write_job(conn, draft, event, approved_text, send_at, explanation, stamp)
         # `explain` follows the decision row to the job: point it at the approved one.
         conn.execute("UPDATE decisions SET job_id = ?, send_at = ? WHERE event_id = ?",
@@ -311,7 +339,7 @@ def approve_one(store: Store, config: Config, clock: Clock, actor: str, draft_id
             "edit_distance": distance, "edit_distance_approximate": approximate,
             "draft_chars": len(draft["text"]), "approved_chars": len(approved_text),
             "confidence": draft["confidence"], "reasons": json.loads(draft["reasons"] or "[]"),
-            "template": template, "deferred_by": deferred,
+            "template": template, "deferred_by": deferred, "override_dnd": override_dnd,
         })
     return Approved(
         draft_id=draft_id, event_id=draft["event_id"], channel=draft["channel"], contact=draft["sender"],
@@ -321,12 +349,12 @@ def approve_one(store: Store, config: Config, clock: Clock, actor: str, draft_id
 
 
 def approve(store: Store, config: Config, clock: Clock, actor: str, draft_ids: list[int], text: str | None = None,
-            now: bool = False) -> Batch:
+            now: bool = False, override_dnd: bool = False) -> Batch:
     """Approve each draft in its own transaction; refusals are collected, not raised."""
     batch = Batch()
     for draft_id in draft_ids:
         try:
-            batch.approved.append(approve_one(store, config, clock, actor, draft_id, text, now))
+            batch.approved.append(approve_one(store, config, clock, actor, draft_id, text, now, override_dnd))
         except ApprovalRefused as exc:
             batch.refused.append(Refusal(draft_id=exc.draft_id, code=exc.code, error=str(exc)))
     return batch

@@ -11,6 +11,7 @@ and the 24-hour window.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -32,7 +33,9 @@ def channel_profile(conn: sqlite3.Connection, channel: str, tz_name: str) -> lis
 
 
 def plan_reply_time(conn: sqlite3.Connection, config: Config, now: datetime, event: sqlite3.Row,
-                    window_closes: datetime | None, profiles: dict[str, list[float]]) -> SendPlan:
+                    window_closes: datetime | None, profiles: dict[str, list[float]], *,
+                    ignore_dnd: bool = False) -> SendPlan:
+    """When this reply should go out. ``ignore_dnd``: an operator chose to send inside the contact's DND."""
     channel = event["channel"]
     if channel not in profiles:
         profiles[channel] = channel_profile(conn, channel, config.autopilot.timezone)
@@ -41,6 +44,8 @@ def plan_reply_time(conn: sqlite3.Connection, config: Config, now: datetime, eve
         prefs = Preferences.from_row(contact)
     except ValueError:
         prefs = Preferences()  # a bad stored preference must not stop the reply; defaults apply
+    if ignore_dnd:
+        prefs = dataclasses.replace(prefs, dnd_until=None)
     tz, tz_source = contact_timezone(conn, event["contact_id"], config.autopilot.timezone, event=event)
     history = [from_iso(r[0]) for r in conn.execute(
         "SELECT received_at FROM events WHERE contact_id = ? ORDER BY received_at DESC LIMIT ?",

@@ -792,3 +792,55 @@ def test_ctrl_c_in_the_interactive_review_exits_130_with_one_line(store, tmp_pat
     tail = seen[before:].decode(errors="replace").strip().splitlines()
     assert tail == ["error: interrupted: approved 1, rejected 0, opted out 0, skipped 0; 1 draft(s) left in review"]
     assert b"Traceback" not in seen
+
+
+# -- do-not-disturb: --now never overrides it; --override-dnd does, on the record (issue 12 item 5) ----------------
+
+
+def _with_dnd(store, until: datetime) -> int:
+    queue(store, msg(1, "Is this the right charger for my order?"))
+    [draft] = draft_ids(store)
+    store.conn.execute("UPDATE contacts SET dnd_until = ?", (to_iso(until),))
+    return draft
+
+
+def test_approve_now_still_waits_for_the_contacts_do_not_disturb(store, runner, tmp_path) -> None:
+    dnd = NOW + timedelta(days=2)
+    draft = _with_dnd(store, dnd)
+    with freeze_time(NOW):
+        result = runner.invoke(app, ["--db", store.path, "--config", str(config_file(tmp_path)),
+                                     "approve", str(draft), "--now", "--json"])
+    assert result.exit_code == 0, result.output
+    [approved] = json.loads(result.stdout)["approved"]
+    assert approved["send_at"] == to_iso(dnd) and "do-not-disturb" in approved["explanation"]
+    assert "--override-dnd" in approved["explanation"]
+    assert send_due(store, cfg(), NOW + timedelta(minutes=1)).sent == 0
+    assert send_due(store, cfg(), dnd + timedelta(seconds=1)).sent == 1
+    assert audit(store, "approve")[0][2]["override_dnd"] is False
+
+
+def test_override_dnd_sends_inside_it_and_is_audited(store, runner, tmp_path) -> None:
+    draft = _with_dnd(store, NOW + timedelta(days=2))
+    with freeze_time(NOW):
+        result = runner.invoke(app, ["--db", store.path, "--config", str(config_file(tmp_path)),
+                                     "approve", str(draft), "--now", "--override-dnd", "--json"])
+    assert result.exit_code == 0, result.output
+    [approved] = json.loads(result.stdout)["approved"]
+    assert approved["send_at"] == to_iso(NOW) and "--override-dnd" in approved["explanation"]
+    assert audit(store, "approve")[0][2]["override_dnd"] is True
+    assert send_due(store, cfg(), NOW + timedelta(minutes=1)).sent == 1
+
+
+def test_a_refusal_caused_by_dnd_recommends_override_dnd_not_now(store) -> None:
+    draft = _with_dnd(store, NOW + timedelta(days=30))  # beyond the planner's 7-day horizon
+    with pytest.raises(ApprovalRefused) as refused:
+        approve_one(store, cfg(), FixedClock(NOW), "ana", draft)
+    assert refused.value.code == "no_send_time"
+    assert "--override-dnd" in str(refused.value) and "--now" not in str(refused.value)
+    planned = approve_one(store, cfg(), FixedClock(NOW), "ana", draft, override_dnd=True)
+    assert from_iso(planned.send_at) < NOW + timedelta(days=7) and "overridden" in planned.explanation
+
+
+def test_override_dnd_is_refused_with_all_ready(store, runner) -> None:
+    result = runner.invoke(app, ["--db", store.path, "approve", "--all-ready", "--override-dnd"])
+    assert result.exit_code == 2 and "--override-dnd" in result.output

@@ -165,7 +165,10 @@ def register(app: typer.Typer) -> None:
         drafts: Optional[list[int]] = typer.Argument(None, help="Draft ids (see autopilot review --list)."),
         text: Optional[str] = typer.Option(None, "--text", help="Approve this text instead of the draft (one draft)."),
         edit: bool = typer.Option(False, "--edit", help="Edit the draft in $VISUAL/$EDITOR first (one draft)."),
-        now: bool = typer.Option(False, "--now", help="Send at the next execute run instead of the planned time."),
+        now: bool = typer.Option(False, "--now", help="Send at the next execute run instead of the planned time "
+                                 "(still held while the contact's do-not-disturb lasts)."),
+        override_dnd: bool = typer.Option(False, "--override-dnd",
+                                          help="Send inside the contact's do-not-disturb (recorded in the audit log)."),
         all_ready: bool = typer.Option(False, "--all-ready",
                                        help="Approve every draft that passed all gates (one-click mode; not LinkedIn)."),
         as_json: bool = json_option(),
@@ -180,6 +183,8 @@ def register(app: typer.Typer) -> None:
         """
         from ..approvals import approve, approve_all_ready
 
+        if all_ready and override_dnd:
+            raise typer.BadParameter("--override-dnd is for drafts named by id, never for --all-ready")
         if all_ready and drafts:
             raise typer.BadParameter("give draft ids or --all-ready, not both")
         if not all_ready and not drafts:
@@ -198,7 +203,7 @@ def register(app: typer.Typer) -> None:
             assert drafts is not None
             if edit:
                 text = _edited(store, config, rt.clock, drafts[0])
-            batch = approve(store, config, rt.clock, actor(), drafts, text=text, now=now)
+            batch = approve(store, config, rt.clock, actor(), drafts, text=text, now=now, override_dnd=override_dnd)
         _finish(batch, "approved", as_json)
 
     @app.command("reject")
