@@ -56,6 +56,7 @@ from .config import ABSection, Config
 from .errors import AutopilotError, NotFound
 from .events import CHANNELS
 from .store import Store
+from .textnorm import typed_newlines
 
 METRICS = ("replied", "opened", "converted")
 ALLOCATIONS = ("fixed", "bandit")
@@ -101,7 +102,7 @@ def parse_variant_spec(text: str) -> VariantSpec:
     parts = text.split(":", 2)
     if len(parts) != 3:
         raise ValueError(f"{text!r} is not NAME:WEIGHT:TEMPLATE")
-    name, weight_text, template = parts[0].strip(), parts[1].strip(), parts[2].replace("\\n", "\n")
+    name, weight_text, template = parts[0].strip(), parts[1].strip(), typed_newlines(parts[2])
     if not _NAME.match(name):
         raise ValueError(f"variant name {name!r}: use letters, digits, '_', '-' or '.' (at most 64)")
     try:

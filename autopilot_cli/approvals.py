@@ -41,7 +41,7 @@ from .consent import opt_out_and_cancel
 from .decisions import send_key, text_hash
 from .errors import AutopilotError
 from .evaluate import Context, _limits, _opted_out, _window_closes
-from .gates.sanity import CHANNEL_LIMITS
+from .gates.sanity import CHANNEL_LIMITS, find_placeholders
 from .ratelimits import earliest_allowed, record
 from .schedule_rules import parse_dnd_until
 from .send_time import plan_reply_time
@@ -190,6 +190,10 @@ def _opted_out_message(draft: sqlite3.Row, opted: sqlite3.Row) -> str:
 def _check_text(draft_id: int, channel: str, text: str) -> None:
     if not text.strip():
         raise ApprovalRefused(draft_id, "invalid_text", f"draft {draft_id}: the approved text is empty")
+    slots = find_placeholders(text)
+    if slots:  # the customer would read "{first_name}"
+        raise ApprovalRefused(draft_id, "invalid_text",
+                              f"draft {draft_id}: the text has unfilled placeholders: {', '.join(slots[:5])}")
     unit, limit = CHANNEL_LIMITS.get(channel, ("chars", 4096))
     size = len(text.encode("utf-8")) if unit == "bytes" else len(text)
     if size > limit:

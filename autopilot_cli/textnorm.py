@@ -49,3 +49,9 @@ def strip_accents(text: str) -> str:
 def drop_format_chars(text: str) -> str:
     """Invisible format characters (category Cf) removed."""
     return text if text.isascii() else _FORMAT_CHARS.sub("", text)
+
+
+def typed_newlines(text: str) -> str:
+    """Text typed on one command line: the two characters ``\\n`` stand for a new line
+    (``approve --text``, ``ab create --variant``)."""
+    return text.replace("\\n", "\n")

@@ -222,7 +222,7 @@ def test_approve_edit_opens_the_editor(store, runner, tmp_path) -> None:
     script = tmp_path / "editor.py"
     script.write_text("import sys, pathlib\np = pathlib.Path(sys.argv[1])\n"
                       "p.write_text(p.read_text().replace('Orders ship', 'Parcels ship') + '\\n')\n")
-    env = {"EDITOR": f"{sys.executable} {script}", "VISUAL": ""}
+    env = {"EDITOR": f"{sys.executable} {script}", "VISUAL": "", "AUTOPILOT_REVIEW_FORCE_INTERACTIVE": "1"}
     args = ["--db", store.path, "--config", str(config_file(tmp_path)), "approve", str(draft), "--edit"]
     with freeze_time(NOW):
         result = runner.invoke(app, args, env=env)
@@ -844,3 +844,35 @@ def test_a_refusal_caused_by_dnd_recommends_override_dnd_not_now(store) -> None:
 def test_override_dnd_is_refused_with_all_ready(store, runner) -> None:
     result = runner.invoke(app, ["--db", store.path, "approve", "--all-ready", "--override-dnd"])
     assert result.exit_code == 2 and "--override-dnd" in result.output
+
+
+def test_approve_edit_without_a_terminal_refuses_and_opens_no_editor(store, runner, tmp_path) -> None:
+    queue(store, msg(1, "Is this the right charger for my order?"))
+    [draft] = draft_ids(store)
+    marker = tmp_path / "editor-ran"
+    script = tmp_path / "editor.py"
+    script.write_text(f"import pathlib\npathlib.Path({str(marker)!r}).write_text('x')\n")
+    result = runner.invoke(app, ["--db", store.path, "--config", str(config_file(tmp_path)), "approve", str(draft),
+                                 "--edit"], env={"EDITOR": f"{sys.executable} {script}", "VISUAL": ""})
+    assert result.exit_code == 2 and "needs a terminal" in result.stderr and "--text" in result.stderr
+    assert not marker.exists() and store.scalar("SELECT state FROM drafts") == "review"
+
+
+def test_approve_text_turns_backslash_n_into_new_lines_as_ab_create_does(store, runner, tmp_path) -> None:
+    queue(store, msg(1, "Is this the right charger for my order?"))
+    [draft] = draft_ids(store)
+    with freeze_time(NOW):
+        result = runner.invoke(app, ["--db", store.path, "--config", str(config_file(tmp_path)), "approve", str(draft),
+                                     "--text", "Hi Ana,\\n\\nYes, it fits.\\n\\nThe team"])
+    assert result.exit_code == 0, result.output
+    assert store.scalar("SELECT approved_text FROM drafts") == "Hi Ana,\n\nYes, it fits.\n\nThe team"
+
+
+@pytest.mark.parametrize("text", ["Hi {first_name}, yes it fits.", "Hi {{ name }}, yes.", "Yes. [YOUR NAME]"])
+def test_approve_text_with_an_unfilled_placeholder_is_refused(store, runner, tmp_path, text) -> None:
+    queue(store, msg(1, "Is this the right charger for my order?"))
+    [draft] = draft_ids(store)
+    result = runner.invoke(app, ["--db", store.path, "--config", str(config_file(tmp_path)), "approve", str(draft),
+                                 "--text", text])
+    assert result.exit_code == 1 and "unfilled placeholders" in result.stderr
+    assert store.scalar("SELECT state FROM drafts") == "review" and store.scalar("SELECT count(*) FROM jobs") == 0

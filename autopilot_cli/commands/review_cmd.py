@@ -163,7 +163,8 @@ def register(app: typer.Typer) -> None:
     def approve_cmd(
         ctx: typer.Context,
         drafts: Optional[list[int]] = typer.Argument(None, help="Draft ids (see autopilot review --list)."),
-        text: Optional[str] = typer.Option(None, "--text", help="Approve this text instead of the draft (one draft)."),
+        text: Optional[str] = typer.Option(None, "--text", help="Approve this text instead of the draft (one draft; "
+                                           "\\n is a new line)."),
         edit: bool = typer.Option(False, "--edit", help="Edit the draft in $VISUAL/$EDITOR first (one draft)."),
         now: bool = typer.Option(False, "--now", help="Send at the next execute run instead of the planned time "
                                  "(still held while the contact's do-not-disturb lasts)."),
@@ -194,6 +195,13 @@ def register(app: typer.Typer) -> None:
         if (text is not None or edit) and (all_ready or len(drafts or []) != 1):
             raise typer.BadParameter("--text and --edit take exactly one draft id")
         rt = runtime(ctx)
+        if edit and not (sys.stdin.isatty() and sys.stdout.isatty()) and rt.environ.get(FORCE_INTERACTIVE_ENV) != "1":
+            typer.echo("error: approve --edit opens an editor and needs a terminal; use --text \"…\" instead", err=True)
+            raise typer.Exit(EXIT_USAGE)
+        if text is not None:
+            from ..textnorm import typed_newlines
+
+            text = typed_newlines(text)
         config, store = rt.config(), rt.store()
         if all_ready:
             batch = approve_all_ready(store, config, rt.clock, actor(), now=now)

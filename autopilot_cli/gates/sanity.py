@@ -65,6 +65,11 @@ _PLACEHOLDER = re.compile(
 )
 
 
+def find_placeholders(text: str) -> list[str]:
+    """Unfilled template slots in ``text`` (``{first_name}``, ``{{ name }}``, ``[YOUR NAME]`` …), in order."""
+    return [m.group(0) for m in _PLACEHOLDER.finditer(text)]
+
+
 def _visible(text: str) -> str:
     return drop_format_chars(text)
 
