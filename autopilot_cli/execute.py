@@ -78,6 +78,8 @@ class ExecuteReport(BaseModel):
     needs_reconcile: int = 0
     skipped: int = 0
     paused_channels: list[str] = Field(default_factory=list)
+    paused_reasons: dict[str, str] = Field(default_factory=dict)
+    """Why each paused channel is paused, as the provider or the adapter said (token missing, expired …)."""
     busy_channels: list[str] = Field(default_factory=list)
     """Channels with due jobs left to another run that was already sending on them."""
     jobs: list[JobResult] = Field(default_factory=list)
@@ -442,6 +444,8 @@ class Executor:
             finally:
                 self.locks.release_all()
         self.report.paused_channels = sorted(self.paused)
+        self.report.paused_reasons = {channel: self.paused[channel] or "reason not recorded"
+                                      for channel in self.report.paused_channels}
         self.report.busy_channels = sorted(self.busy)
         return self.report
 

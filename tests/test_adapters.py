@@ -230,7 +230,7 @@ def test_whatsapp_missing_token_pauses_without_request(fake_graph: FakeGraph) ->
     make = whatsapp(fake_graph.url, token=None)
     [result] = send_all(make, out())
     assert result == SendResult(Outcome.PAUSED, error_code="credentials",
-                                error="environment variable WHATSAPP_TOKEN is not set")
+                                error="access token missing: environment variable WHATSAPP_TOKEN is not set")
     assert fake_graph.requests == []
     health = make(None).health()
     assert health["credentials"] == {"token_env": "WHATSAPP_TOKEN", "present": False}

@@ -392,3 +392,31 @@ def test_execute_with_a_too_short_unsubscribe_secret_is_a_config_error(store, tm
     result = runner.invoke(app, ["--db", store.path, "--config", str(conf), "execute"])
     assert result.exit_code == 3, result.output
     assert "unsubscribe secret must be at least" in result.output and "Traceback" not in result.output
+
+
+def test_execute_names_why_a_channel_is_paused_when_its_token_is_missing(store, runner, tmp_path) -> None:
+    """Issue 12 item 17: the operator learns the cause (here: the token variable is not set)."""
+    schedule(store, "When are you open?", channel="whatsapp", sender="+4915123456789")
+    conf = tmp_path / "wa.toml"
+    conf.write_text('[channels.whatsapp]\nadapter = "whatsapp"\nphone_number_id = "1064"\ntoken_env = "WA_TOKEN_X"\n'
+                    'app_secret_env = "WA_SECRET_X"\nbase_url = "http://127.0.0.1:9"\n')
+    from freezegun import freeze_time
+
+    with freeze_time(NOW + timedelta(minutes=1)):
+        result = runner.invoke(app, ["--db", store.path, "--config", str(conf), "execute", "--json"])
+        human = runner.invoke(app, ["--db", store.path, "--config", str(conf), "execute"])
+    assert result.exit_code == 7, result.output
+    report = json.loads(result.stdout)
+    assert report["paused_channels"] == ["whatsapp"]
+    assert report["paused_reasons"]["whatsapp"] == "access token missing: environment variable WA_TOKEN_X is not set"
+    assert human.exit_code == 7
+    assert "channel whatsapp is paused: access token missing: environment variable WA_TOKEN_X is not set" in human.stderr
+
+
+@pytest.mark.parametrize("args", [["retry", "999"], ["reconcile", "999", "--cancel"]])
+def test_retry_and_reconcile_refusals_print_a_json_error_object(store, runner, args) -> None:
+    result = runner.invoke(app, ["--db", store.path, *args, "--json"])
+    assert result.exit_code != 0
+    error = json.loads(result.stdout)["error"]
+    assert "999" in error["message"] and error["exit_code"] == result.exit_code
+    assert result.stderr.startswith("error: ")

@@ -586,6 +586,7 @@ def test_expired_token_pauses_the_channel_until_resumed(rig: Rig) -> None:
     rig.fake.script.extend([expired, expired])  # the whole first wave of two
     first = rig.run()
     assert first.code == 7 and first.report["paused_channels"] == ["whatsapp"]
+    assert "access token expired or invalid" in first.report["paused_reasons"]["whatsapp"]
     assert first.report["sent"] == 0 and len(rig.fake.requests) == 2
     assert rig.query("SELECT paused_at IS NOT NULL FROM channel_state WHERE channel = 'whatsapp'")[0][0] == 1
     before = [tuple(r) for r in rig.query("SELECT id, state, attempts, send_at FROM jobs ORDER BY id")]
@@ -593,7 +594,8 @@ def test_expired_token_pauses_the_channel_until_resumed(rig: Rig) -> None:
     # Later runs touch nothing and keep telling the operator, without the token.
     again = rig.run("execute")
     assert again.code == 7 and again.stdout == ""
-    assert "whatsapp is paused" in again.stderr and "autopilot channels resume whatsapp" in again.stderr
+    assert "whatsapp is paused: " in again.stderr and "autopilot channels resume whatsapp" in again.stderr
+    assert "access token expired or invalid" in again.stderr  # why, not only that
     assert TOKEN not in again.stderr + first.stdout + first.stderr
     assert [tuple(r) for r in rig.query("SELECT id, state, attempts, send_at FROM jobs ORDER BY id")] == before
     assert len(rig.fake.requests) == 2

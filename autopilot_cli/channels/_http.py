@@ -229,7 +229,7 @@ class TokenHttpAdapter:
     def _missing_token(self) -> SendResult | None:
         if self._token is None:
             return SendResult(Outcome.PAUSED, error_code="credentials",
-                              error=f"environment variable {self._cfg.token_env} is not set")
+                              error=f"access token missing: environment variable {self._cfg.token_env} is not set")
         return None
 
     def _client(self) -> httpx.AsyncClient:

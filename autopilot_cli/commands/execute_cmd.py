@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from ..errors import EXIT_SEND_PROBLEMS
-from ..render import console, print_json, safe
+from ..render import console, json_errors, print_json, safe, safe_line
 from ._shared import actor, json_option, runtime
 
 
@@ -67,7 +67,9 @@ def register(app: typer.Typer) -> None:
                 if job.outcome in ("failed", "needs_reconcile"):
                     out.print(f"  job {job.job_id} ({safe(job.channel)}): {job.outcome} — {safe(job.error or '')}")
             for channel in report.paused_channels:
-                out.print(f"  channel {safe(channel)} is paused; fix it, then: autopilot channels resume {safe(channel)}")
+                why = report.paused_reasons.get(channel) or "reason not recorded"
+                out.print(f"  channel {safe(channel)} is paused: {safe_line(why)}; fix it, then: "
+                          f"autopilot channels resume {safe(channel)}")
         if report.has_problems:
             raise typer.Exit(EXIT_SEND_PROBLEMS)
 
@@ -92,7 +94,8 @@ def register(app: typer.Typer) -> None:
         if not jobs:
             if chosen:
                 raise typer.BadParameter("name the job ids to reconcile")
-            pending = jobs_needing_reconcile(rt.store())
+            with json_errors(as_json):
+                pending = jobs_needing_reconcile(rt.store())
             if as_json:
                 print_json(pending)
                 return
@@ -103,7 +106,8 @@ def register(app: typer.Typer) -> None:
             return
         if len(chosen) != 1:
             raise typer.BadParameter("choose exactly one of --sent, --resend, --cancel")
-        changes = reconcile(rt.store(), rt.clock, actor(), jobs, chosen[0], provider_id)
+        with json_errors(as_json):
+            changes = reconcile(rt.store(), rt.clock, actor(), jobs, chosen[0], provider_id)
         if as_json:
             print_json([c.model_dump() for c in changes])
         else:
@@ -128,7 +132,8 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("give job ids or --failed, not both")
         if not jobs and not failed:
             raise typer.BadParameter("give job ids, or --failed for every failed job")
-        changes = retry(rt.store(), rt.clock, actor(), None if failed else jobs)
+        with json_errors(as_json):
+            changes = retry(rt.store(), rt.clock, actor(), None if failed else jobs)
         if as_json:
             print_json([c.model_dump() for c in changes])
         else:
