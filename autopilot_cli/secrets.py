@@ -9,9 +9,12 @@ applies to private keys. Core code never reads ``os.environ``: it receives a
 
 from __future__ import annotations
 
+import base64
+import re
 import stat
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 from .errors import ConfigError, SecretMissing
 
@@ -67,3 +70,31 @@ def secrets_from_environment(environ: Mapping[str, str], keys_file: Path | None)
     values = read_keys_file(keys_file) if keys_file is not None else {}
     values.update({k: v for k, v in environ.items()})
     return Secrets(values)
+
+
+REDACTED = "[redacted]"
+_MIN_SECRET_CHARS = 4  # shorter values would redact ordinary words
+
+
+def secret_spellings(secret: str) -> list[str]:
+    """Every way a provider is known to echo a secret back: as is, URL-encoded (path and form
+    style), base64 (standard and URL-safe, padded or not, and URL-encoded) and hex; longest first."""
+    raw = secret.encode("utf-8")
+    spellings = {secret, quote(secret, safe=""), quote(secret), quote_plus(secret), raw.hex()}
+    for encoded in (base64.b64encode(raw).decode("ascii"), base64.urlsafe_b64encode(raw).decode("ascii")):
+        spellings |= {encoded, encoded.rstrip("="), quote(encoded, safe="")}
+    return sorted(spellings, key=len, reverse=True)
+
+
+def redact_secret(text: str, secret: str | None) -> str:
+    """``text`` with every spelling of ``secret`` replaced by ``[redacted]``.
+
+    The one place provider text (error bodies, SMTP replies) is cleaned before it
+    is stored, logged or printed. Percent-escapes and hex match in either case.
+    """
+    if not secret or len(secret) < _MIN_SECRET_CHARS:
+        return text
+    for spelling in secret_spellings(secret):
+        text = re.sub(re.escape(spelling), REDACTED, text, flags=re.IGNORECASE if "%" in spelling or
+                      spelling == secret.encode("utf-8").hex() else 0)
+    return text

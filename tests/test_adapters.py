@@ -9,7 +9,9 @@ body, SMTP 550/451, dropped or silent server after DATA) and through
 from __future__ import annotations
 
 import asyncio
+import base64
 import email
+import re
 import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -29,7 +31,7 @@ from autopilot_cli.channels.linkedin import LinkedInAdapter
 from autopilot_cli.channels.smtp import SmtpAdapter, reply_subject
 from autopilot_cli.channels.whatsapp import WhatsAppAdapter
 from autopilot_cli.config import InstagramChannel, LinkedInChannel, SmtpChannel, WhatsAppChannel
-from autopilot_cli.secrets import Secrets
+from autopilot_cli.secrets import Secrets, secret_spellings
 
 from .fake_graph import (TOKEN, FakeGraph, FakeReply, close_after_body, fake_graph, graph_error,  # noqa: F401
                          graph_ok, linkedin_error, rate_limited)
@@ -680,3 +682,23 @@ def test_smtp_marks_only_automatic_replies_auto_submitted(smtp_server: Callable[
     automatic, approved = (msg for _, _, msg in handler.deliveries)
     assert automatic["Auto-Submitted"] == "auto-replied"
     assert approved["Auto-Submitted"] is None  # a person approved it: it is their reply
+
+
+def _echoes(secret: str) -> str:
+    from urllib.parse import quote, quote_plus
+
+    raw = secret.encode()
+    b64, url64 = base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()
+    return " | ".join([secret, quote(secret, safe=""), quote_plus(secret), re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), quote(secret, safe="")), b64,
+                       b64.rstrip("="), url64.rstrip("="), quote(b64, safe=""), raw.hex(), raw.hex().upper()])
+
+
+@pytest.mark.parametrize("token", [TOKEN, "tok+en/with=odd&chars?~x"])
+def test_provider_echoing_the_token_in_any_encoding_is_redacted(fake_graph: FakeGraph, token: str) -> None:
+    """Issue 12 H4: base64-, URL- or hex-encoded echoes of the token are never stored or printed."""
+    fake_graph.token = token
+    fake_graph.script.append(graph_error(100, f"Invalid parameter near: {_echoes(token)}"))
+    [result] = send_all(whatsapp(fake_graph.url, token=token), out())
+    assert result.outcome is Outcome.PERMANENT and result.error.count("[redacted]") == 10, result.error
+    for spelling in secret_spellings(token):
+        assert spelling.lower() not in result.error.lower()

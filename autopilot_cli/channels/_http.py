@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 
+from ..secrets import redact_secret
 from .base import REQUEST_WRITTEN, HttpOptions, Outcome, SendResult
 
 MAX_ERROR_CHARS = 500
@@ -39,8 +40,7 @@ MAX_ERROR_CHARS = 500
 
 def redact(text: str, secret: str | None) -> str:
     """``text`` with ``secret`` replaced, and cut to a readable length."""
-    if secret:
-        text = text.replace(secret, "[redacted]")
+    text = redact_secret(text, secret)
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
 
 

@@ -37,7 +37,7 @@ from email.policy import default as default_policy
 from email.utils import format_datetime, parseaddr
 
 from ..config import SmtpChannel
-from ..secrets import Secrets
+from ..secrets import Secrets, redact_secret
 from .base import Capabilities, Outcome, Outgoing, SendResult
 
 TEXT_LIMIT = 100_000
@@ -184,7 +184,7 @@ class SmtpAdapter:
 
     def _text(self, value: bytes | str) -> str:
         text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-        text = text.replace(self._password, "[redacted]") if self._password else text
+        text = redact_secret(text, self._password)
         return " ".join(text.split())[:500]
 
     def _describe(self, exc: BaseException) -> str:
