@@ -79,18 +79,22 @@ def opt_out_and_cancel(
     event_id: int | None = None,
     detail: str | None = None,
     job_error: str = "contact opted out",
+    record_repeat: bool = False,
 ) -> tuple[bool, int, int]:
     """An opt-out someone recorded for the contact (no confirmation message: it did not come by message),
     in the caller's transaction: the change — unless already opted out on this scope — and the
     cancellation of the contact's jobs not yet sent and drafts in review on that scope.
 
-    Returns (recorded, cancelled jobs, cancelled drafts). Used by the review screen's ``o`` and
-    ``contacts opt-out``.
+    Returns (recorded, cancelled jobs, cancelled drafts). The one opt-out path: an opt-out message
+    (``process``, with ``record_repeat``: every STOP the customer sends is on the record), the
+    one-click unsubscribe link (``serve``), the review screen's ``o`` and ``contacts opt-out``.
+    Jobs already ``claimed`` by a sending run are cancelled too: ``execute`` checks the job's state
+    again before it sends, so the claim never outruns the opt-out.
     """
     current = conn.execute(
         "SELECT state FROM consent WHERE contact_id = ? AND scope = ? AND category = 'all'", (contact_id, scope)
     ).fetchone()
-    recorded = current is None or current["state"] != "opted_out"
+    recorded = record_repeat or current is None or current["state"] != "opted_out"
     if recorded:
         record_change(conn, contact_id=contact_id, action="opt_out", scope=scope, category="all", source=source,
                       rule=rule, at=at, event_id=event_id, detail=detail)

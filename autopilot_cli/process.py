@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field, PrivateAttr
 from .ab import promote_winners
 from .clock import Clock, to_iso
 from .config import Config
-from .consent import record_change
+from .consent import opt_out_and_cancel, record_change
 from .errors import AutopilotError
 from .decisions import OUTCOMES, Decision, Reply, create_reply, store_decision
 from .drafting.base import DraftResult, Drafter
@@ -103,24 +103,15 @@ def _apply_consent(conn: sqlite3.Connection, ctx: Context, event: sqlite3.Row, p
     signal = plan.consent
     assert signal is not None
     scope = "all" if ctx.config.consent.scope == "contact" else event["channel"]
-    record_change(conn, contact_id=event["contact_id"], action=signal.action, scope=scope, category="all",
-                  source="keyword" if signal.rule.startswith("keyword") else "natural_language",
-                  rule=signal.rule, at=now, event_id=event["id"], detail=signal.language)
+    source = "keyword" if signal.rule.startswith("keyword") else "natural_language"
     if signal.action != "opt_out":
+        record_change(conn, contact_id=event["contact_id"], action=signal.action, scope=scope, category="all",
+                      source=source, rule=signal.rule, at=now, event_id=event["id"], detail=signal.language)
         return
     # The opt-out wins over everything already planned for this contact.
-    channel_filter = "" if scope == "all" else " AND channel = ?"
-    params: tuple = (now, event["contact_id"]) + (() if scope == "all" else (event["channel"],))
-    cancelled = conn.execute(
-        "UPDATE jobs SET state = 'cancelled', error = 'contact opted out', updated_at = ? "
-        f"WHERE contact_id = ? AND state IN ('scheduled', 'retry_wait', 'claimed'){channel_filter}",
-        params,
-    ).rowcount
-    conn.execute(
-        "UPDATE drafts SET state = 'cancelled', updated_at = ? "
-        f"WHERE contact_id = ? AND state = 'review'{channel_filter}",
-        params,
-    )
+    _, cancelled, _ = opt_out_and_cancel(conn, contact_id=event["contact_id"], scope=scope, source=source,
+                                         rule=signal.rule, at=now, event_id=event["id"], detail=signal.language,
+                                         record_repeat=True)
     plan.check("consent", "info", f"cancelled {cancelled} scheduled job(s); scope {scope}")
     confirmation = ctx.config.consent.confirmation_text.strip()
     already = conn.execute(

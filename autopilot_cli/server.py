@@ -62,7 +62,7 @@ from urllib.parse import parse_qs, unquote, unquote_plus, urlencode, urlsplit
 
 from .clock import Clock, to_iso
 from .config import Config
-from .consent import record_change
+from .consent import opt_out_and_cancel
 from .errors import AutopilotError, ConfigError, DatabaseLocked, InputError, StoreError
 from .ingest import ingest_bytes
 from .migrations import open_store, pending_migrations
@@ -516,25 +516,7 @@ def _record_unsubscribe(store: Store, config: Config, token: Any, now: str) -> d
     with store.transaction() as conn:
         if conn.execute("SELECT 1 FROM contacts WHERE id = ?", (token.contact_id,)).fetchone() is None:
             return None
-        current = conn.execute(
-            "SELECT state FROM consent WHERE contact_id = ? AND scope = ? AND category = 'all'",
-            (token.contact_id, scope),
-        ).fetchone()
-        recorded = current is None or current["state"] != "opted_out"
-        if recorded:
-            record_change(conn, contact_id=token.contact_id, action="opt_out", scope=scope, category="all",
-                          source="unsubscribe_link", rule="rfc8058 one-click", at=now,
-                          detail=f"{token.channel} link issued {to_iso(token.issued_at)}")
-        channel_filter = "" if scope == "all" else " AND channel = ?"
-        params: tuple = (now, token.contact_id) + (() if scope == "all" else (token.channel,))
-        cancelled = conn.execute(
-            "UPDATE jobs SET state = 'cancelled', error = 'contact unsubscribed', updated_at = ? "
-            f"WHERE contact_id = ? AND state IN ('scheduled', 'retry_wait'){channel_filter}",
-            params,
-        ).rowcount
-        # As for an opt-out message (process.py): drafts waiting for review go too.
-        conn.execute(
-            f"UPDATE drafts SET state = 'cancelled', updated_at = ? WHERE contact_id = ? AND state = 'review'{channel_filter}",
-            params,
-        )
+        recorded, cancelled, _ = opt_out_and_cancel(
+            conn, contact_id=token.contact_id, scope=scope, source="unsubscribe_link", rule="rfc8058 one-click",
+            at=now, detail=f"{token.channel} link issued {to_iso(token.issued_at)}", job_error="contact unsubscribed")
     return {"recorded": recorded, "cancelled_jobs": cancelled, "scope": scope}

@@ -704,3 +704,14 @@ def test_serve_reports_an_address_in_use_as_a_one_line_error(runner, db) -> None
         taken.close()
     assert result.exit_code == 1
     assert "cannot listen on 127.0.0.1:" in result.output and "Traceback" not in result.output
+
+
+def test_unsubscribe_cancels_a_job_a_sending_run_has_claimed(client, db) -> None:
+    """The link path once skipped 'claimed' jobs, which the opt-out message path cancelled: one
+    implementation now (consent.opt_out_and_cancel) for every way a contact opts out."""
+    contact, _ = _contact_with_jobs(db)
+    claimed = _job(db, "p5", "claimed", "email")
+    token = make_token(UNSUB, contact, "email", NOW)
+    assert client.post(f"/unsubscribe/{token}", **ONE_CLICK).status_code == 200
+    assert job_states(db)[claimed] == "cancelled"
+    assert count(db, f"SELECT count(*) FROM jobs WHERE id = {claimed} AND error = 'contact unsubscribed'") == 1
