@@ -25,6 +25,7 @@ from .clock import FixedClock, from_iso, to_iso
 from .config import ExperimentConfig, load_config
 from .decisions import Decision
 from .drafting.offline import OfflineDrafter
+from .errors import AutopilotError
 from .execute import ExecuteReport, execute_jobs
 from .ingest import IngestReport, ingest_bytes
 from .knowledge import KnowledgeIndex
@@ -118,7 +119,27 @@ def sample_bytes(name: str) -> bytes:
     return resources.files("autopilot_cli").joinpath("samples", name).read_bytes()
 
 
+MARKER = ".autopilot-demo"
+"""Written into every folder the demo creates: the only folders it will ever write into again."""
+
+
+def claim_folder(directory: Path) -> None:
+    """Make ``directory`` the demo's, or refuse: the demo processes, approves and sends with a moved
+    clock, which must never touch a real shop. A folder that is new, empty, or made by an earlier
+    demo (it holds ``MARKER``) is fine; anything else is refused before a byte is written."""
+    if directory.exists() and not directory.is_dir():
+        raise AutopilotError(f"refusing to run the demo in {directory}: it is not a folder")
+    if directory.is_dir() and not (directory / MARKER).is_file() and any(directory.iterdir()):
+        raise AutopilotError(
+            f"refusing to run the demo in {directory}: the folder holds files the demo did not create "
+            "(it only uses a new or empty folder, or one an earlier demo made); pick another --dir")
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / MARKER).write_text("made by 'autopilot demo'; the demo may write here again. Safe to delete.\n",
+                                    encoding="utf-8")
+
+
 def run_demo(directory: Path) -> DemoReport:
+    claim_folder(directory)
     clock = FixedClock(DEMO_NOW)
     setup = init_directory(directory, clock, mode="auto")
     # The demo adds an A/B test of two greetings, so that it can end with an ab-report.

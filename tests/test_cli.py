@@ -294,3 +294,33 @@ def test_output_off_a_terminal_is_not_wrapped(tmp_path) -> None:
     # Each file's line names it whole (as the ingest output does today: "<file> (jsonl): ingested 1").
     assert any(str(good) in line for line in lines), proc.stdout
     assert any(str(empty) in line for line in lines), proc.stdout
+
+
+def test_demo_refuses_a_real_shop_and_leaves_it_byte_identical(runner, tmp_path) -> None:
+    """Issue 12 item 2: the demo once processed, approved and sent inside a real shop's database."""
+    shop = tmp_path / "shop"
+    assert runner.invoke(app, ["init", str(shop)]).exit_code == 0
+    inbox = tmp_path / "in.jsonl"
+    inbox.write_text(json.dumps({"channel": "email", "id": "m1", "from": "ana@example.org", "text": "Open today?",
+                                 "received_at": "2026-11-25T10:00:00Z"}) + "\n")
+    db = shop / "autopilot.db"
+    assert runner.invoke(app, ["--config", str(shop / "autopilot.toml"), "ingest", str(inbox)]).exit_code == 0
+    before = {p.name: p.read_bytes() for p in shop.iterdir() if p.is_file()}
+    assert db.name in before
+    result = runner.invoke(app, ["demo", "--dir", str(shop)])
+    assert result.exit_code == 1 and "refusing to run the demo" in result.stderr and "Traceback" not in result.output
+    assert {p.name: p.read_bytes() for p in shop.iterdir() if p.is_file()} == before
+
+
+def test_demo_uses_a_new_folder_and_its_own_folder_again_but_not_a_file(runner, tmp_path) -> None:
+    target = tmp_path / "demo"
+    assert runner.invoke(app, ["demo", "--dir", str(target), "--json"]).exit_code == 0
+    assert (target / ".autopilot-demo").is_file()
+    assert runner.invoke(app, ["demo", "--dir", str(target), "--json"]).exit_code == 0
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert runner.invoke(app, ["demo", "--dir", str(empty), "--json"]).exit_code == 0
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    result = runner.invoke(app, ["demo", "--dir", str(a_file)])
+    assert result.exit_code == 1 and "not a folder" in result.stderr and a_file.read_text() == "mine"
