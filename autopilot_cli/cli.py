@@ -113,7 +113,7 @@ def _version(value: bool) -> None:
 def _main(
     ctx: typer.Context,
     config: Optional[Path] = typer.Option(
-        None, "--config", envvar="AUTOPILOT_CONFIG", help="Config file (TOML). Default: $AUTOPILOT_HOME/autopilot.toml, else built-in defaults."
+        None, "--config", envvar="AUTOPILOT_CONFIG", help="Config file (TOML). Default: autopilot.toml in this folder or a parent, else $AUTOPILOT_HOME/autopilot.toml, else built-in defaults."
     ),
     db: Optional[Path] = typer.Option(
         None, "--db", envvar="AUTOPILOT_DB", help="SQLite database file. Default: the config's [database] path, else $AUTOPILOT_HOME/autopilot.db."

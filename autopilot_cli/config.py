@@ -385,6 +385,7 @@ class Config(_Section):
 
     # Where the config came from: not settable from the file itself.
     _source: str | None = PrivateAttr(None)
+    _base_dir: Path | None = PrivateAttr(None)
 
     @property
     def source(self) -> str | None:
@@ -394,7 +395,15 @@ class Config(_Section):
     @property
     def base_dir(self) -> Path:
         """Relative paths in the config resolve against this folder."""
-        return Path(self._source).resolve().parent if self._source else Path.cwd()
+        if self._source:
+            return Path(self._source).resolve().parent
+        return self._base_dir if self._base_dir is not None else Path.cwd()
+
+    def with_base_dir(self, folder: Path) -> Config:
+        """This config with relative paths resolved against ``folder`` (no config file: $AUTOPILOT_HOME)."""
+        copy = self.model_copy()
+        copy._base_dir = folder
+        return copy
 
     @field_validator("channels")
     @classmethod

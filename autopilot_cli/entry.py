@@ -21,7 +21,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 
-def _db_path(args: list[str]) -> Path | None:
+def _db_path(args: list[str]) -> tuple[Path, Path | None] | None:
+    """(database, config file or None) when the fast path may be considered; None: run the full CLI."""
     config = db = None
     rest = list(args)
     while rest and rest[0].startswith("--"):
@@ -40,32 +41,49 @@ def _db_path(args: list[str]) -> Path | None:
     if rest != ["execute"]:
         return None
     db = db or os.environ.get("AUTOPILOT_DB")
+    from .discovery import find_config, home_dir
+
+    found = find_config(config, os.environ)
+    if found.path is None:
+        return (Path(db) if db else home_dir(os.environ) / "autopilot.db"), None
+    if not found.path.is_file():
+        return None
     if db:
-        return Path(db)
-    home = Path(os.environ.get("AUTOPILOT_HOME") or Path.home() / ".autopilot").expanduser()
-    config = config or os.environ.get("AUTOPILOT_CONFIG") or (home / "autopilot.toml")
-    config_path = Path(config)
-    if not config_path.is_file():
-        return home / "autopilot.db" if not (config or os.environ.get("AUTOPILOT_CONFIG")) else None
+        return Path(db), found.path
     import tomllib
 
-    data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    data = tomllib.loads(found.path.read_text(encoding="utf-8"))
     value = data.get("database", {}).get("path", "autopilot.db")
     path = Path(str(value)).expanduser()
-    return path if path.is_absolute() else config_path.resolve().parent / path
+    return (path if path.is_absolute() else found.path.resolve().parent / path), found.path
+
+
+def _validated(conn: object, config: Path | None) -> bool:
+    """The full CLI validated exactly these config bytes before (config_checks.py)."""
+    if config is None:
+        return True
+    import hashlib
+
+    digest = hashlib.sha256(config.read_bytes()).hexdigest()
+    row = conn.execute("SELECT sha256 FROM config_checks WHERE config_path = ?",  # type: ignore[attr-defined]
+                       (str(config.resolve()),)).fetchone()
+    return row is not None and row[0] == digest
 
 
 def nothing_to_do(args: list[str]) -> bool:
     try:
-        path = _db_path(args)
-        if path is None or not path.is_file():
+        paths = _db_path(args)
+        if paths is None or not paths[0].is_file():
             return False
+        path, config = paths
         import sqlite3
 
         now = datetime.now(timezone.utc)
         now_s = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1.0)
         try:
+            if not _validated(conn, config):
+                return False
             row = conn.execute(
                 "SELECT EXISTS (SELECT 1 FROM jobs WHERE ((state IN ('scheduled', 'retry_wait') AND send_at <= :now) "
                 "OR (state IN ('claimed', 'sending') AND lease_until < :now))) "

@@ -393,6 +393,16 @@ def pending_migrations(store: Store) -> list[Migration]:
     return [fn for fn in MIGRATIONS if fn.__name__ not in applied]
 
 
+@migration
+def m009_config_checks(conn: sqlite3.Connection) -> None:
+    # The idle `execute` fast path (entry.py) runs without pydantic: it trusts a config file only
+    # when the full CLI has validated exactly these bytes before (their SHA-256 is kept here).
+    _run(
+        conn,
+        "CREATE TABLE config_checks (config_path TEXT PRIMARY KEY, sha256 TEXT NOT NULL, checked_at TEXT NOT NULL)",
+    )
+
+
 def migrate(store: Store, clock: Clock, upto: str | None = None) -> list[str]:
     """Apply pending migrations (up to and including ``upto``); returns their names."""
     known = [fn.__name__ for fn in MIGRATIONS]

@@ -2,10 +2,13 @@
 
 Resolution order (each step documented in the README):
 
-- config: ``--config`` > ``$AUTOPILOT_CONFIG`` > ``$AUTOPILOT_HOME/autopilot.toml``
-  if it exists > the embedded defaults;
+- config: ``--config`` > ``$AUTOPILOT_CONFIG`` > ``autopilot.toml`` in the current
+  folder or a parent > ``$AUTOPILOT_HOME/autopilot.toml`` > the embedded defaults
+  (``discovery.find_config``, shared with the fast path in ``entry.py``);
 - database: ``--db`` > ``$AUTOPILOT_DB`` > ``[database] path`` of a config file
-  (relative to that file) > ``$AUTOPILOT_HOME/autopilot.db``;
+  (relative to that file) > ``$AUTOPILOT_HOME/autopilot.db``; every other relative
+  path in the config resolves against the config's folder too, or against
+  ``$AUTOPILOT_HOME`` when no config file is used (never the current folder);
 - secrets: the environment, then ``$AUTOPILOT_HOME/keys.env`` (must be 0600).
 
 ``AUTOPILOT_HOME`` defaults to ``~/.autopilot``. This module is the only place
@@ -21,13 +24,10 @@ from pathlib import Path
 
 from .clock import Clock, SystemClock
 from .config import Config, load_config
+from .discovery import Found, find_config, home_dir
 from .migrations import open_store
 from .secrets import Secrets, secrets_from_environment
 from .store import Store
-
-
-def home_dir(environ: Mapping[str, str]) -> Path:
-    return Path(environ.get("AUTOPILOT_HOME") or Path.home() / ".autopilot").expanduser()
 
 
 @dataclass
@@ -43,15 +43,16 @@ class Runtime:
     def home(self) -> Path:
         return home_dir(self.environ)
 
+    def found_config(self) -> Found:
+        return find_config(self.config_path, self.environ)
+
     def resolved_config_path(self) -> Path | None:
-        if self.config_path is not None:
-            return self.config_path
-        candidate = self.home / "autopilot.toml"
-        return candidate if candidate.is_file() else None
+        return self.found_config().path
 
     def config(self) -> Config:
         if self._config is None:
-            self._config = load_config(self.resolved_config_path())
+            config = load_config(self.resolved_config_path())
+            self._config = config if config.source is not None else config.with_base_dir(self.home)
         return self._config
 
     def resolved_db_path(self) -> Path:

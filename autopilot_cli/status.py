@@ -14,6 +14,10 @@ JOB_STATES = (
 
 class StatusReport(BaseModel):
     database: str
+    config: str | None = None
+    """The config file in use; None: the embedded defaults."""
+    config_found_by: str = "defaults"
+    """--config, $AUTOPILOT_CONFIG, "found in <folder>", $AUTOPILOT_HOME or defaults."""
     schema_version: str | None
     events: dict[str, int] = Field(description="inbound events by state: pending, processed")
     events_by_channel: dict[str, int]
@@ -33,9 +37,9 @@ def _counts(store: Store, sql: str, keys: tuple[str, ...] = ()) -> dict[str, int
     return counts
 
 
-def system_status(store: Store) -> StatusReport:
+def system_status(store: Store, config: str | None = None, config_found_by: str = "defaults") -> StatusReport:
     return StatusReport(
-        database=store.path,
+        database=store.path, config=config, config_found_by=config_found_by,
         schema_version=store.scalar("SELECT max(name) FROM _migrations"),
         events=_counts(store, "SELECT state, count(*) FROM events GROUP BY state", ("pending", "processed")),
         events_by_channel=_counts(store, "SELECT channel, count(*) FROM events GROUP BY channel"),

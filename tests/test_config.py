@@ -144,3 +144,38 @@ def test_a_typo_in_a_reply_template_is_a_config_error(data) -> None:
     # A placeholder the renderer does not know would be sent to customers as is.
     with pytest.raises(ConfigError, match="placeholder|must contain"):
         config_from_dict(data, "f.toml")
+
+
+def test_relative_paths_never_resolve_against_the_current_folder(tmp_path, monkeypatch) -> None:
+    """Issue 12 item 11: with no config file, relative paths live under $AUTOPILOT_HOME; with one, beside it."""
+    from autopilot_cli.runtime import Runtime
+
+    home, elsewhere = tmp_path / "home", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    (elsewhere / "knowledge.toml").write_text("# a stray file in the current folder\n")
+    rt = Runtime(environ={"AUTOPILOT_HOME": str(home)})
+    assert rt.found_config().path is None
+    assert rt.config().resolve_path("knowledge.toml") == home / "knowledge.toml"
+    shop = tmp_path / "shop"
+    shop.mkdir()
+    (shop / "autopilot.toml").write_text('[drafter]\nknowledge_file = "kb/faq.toml"\n')
+    rt = Runtime(environ={"AUTOPILOT_HOME": str(home)}, config_path=shop / "autopilot.toml")
+    assert rt.config().resolve_path(rt.config().drafter.knowledge_file) == shop / "kb" / "faq.toml"
+
+
+def test_discovery_prefers_the_nearest_autopilot_toml_over_home(tmp_path) -> None:
+    from autopilot_cli.discovery import find_config
+
+    home = tmp_path / "home"  # made by the autouse fixture
+    (home / "autopilot.toml").write_text("")
+    outer, inner = tmp_path / "a", tmp_path / "a" / "b" / "c"
+    inner.mkdir(parents=True)
+    env = {"AUTOPILOT_HOME": str(home)}
+    assert find_config(None, env, cwd=inner).path == home / "autopilot.toml"
+    (outer / "autopilot.toml").write_text("")
+    assert find_config(None, env, cwd=inner).path == (outer / "autopilot.toml").resolve()
+    (inner / "autopilot.toml").write_text("")
+    assert find_config(None, env, cwd=inner).path == (inner / "autopilot.toml").resolve()
+    assert find_config(None, {**env, "AUTOPILOT_CONFIG": "/x.toml"}, cwd=inner).how == "$AUTOPILOT_CONFIG"
+    assert find_config("/y.toml", env, cwd=inner).path == Path("/y.toml")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -66,11 +67,58 @@ def test_other_commands_flags_and_broken_setups_take_the_full_path(tmp_path) -> 
     assert not nothing_to_do(["--db", str(garbage), "execute"])
 
 
-def test_config_database_path_is_honoured(tmp_path) -> None:
+def run_cli(*args: str, cwd=None, home=None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("AUTOPILOT_CONFIG", "AUTOPILOT_DB")}
+    if home is not None:
+        env["AUTOPILOT_HOME"] = str(home)
+    return subprocess.run([sys.executable, "-m", "autopilot_cli", *args], capture_output=True, text=True, env=env,
+                          timeout=60, cwd=cwd)
+
+
+def test_config_database_path_is_honoured_once_the_full_cli_has_validated_the_config(tmp_path) -> None:
     (tmp_path / "c").mkdir()
     make_db(tmp_path / "c" / "data.db")
-    (tmp_path / "c" / "autopilot.toml").write_text('[database]\npath = "data.db"\n')
-    assert nothing_to_do(["--config", str(tmp_path / "c" / "autopilot.toml"), "execute"])
+    config = tmp_path / "c" / "autopilot.toml"
+    config.write_text('[database]\npath = "data.db"\n')
+    args = ["--config", str(config), "execute"]
+    assert not nothing_to_do(args)  # never validated: the full CLI must look at it first
+    assert run_cli(*args).returncode == 0
+    assert nothing_to_do(args)
+    config.write_text('[database]\npath = "data.db"\n# edited\n')
+    assert not nothing_to_do(args)  # any edit: validated again by a full run
+
+
+def test_an_idle_execute_still_reports_a_config_that_does_not_validate(tmp_path) -> None:
+    """Issue 12 item 17: valid TOML, wrong content; the idle fast path once exited 0 in silence."""
+    (tmp_path / "c").mkdir()
+    make_db(tmp_path / "c" / "data.db")
+    config = tmp_path / "c" / "autopilot.toml"
+    config.write_text('[database]\npath = "data.db"\n')
+    assert run_cli("--config", str(config), "execute").returncode == 0
+    config.write_text('[database]\npath = "data.db"\n[autopilot]\nmode = "autopilot"\n')
+    result = run_cli("--config", str(config), "execute")
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.startswith("error: config error") and "autopilot.mode" in result.stderr
+
+
+def test_fast_path_and_full_cli_find_the_same_config_from_a_subfolder(tmp_path) -> None:
+    shop = tmp_path / "shop"
+    assert run_cli("init", str(shop), home=tmp_path / "home").returncode == 0
+    sub = shop / "inbox" / "today"
+    sub.mkdir(parents=True)
+    status = run_cli("status", "--json", cwd=sub, home=tmp_path / "home")
+    assert status.returncode == 0, status.stderr
+    report = json.loads(status.stdout)
+    assert report["config"] == str((shop / "autopilot.toml").resolve()) and report["config_found_by"].startswith("found in")
+    assert report["database"] == str((shop / "autopilot.db").resolve())
+    assert run_cli("execute", cwd=sub, home=tmp_path / "home").returncode == 0  # full run: validates the config
+    old = os.getcwd()
+    os.chdir(sub)
+    try:
+        assert nothing_to_do(["execute"])  # the fast path found shop/autopilot.toml and shop/autopilot.db too
+    finally:
+        os.chdir(old)
+    assert not (tmp_path / "home" / "autopilot.db").exists()
 
 
 def test_console_entry_point_runs_the_full_cli(tmp_path) -> None:

@@ -33,6 +33,12 @@ def register(app: typer.Typer) -> None:
 
         rt = runtime(ctx)
         config, store, secrets = rt.config(), rt.store(), rt.secrets()
+        if config.source is not None:
+            from pathlib import Path
+
+            from ..config_checks import record_valid_config
+
+            record_valid_config(store, Path(config.source), rt.clock)
         registry = Registry(config, secrets, store.path, rt.clock)
         unsubscribe_link = None
         if config.server.public_url or config.server.unsubscribe_secret_env:

@@ -28,6 +28,7 @@ def _render(report: StatusReport) -> None:
     table.add_row("delivery statuses", str(report.delivery_statuses))
     out = console()
     out.print(table)
+    out.print(f"config   {safe(report.config or 'none: the embedded defaults')} ({safe(report.config_found_by)})")
     out.print(f"database {safe(report.database)} (schema {safe(report.schema_version)})")
 
 
@@ -38,7 +39,10 @@ def register(app: typer.Typer) -> None:
 
         Example: autopilot status --json
         """
-        report = system_status(runtime(ctx).store())
+        rt = runtime(ctx)
+        found = rt.found_config()
+        rt.config()  # a config that does not load is reported before any count
+        report = system_status(rt.store(), str(found.path) if found.path else None, found.how)
         if as_json:
             print_json(report.model_dump(mode="json"))
         else:
