@@ -12,10 +12,10 @@ import os
 import sqlite3
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperGroup
 
 from . import __version__
 from .errors import EXIT_ERROR, EXIT_INTERRUPTED, AutopilotError
@@ -23,7 +23,43 @@ from .runtime import Runtime
 from .store import describe_sqlite_error
 
 
+# What a person types there, not the Python type behind it (``<list[int]>``).
+_ARGUMENT_METAVARS = {"files": "FILE", "drafts": "DRAFT_ID", "jobs": "JOB_ID", "ids": "ID", "event_id": "EVENT_ID",
+                      "contact": "CONTACT", "contacts": "CONTACT", "channel": "CHANNEL", "name": "NAME",
+                      "directory": "FOLDER"}
+
+
+def _friendly_metavars(command: Any) -> None:
+    """Give every parameter of ``command`` (and of its subcommands) a metavar a person understands."""
+    for param in command.params:
+        if isinstance(param, TyperArgument):
+            # Usage adds the brackets and "..." itself.
+            given = (param.metavar or "").strip("[]{}. ")
+            param.metavar = given or _ARGUMENT_METAVARS.get(param.name or "", (param.name or "value").upper())
+            param.display_type_rich = lambda ctx: None  # the metavar says it; no "<list[int]>" after it
+            continue
+        if param.metavar is not None or getattr(param, "is_flag", False):
+            continue
+        desc = param.type_descriptor
+        if desc.is_choice:
+            continue
+        elif desc.annotation in (int, float):
+            param.metavar = "N"
+        elif desc.is_path:
+            param.metavar = "FILE"
+        else:
+            param.metavar = max(param.opts, key=len).lstrip("-").replace("-", "_").upper()
+    for sub in getattr(command, "commands", {}).values():
+        _friendly_metavars(sub)
+
+
 class _Group(TyperGroup):
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _friendly_metavars(command)
+        return command
+
     def main(self, *args: object, standalone_mode: bool = True, **kwargs: object) -> object:
         # Usage errors too are one line on stderr (click prints three: usage,
         # hint, error); exit code 2 as documented.
@@ -95,7 +131,7 @@ app = typer.Typer(
     help="Answer inbound WhatsApp, email, Instagram and LinkedIn messages: AI drafts, "
     "safe automatic sends, and a review queue for the rest.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     pretty_exceptions_show_locals=False,

@@ -325,3 +325,44 @@ def test_demo_uses_a_new_folder_and_its_own_folder_again_but_not_a_file(runner, 
     a_file.write_text("mine")
     result = runner.invoke(app, ["demo", "--dir", str(a_file)])
     assert result.exit_code == 1 and "not a folder" in result.stderr and a_file.read_text() == "mine"
+
+
+def all_command_paths() -> list[list[str]]:
+    import typer.main
+
+    paths: list[list[str]] = []
+
+    def walk(command, prefix: list[str]) -> None:
+        for name, sub in getattr(command, "commands", {}).items():
+            paths.append([*prefix, name])
+            walk(sub, [*prefix, name])
+
+    walk(typer.main.get_command(app), [])
+    return paths
+
+
+def test_help_shows_what_to_type_not_python_types(runner) -> None:
+    """Issue 12 item 17: `FILE...`, `N`, `CONTACT` rather than `<list[str]>`, `<int>`, `<str>`."""
+    paths = all_command_paths()
+    assert ["contacts", "show"] in paths and ["ingest"] in paths
+    for path in paths:
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, path
+        assert not re.search(r"<(str|int|float|bool|list\[|Path|tuple|datetime)", result.output), (path, result.output)
+    ingest = runner.invoke(app, ["ingest", "--help"], env={"COLUMNS": "200"}).output
+    assert "Usage: autopilot ingest [OPTIONS] [FILE]..." in ingest
+    assert "--limit N" in runner.invoke(app, ["execute", "--help"], env={"COLUMNS": "200"}).output
+    assert "{CONTACT}" in runner.invoke(app, ["contacts", "show", "--help"], env={"COLUMNS": "200"}).output
+
+
+def test_shell_completion_script_and_completions(tmp_path) -> None:
+    env = {**os.environ, "AUTOPILOT_HOME": str(tmp_path), "SHELL": "/bin/bash"}
+    script = subprocess.run([sys.executable, "-m", "autopilot_cli", "--show-completion", "bash"],
+                            capture_output=True, text=True, env=env, timeout=60)
+    assert script.returncode == 0, script.stderr
+    assert "_AUTOPILOT_COMPLETE" in script.stdout and "complete" in script.stdout
+    asked = subprocess.run([sys.executable, "-m", "autopilot_cli"], capture_output=True, text=True, timeout=60,
+                           env={**env, "_AUTOPILOT_COMPLETE": "complete_bash", "COMP_WORDS": "autopilot ap",
+                                "COMP_CWORD": "1"})
+    assert asked.returncode == 0, asked.stderr
+    assert "approve" in asked.stdout.split() and "ingest" not in asked.stdout.split()
