@@ -81,6 +81,8 @@ class ContactPrefs(BaseModel):
     allowed_days: str | None
     dnd_until: str | None
     """UTC ISO-8601; nothing is sent before it."""
+    away_until: str | None = None
+    """UTC ISO-8601, from the contact's out-of-office reply: replies wait until then."""
     blocked: bool
     effective_timezone: str
     """The zone the scheduler uses now, and why (``timezone_source``)."""
@@ -197,7 +199,7 @@ def _read(conn: sqlite3.Connection, contact_id: int, default_timezone: str) -> C
     return ContactPrefs(
         contact_id=contact_id, name=row["name"],
         addresses=[ContactAddress(kind=a["kind"], address=a["address"]) for a in addresses],
-        **{k: row[k] for k in FIELDS}, blocked=bool(row["blocked"]),
+        **{k: row[k] for k in FIELDS}, away_until=row["away_until"], blocked=bool(row["blocked"]),
         effective_timezone=zone_name(tz), timezone_source=source, updated_at=row["updated_at"],
         opted_out=since is not None, opted_out_since=since, consent=consent,
     )

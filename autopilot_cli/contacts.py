@@ -59,3 +59,17 @@ def find_contact(conn: sqlite3.Connection, channel: str, address: str) -> int | 
         (ADDRESS_KIND[channel], address),
     ).fetchone()
     return int(row[0]) if row else None
+
+
+def note_away(conn: sqlite3.Connection, contact_id: int, away_until: str | None, *, automated: bool,
+              received_at: str) -> None:
+    """An out-of-office reply's return date holds our replies to the contact until then; a message
+    the contact wrote themselves, received after it, shows they are back (the hold ends)."""
+    if away_until:
+        conn.execute(
+            "UPDATE contacts SET away_until = ?, away_noted_at = ? WHERE id = ? "
+            "AND (away_noted_at IS NULL OR away_noted_at <= ?)",
+            (f"{away_until}T00:00:00.000Z", received_at, contact_id, received_at))
+    elif not automated:
+        conn.execute("UPDATE contacts SET away_until = NULL, away_noted_at = NULL WHERE id = ? "
+                     "AND away_noted_at < ?", (contact_id, received_at))

@@ -241,6 +241,11 @@ def _judge_draft(
     _gate(plan, done.injection if done else check_injection(event["text"], metadata_of(event["metadata"])))
     _gate(plan, check_spam(draft.text))
     _gate(plan, check_sanity(draft.text, event["channel"], ctx.protected_fragments))
+    possible_ooo = metadata_of(event["metadata"]).get("possible_out_of_office")
+    if possible_ooo:  # the parser was not sure enough to skip it: a person decides
+        plan.check("out_of_office", "fail", str(possible_ooo)[:120])
+        if "possible_out_of_office" not in plan.reasons:
+            plan.reasons.append("possible_out_of_office")
     variant = plan.assignment
     if variant is not None:
         plan.check("ab", "info", f"experiment {variant.experiment}: variant {variant.variant}")

@@ -47,6 +47,7 @@ from .secrets import Secrets
 from .signature import verify
 from .statuses import apply_status
 from .store import Store
+from .contacts import note_away
 
 RAW_KEEP_CHARS = 65536
 _IGNORED_LABEL = re.compile(r"^(?:[\w.]+\[\d+\][\w.\[\]]*: )+")
@@ -219,6 +220,8 @@ class _Writer:
         if cursor.rowcount:
             self.report.ingested += 1
             self.report.event_ids.append(int(cursor.lastrowid))
+            note_away(conn, contact_id, msg.metadata.get("away_until") if msg.automated else None,
+                      automated=msg.automated, received_at=to_iso(msg.received_at))
         else:
             self.report.duplicates += 1
 

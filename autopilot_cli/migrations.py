@@ -403,6 +403,17 @@ def m009_config_checks(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m010_contact_away(conn: sqlite3.Connection) -> None:
+    # From an out-of-office reply: the day the contact is back (UTC ISO-8601), and when we learnt it,
+    # so that a message they write themselves after it shows they are reachable again.
+    _run(
+        conn,
+        "ALTER TABLE contacts ADD COLUMN away_until TEXT",
+        "ALTER TABLE contacts ADD COLUMN away_noted_at TEXT",
+    )
+
+
 def migrate(store: Store, clock: Clock, upto: str | None = None) -> list[str]:
     """Apply pending migrations (up to and including ``upto``); returns their names."""
     known = [fn.__name__ for fn in MIGRATIONS]

@@ -116,6 +116,8 @@ class Preferences:
     quiet_hours: str | None = None
     dnd_until: datetime | None = None
     """UTC: nothing is sent before this moment."""
+    away_until: datetime | None = None
+    """UTC: the contact's out-of-office reply said they are back then; nothing is sent before."""
     hours: Range | None = field(init=False, repr=False, compare=False, default=None)
     days: frozenset[int] | None = field(init=False, repr=False, compare=False, default=None)
     quiet: Range | None = field(init=False, repr=False, compare=False, default=None)
@@ -133,8 +135,10 @@ class Preferences:
     def from_row(cls, row: Mapping[str, Any]) -> Preferences:
         """From a ``contacts`` row (stored ISO text for dnd_until)."""
         dnd = row["dnd_until"]
+        away = row["away_until"] if "away_until" in row.keys() else None
         return cls(timezone=row["timezone"], allowed_hours=row["allowed_hours"], allowed_days=row["allowed_days"],
-                   quiet_hours=row["quiet_hours"], dnd_until=parse_dnd_until(dnd) if dnd else None)
+                   quiet_hours=row["quiet_hours"], dnd_until=parse_dnd_until(dnd) if dnd else None,
+                   away_until=parse_dnd_until(away) if away else None)
 
 
 @dataclass(frozen=True)

@@ -197,7 +197,14 @@ def plan_send_time(
     if prefs.dnd_until is not None and math.ceil(prefs.dnd_until.timestamp()) > lower:
         lower = math.ceil(prefs.dnd_until.timestamp())
         held = f"do not disturb until {prefs.dnd_until.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC"
-    upper = now_s + int(rules.horizon.total_seconds())
+    horizon_from = now_s
+    if prefs.away_until is not None and math.ceil(prefs.away_until.timestamp()) > lower:
+        lower = math.ceil(prefs.away_until.timestamp())
+        held = f"contact away until {prefs.away_until.astimezone(timezone.utc):%Y-%m-%d} (their out-of-office reply)"
+        # The contact said when they are back: the reply waits for that, however far, then gets
+        # the usual week to find a good hour (a DND, set by us, keeps the horizon from now).
+        horizon_from = lower
+    upper = horizon_from + int(rules.horizon.total_seconds())
     closes = None if window_closes is None else math.floor(window_closes.timestamp())
     if closes is not None:
         upper = min(upper, closes)  # exclusive: a send at the closing second is already too late

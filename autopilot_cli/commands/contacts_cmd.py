@@ -81,6 +81,8 @@ def _rows(prefs: ContactPrefs) -> list[tuple[str, str]]:
     rows += [(f"address ({safe_line(a.kind)})", safe_line(a.address, 200)) for a in prefs.addresses]
     rows.append(("time zone", f"{safe_line(prefs.effective_timezone)} ({safe_line(prefs.timezone_source)})"))
     rows += [(key.replace("_", " "), safe_line(getattr(prefs, key) or "-")) for key in FIELDS if key != "timezone"]
+    if prefs.away_until:
+        rows.append(("away until", f"{safe_line(prefs.away_until[:10])} (their out-of-office reply; replies wait)"))
     rows.append(("blocked", "yes" if prefs.blocked else "no"))
     rows.append(("opted out", f"yes, since {_when(prefs.opted_out_since)}" if prefs.opted_out_since else "no"))
     rows += _consent_rows(prefs.consent)

@@ -48,6 +48,7 @@ from . import email_headers as hdr
 from ._common import Limits, in_range, repair_strings, repair_text, too_big
 from .email_body import extract_body
 from .email_clean import clean_body
+from .out_of_office import detect_out_of_office
 
 # A header field name is printable ASCII without ":" (RFC 5322 2.2); obsolete
 # syntax allows blanks before the colon.
@@ -254,6 +255,7 @@ def _build(data: bytes, raw: str, line: int | None, index: str | None, now: date
     if not text.strip():
         text = _stand_in_text(msg, body.attachments)
     markers = hdr.automation_markers(msg, sender)
+    away = detect_out_of_office(hdr.decoded(msg, "Subject"), text, received_at)
     metadata: dict[str, Any] = {
         "message_id_missing": not ids,
         **date_meta,
@@ -265,6 +267,16 @@ def _build(data: bytes, raw: str, line: int | None, index: str | None, now: date
         "hidden_text": body.hidden_text,
         "automated_markers": markers,
     }
+    if away is not None and (away.certain or markers):
+        # An auto-reply subject (or RFC 3834 headers) says so: never answered, and the sender's
+        # return date holds our other replies to them.
+        if not markers:
+            markers.append(away.marker)
+        metadata["out_of_office"] = away.marker
+        metadata["away_until"] = away.away_until.isoformat() if away.away_until else None
+    elif away is not None:
+        # Only the first lines read like one: a person decides (process routes it to review).
+        metadata["possible_out_of_office"] = away.marker
     if truncated:
         metadata["truncated"] = [f"header {name}" for name in truncated]
     return _repaired(InboundMessage(
