@@ -6,9 +6,11 @@ answers "is anything due?" first with plain sqlite3 and exits at once when
 nothing is, so an idle run costs little more than starting Python.
 
 The fast path is taken only when it is certainly safe: the command is exactly
-``execute`` with no flags other than ``--config``/``--db``, the database file
-exists and has the jobs table, and no job is due, stuck in a lease, or
-waiting on a paused channel. In every other case — including any doubt, or
+``execute`` with no flags other than ``--config``/``--db``, the config file
+(found as the full CLI finds it: ``discovery.find_config``) is byte for byte one
+a full run validated before (``config_checks``), the database file exists and
+has the jobs table, and no job is due, stuck in a lease, or waiting on a
+paused channel. In every other case — including any doubt, or
 any error — the full CLI runs and does the real work (and reports config
 errors). The check is the same query ``execute.anything_due`` runs.
 """
