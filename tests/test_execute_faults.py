@@ -219,23 +219,22 @@ class Rig:
     def states(self) -> dict[int, str]:
         return {r["id"]: r["state"] for r in self.query("SELECT id, state FROM jobs")}
 
-    def expire_leases(self) -> None:
-        """What the clock does to a dead run's leases, without waiting for it."""
+    def _move_time(self, sql: str) -> None:
+        """What the clock does, without waiting for it: ``sql`` sets a time column to the past."""
         conn = sqlite3.connect(self.db, timeout=10)
         try:
             with conn:
-                conn.execute("UPDATE jobs SET lease_until = ? WHERE state IN ('claimed', 'sending')", (PAST,))
+                conn.execute(sql, (PAST,))
         finally:
             conn.close()
 
+    def expire_leases(self) -> None:
+        """A dead run's leases run out."""
+        self._move_time("UPDATE jobs SET lease_until = ? WHERE state IN ('claimed', 'sending')")
+
     def make_retries_due(self) -> None:
-        """What the clock does to jobs waiting for their next attempt, without waiting for it."""
-        conn = sqlite3.connect(self.db, timeout=10)
-        try:
-            with conn:
-                conn.execute("UPDATE jobs SET send_at = ? WHERE state = 'retry_wait'", (PAST,))
-        finally:
-            conn.close()
+        """Jobs waiting for their next attempt become due."""
+        self._move_time("UPDATE jobs SET send_at = ? WHERE state = 'retry_wait'")
 
     def settle(self, rounds: int = 5) -> None:
         """Final runs until nothing is due: retry_wait jobs retried, expired leases taken over."""
