@@ -1,6 +1,6 @@
 """autopilot: answer inbound messages with AI drafts, safe sends and a review queue.
 
-The public Python API. The CLI (``autopilot_cli.cli``) is a thin layer over
+The public Python API. The CLI (``autopilot_cli.cli.app``) is a thin layer over
 these names; every other module is internal and may change.
 
 Names are imported on first use (PEP 562) so that ``autopilot execute``, which
@@ -33,15 +33,15 @@ _EXPORTS: dict[str, str] = {
     "SignatureMismatch": "errors",
     "StoreError": "errors",
     "UnknownFormat": "errors",
-    "IngestReport": "ingest",
-    "ingest_bytes": "ingest",
-    "migrate": "migrations",
-    "open_store": "migrations",
-    "init_directory": "scaffold",
+    "IngestReport": "inbound.ingest",
+    "ingest_bytes": "inbound.ingest",
+    "migrate": "db.migrations",
+    "open_store": "db.migrations",
+    "init_directory": "ops.init",
     "Secrets": "secrets",
-    "StatusReport": "status",
-    "system_status": "status",
-    "Store": "store",
+    "StatusReport": "ops.status",
+    "system_status": "ops.status",
+    "Store": "db.connection",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
-from .events import CHANNELS
+from .inbound.records import CHANNELS
 
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -61,7 +61,7 @@ class AutopilotSection(_Section):
     history_messages: int = Field(10, ge=0, le=100)
     """How many recent messages with the contact the drafter sees."""
     parallel_checks: bool = True
-    """Big ``process`` runs check message texts in a second process, a chunk ahead (inbound_checks.py)."""
+    """Big ``process`` runs check message texts in a second process, a chunk ahead (decide/text_checks.py)."""
 
     _tz = field_validator("timezone")(_check_timezone)
 
@@ -100,7 +100,7 @@ class ConsentSection(_Section):
     @field_validator("languages")
     @classmethod
     def _known_languages(cls, value: list[str]) -> list[str]:
-        from .optout import SUPPORTED_LANGUAGES
+        from .contacts.optout import SUPPORTED_LANGUAGES
 
         unknown = [v for v in value if v not in SUPPORTED_LANGUAGES]
         if unknown:
@@ -203,7 +203,7 @@ class ScheduleChannel(_Section):
     @field_validator("allowed_days")
     @classmethod
     def _days(cls, value: str | None) -> str | None:
-        from .schedule_rules import parse_days
+        from .scheduling.rules import parse_days
 
         if value is not None:
             parse_days(value)
@@ -212,7 +212,7 @@ class ScheduleChannel(_Section):
     @field_validator("allowed_hours")
     @classmethod
     def _hours(cls, value: str | None) -> str | None:
-        from .schedule_rules import parse_hours
+        from .scheduling.rules import parse_hours
 
         if value is not None:
             parse_hours(value)
@@ -220,7 +220,7 @@ class ScheduleChannel(_Section):
 
 
 class ScheduleSection(_Section):
-    """Best send time (scheduler.py): search horizon, smoothing, holidays, per-channel rules."""
+    """Best send time (scheduling/planner.py): search horizon, smoothing, holidays, per-channel rules."""
 
     horizon_days: int = Field(7, ge=1, le=28)
     prior_strength: float = Field(20.0, ge=0, le=10_000)
@@ -246,7 +246,7 @@ class ScheduleSection(_Section):
         from dataclasses import replace
         from datetime import timedelta
 
-        from .schedule_rules import default_rules
+        from .scheduling.rules import default_rules
 
         entry = self.channels.get(channel) or ScheduleChannel()
         changes: dict[str, Any] = {
@@ -277,7 +277,7 @@ class IngestSection(_Section):
 
 
 class ServerSection(_Section):
-    """``autopilot serve``: the webhook receiver (see server.py for why each default)."""
+    """``autopilot serve``: the webhook receiver (see server/app.py for why each default)."""
 
     max_body_bytes: int = Field(3 * 1024 * 1024, ge=1024, le=100_000_000)
     """Larger POST bodies get 413. Meta documents webhook payloads of up to 3 MB (batched updates)."""

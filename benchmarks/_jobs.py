@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from autopilot_cli.clock import FixedClock
-from autopilot_cli.migrations import open_store
+from autopilot_cli.db.migrations import open_store
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 SENT_AT = "2026-11-25T11:00:00.000Z"

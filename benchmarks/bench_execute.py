@@ -27,8 +27,8 @@ from _jobs import NOW, make_due_jobs  # noqa: E402
 from autopilot_cli.channels.base import Capabilities, Outcome, SendResult  # noqa: E402
 from autopilot_cli.clock import FixedClock  # noqa: E402
 from autopilot_cli.config import config_from_dict  # noqa: E402
-from autopilot_cli.execute import execute_jobs  # noqa: E402
-from autopilot_cli.migrations import open_store  # noqa: E402
+from autopilot_cli.sending.engine import execute_jobs  # noqa: E402
+from autopilot_cli.db.migrations import open_store  # noqa: E402
 
 
 class NoOp:

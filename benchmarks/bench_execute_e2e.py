@@ -221,7 +221,7 @@ def due_jobs(path: Path, count: int) -> None:
     from _jobs import make_due_jobs
 
     from autopilot_cli.clock import SystemClock, to_iso
-    from autopilot_cli.migrations import open_store
+    from autopilot_cli.db.migrations import open_store
 
     make_due_jobs(path, count, "whatsapp")
     now = datetime.now(timezone.utc)
@@ -240,8 +240,8 @@ def in_process(fake: Fake, jobs: int, *, rate: float, concurrency: int, latency:
     from autopilot_cli.channels.registry import Registry
     from autopilot_cli.clock import SystemClock
     from autopilot_cli.config import config_from_dict
-    from autopilot_cli.execute import execute_jobs
-    from autopilot_cli.migrations import open_store
+    from autopilot_cli.sending.engine import execute_jobs
+    from autopilot_cli.db.migrations import open_store
     from autopilot_cli.secrets import Secrets
 
     config = config_from_dict({"channels": {"whatsapp": channel_settings(fake, rate)},

@@ -4,7 +4,7 @@
 
 Generates a reproducible JSONL file of mixed channels (WhatsApp from valid
 E.164 numbers in several countries, email, Instagram, LinkedIn), ingests it
-with ``autopilot_cli.ingest.ingest_bytes`` and the default config (batches of
+with ``autopilot_cli.inbound.ingest.ingest_bytes`` and the default config (batches of
 ``ingest.batch_size``) into a new database file, then ingests it again to time
 duplicate detection. Prints events, seconds, events/s and peak RSS.
 Target: >= 5,000 events/s for the first run. ``--profile`` prints the top of a
@@ -37,8 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from autopilot_cli.clock import FixedClock  # noqa: E402
 from autopilot_cli.config import Config  # noqa: E402
-from autopilot_cli.ingest import IngestReport, ingest_bytes  # noqa: E402
-from autopilot_cli.migrations import open_store  # noqa: E402
+from autopilot_cli.inbound.ingest import IngestReport, ingest_bytes  # noqa: E402
+from autopilot_cli.db.migrations import open_store  # noqa: E402
 from autopilot_cli.secrets import Secrets  # noqa: E402
 
 TARGET_EVENTS_PER_SECOND = 5000

@@ -26,10 +26,10 @@ from bench_ingest import FixedClock, generate, peak_rss_mb  # noqa: E402
 
 from autopilot_cli.config import Config  # noqa: E402
 from autopilot_cli.drafting.offline import OfflineDrafter  # noqa: E402
-from autopilot_cli.ingest import ingest_bytes  # noqa: E402
-from autopilot_cli.knowledge import KnowledgeIndex  # noqa: E402
-from autopilot_cli.migrations import open_store  # noqa: E402
-from autopilot_cli.process import Services, process_events  # noqa: E402
+from autopilot_cli.inbound.ingest import ingest_bytes  # noqa: E402
+from autopilot_cli.drafting.knowledge import KnowledgeIndex  # noqa: E402
+from autopilot_cli.db.migrations import open_store  # noqa: E402
+from autopilot_cli.decide.process import Services, process_events  # noqa: E402
 from autopilot_cli.secrets import Secrets  # noqa: E402
 
 TARGET = 2000

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from autopilot_cli.clock import FixedClock
 from autopilot_cli.config import Config
-from autopilot_cli.migrations import open_store
+from autopilot_cli.db.migrations import open_store
 from autopilot_cli.secrets import Secrets
 
 FIXTURES = Path(__file__).parent / "fixtures"

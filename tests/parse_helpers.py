@@ -9,7 +9,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from autopilot_cli.parsers import Limits
+from autopilot_cli.inbound.parsers import Limits
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -34,7 +34,7 @@ def parsed_or_refused(parse: Callable[[bytes, Limits], Iterator[Any]], data: byt
     ParsedItem kinds, and no inbound message with empty text.
     """
     from autopilot_cli.errors import InputError
-    from autopilot_cli.events import (
+    from autopilot_cli.inbound.records import (
         Ignored,
         InboundMessage,
         PreferenceUpdate,
@@ -284,7 +284,7 @@ def check_items(items: list) -> None:
     (no lone surrogates), nesting that json.dumps can walk, an aware in-range date."""
     from datetime import datetime
 
-    from autopilot_cli.events import (
+    from autopilot_cli.inbound.records import (
         Ignored,
         InboundMessage,
         PreferenceUpdate,

@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from autopilot_cli.ab import (
+from autopilot_cli.experiments.experiments import (
     all_reports,
     create_experiment,
     experiment_report,
@@ -39,7 +39,7 @@ from autopilot_cli.ab import (
     resume_experiment,
     stop_experiment,
 )
-from autopilot_cli.ab_stats import (
+from autopilot_cli.experiments.stats import (
     bayes_probabilities,
     relative_lift,
     required_sample_size,
@@ -49,19 +49,19 @@ from autopilot_cli.ab_stats import (
     wilson_interval,
 )
 from autopilot_cli.channels.registry import Registry
-from autopilot_cli.cli import app
+from autopilot_cli.cli.app import app
 from autopilot_cli.clock import FixedClock, to_iso
-from autopilot_cli.commands.ab_cmd import render_report
+from autopilot_cli.cli.commands.ab_cmd import render_report
 from autopilot_cli.config import ABSection, config_from_dict
-from autopilot_cli.conversions import record_conversion
+from autopilot_cli.experiments.conversions import record_conversion
 from autopilot_cli.drafting.offline import OfflineDrafter
 from autopilot_cli.errors import AutopilotError, NotFound
-from autopilot_cli.execute import execute_jobs
-from autopilot_cli.ingest import ingest_bytes
-from autopilot_cli.knowledge import KnowledgeIndex
-from autopilot_cli.process import Services, process_events
+from autopilot_cli.sending.engine import execute_jobs
+from autopilot_cli.inbound.ingest import ingest_bytes
+from autopilot_cli.drafting.knowledge import KnowledgeIndex
+from autopilot_cli.decide.process import Services, process_events
 from autopilot_cli.secrets import Secrets
-from autopilot_cli.variants import Experiment, choose, load_experiments, sync_experiments
+from autopilot_cli.experiments.variants import Experiment, choose, load_experiments, sync_experiments
 
 from .conftest import NOW
 

@@ -7,10 +7,10 @@ import json
 import pytest
 from freezegun import freeze_time
 
-from autopilot_cli.approvals import opt_out_contact
-from autopilot_cli.cli import app
+from autopilot_cli.review.approvals import opt_out_contact
+from autopilot_cli.cli.app import app
 from autopilot_cli.clock import FixedClock, to_iso
-from autopilot_cli.contact_consent import LIST_KEYS, opt_in, opt_out
+from autopilot_cli.contacts.consent_list import LIST_KEYS, opt_in, opt_out
 
 from .conftest import NOW
 from .test_review import audit, cfg, config_file, msg, queue
@@ -41,7 +41,7 @@ def test_opt_out_cancels_pending_sends_exactly_as_the_review_screen_does(store, 
     # The same contact state twice: once through `contacts opt-out`, once through the review screen's `o`.
     twin = tmp_path / "twin.db"
     store.conn.execute(f"VACUUM INTO '{twin}'")
-    from autopilot_cli.migrations import open_store
+    from autopilot_cli.db.migrations import open_store
 
     with open_store(twin, FixedClock(NOW)) as other:
         ana_draft = other.scalar("SELECT d.id FROM drafts d JOIN events e ON e.id = d.event_id "

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from autopilot_cli.clock import SystemClock, to_iso
 from autopilot_cli.entry import nothing_to_do
-from autopilot_cli.migrations import open_store
+from autopilot_cli.db.migrations import open_store
 
 
 def make_db(path, job_state=None, send_at=None, paused=False):

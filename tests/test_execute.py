@@ -9,15 +9,15 @@ import pytest
 
 from autopilot_cli.channels.base import Capabilities, Outcome, Outgoing, SendResult
 from autopilot_cli.channels.registry import Registry
-from autopilot_cli.cli import app
+from autopilot_cli.cli.app import app
 from autopilot_cli.clock import FixedClock, to_iso
 from autopilot_cli.config import config_from_dict
 from autopilot_cli.drafting.offline import OfflineDrafter
-from autopilot_cli.execute import execute_jobs
-from autopilot_cli.ingest import ingest_bytes
-from autopilot_cli.knowledge import KnowledgeIndex
-from autopilot_cli.operator_actions import reconcile, retry
-from autopilot_cli.process import Services, process_events
+from autopilot_cli.sending.engine import execute_jobs
+from autopilot_cli.inbound.ingest import ingest_bytes
+from autopilot_cli.drafting.knowledge import KnowledgeIndex
+from autopilot_cli.review.job_actions import reconcile, retry
+from autopilot_cli.decide.process import Services, process_events
 from autopilot_cli.secrets import Secrets
 
 from .conftest import NOW
@@ -299,7 +299,7 @@ def test_cli_execute_exit_7_and_a_message_when_a_job_fails(store, runner, tmp_pa
 
 
 def test_email_carries_a_one_click_unsubscribe_link_that_serve_accepts(store) -> None:
-    from autopilot_cli.unsubscribe import read_token, unsubscribe_url
+    from autopilot_cli.contacts.unsubscribe import read_token, unsubscribe_url
 
     [job] = schedule(store, "When are you open?")
     config = cfg(server={"public_url": "https://hooks.example.com", "unsubscribe_secret_env": "UNSUB"})
@@ -352,7 +352,7 @@ def test_execute_with_one_click_unsubscribe_configured_sends_with_a_valid_link(t
     """Issue 12 item 1: the start-up check once built a link for contact id 0 and crashed."""
     from freezegun import freeze_time
 
-    from autopilot_cli.unsubscribe import read_token
+    from autopilot_cli.contacts.unsubscribe import read_token
 
     secret = "s" * 40
     monkeypatch.setenv("UNSUB", secret)

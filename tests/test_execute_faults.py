@@ -66,12 +66,12 @@ import pytest
 from autopilot_cli.channels.registry import Registry
 from autopilot_cli.clock import FixedClock, SystemClock, from_iso, to_iso
 from autopilot_cli.config import config_from_dict
-from autopilot_cli.consent import record_change
+from autopilot_cli.contacts.consent import record_change
 from autopilot_cli.errors import EXIT_DATABASE, DatabaseFull
-from autopilot_cli.execute import execute_jobs
-from autopilot_cli.migrations import open_store
+from autopilot_cli.sending.engine import execute_jobs
+from autopilot_cli.db.migrations import open_store
 from autopilot_cli.secrets import Secrets
-from autopilot_cli.store import describe_sqlite_error
+from autopilot_cli.db.connection import describe_sqlite_error
 
 from .fake_graph import TOKEN, FakeGraph, FakeReply, close_after_body, graph_error, rate_limited
 
@@ -86,7 +86,7 @@ _WRAPPER = r"""
 import os
 pages = os.environ.get("FAULT_MAX_PAGE_COUNT")
 if pages:
-    import autopilot_cli.migrations as migrations
+    import autopilot_cli.db.migrations as migrations
     connect = migrations.connect
     def limited(*args, **kwargs):
         store = connect(*args, **kwargs)

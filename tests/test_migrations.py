@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from autopilot_cli.cli import app
+from autopilot_cli.cli.app import app
 from autopilot_cli.clock import to_iso
 from autopilot_cli.errors import SchemaTooNew
-from autopilot_cli.migrations import MIGRATIONS, migrate, open_store
-from autopilot_cli.store import connect
+from autopilot_cli.db.migrations import MIGRATIONS, migrate, open_store
+from autopilot_cli.db.connection import connect
 
 from .conftest import NOW
 
@@ -28,8 +28,8 @@ FIRST = "m001_contacts_and_events"
 RACER = """
 import json, sys, time
 from autopilot_cli.clock import SystemClock
-from autopilot_cli.migrations import migrate
-from autopilot_cli.store import connect
+from autopilot_cli.db.migrations import migrate
+from autopilot_cli.db.connection import connect
 start, out = float(sys.argv[1]), []
 for round, path in enumerate(sys.argv[2:]):
     while time.time() < start + round * 0.08:

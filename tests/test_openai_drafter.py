@@ -23,9 +23,9 @@ from autopilot_cli.config import DrafterSection
 from autopilot_cli.drafting.base import DraftRequest, HistoryItem, Passage
 from autopilot_cli.drafting.openai_drafter import OpenAIDrafter, build_moderator
 from autopilot_cli.drafting.templates import HOLDING_ANSWER
-from autopilot_cli.ingest import ingest_bytes
-from autopilot_cli.knowledge import KnowledgeIndex
-from autopilot_cli.process import Services, process_events
+from autopilot_cli.inbound.ingest import ingest_bytes
+from autopilot_cli.drafting.knowledge import KnowledgeIndex
+from autopilot_cli.decide.process import Services, process_events
 from autopilot_cli.secrets import Secrets
 
 from .conftest import NOW

@@ -1,4 +1,4 @@
-"""Labeled set for autopilot_cli.optout.classify_consent."""
+"""Labeled set for autopilot_cli.contacts.optout.classify_consent."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autopilot_cli.optout import SUPPORTED_LANGUAGES, ConsentSignal, classify_consent
+from autopilot_cli.contacts.optout import SUPPORTED_LANGUAGES, ConsentSignal, classify_consent
 
 EN = ("en",)
 ALL = SUPPORTED_LANGUAGES
@@ -297,7 +297,7 @@ def test_precision_recall_on_labeled_set() -> None:
 
 # -- a tapped button or quick reply is not typed text (issue 12, item 6) ----------------------------
 def test_a_tapped_title_is_not_read_as_a_keyword() -> None:
-    from autopilot_cli.optout import classify_message
+    from autopilot_cli.contacts.optout import classify_message
 
     for kind in ("interactive", "button", "quick_reply", "postback"):
         for title in ("Cancel", "STOP", "Stop", "End", "Yes", "Help", "Remove"):
@@ -351,9 +351,9 @@ def test_a_cancel_button_does_not_opt_the_contact_out_but_typed_stop_does(store,
     import json
 
     from autopilot_cli.config import config_from_dict
-    from autopilot_cli.explain import explain_event
-    from autopilot_cli.ingest import ingest_bytes
-    from autopilot_cli.process import process_events
+    from autopilot_cli.decide.explain import explain_event
+    from autopilot_cli.inbound.ingest import ingest_bytes
+    from autopilot_cli.decide.process import process_events
     from autopilot_cli.secrets import Secrets
 
     from .test_process import services

@@ -10,18 +10,18 @@ from zoneinfo import ZoneInfo
 import pytest
 from freezegun import freeze_time
 
-from autopilot_cli.cli import app
+from autopilot_cli.cli.app import app
 from autopilot_cli.clock import FixedClock, to_iso
 from autopilot_cli.config import config_from_dict, load_config
 from autopilot_cli.errors import ConfigError
-from autopilot_cli.ingest import ingest_bytes
-from autopilot_cli.schedule_rules import day_intervals, format_days, format_hours
-from autopilot_cli.scheduler import (
+from autopilot_cli.inbound.ingest import ingest_bytes
+from autopilot_cli.scheduling.rules import day_intervals, format_days, format_hours
+from autopilot_cli.scheduling.planner import (
     Preferences, default_rules, hour_of_week_profile, parse_days, parse_dnd_until, parse_hours, plan_send_time,
     resolve_timezone, smoothed_profile,
 )
 from autopilot_cli.secrets import Secrets
-from autopilot_cli.timezones import OffsetTable
+from autopilot_cli.scheduling.timezones import OffsetTable
 
 from .conftest import NOW
 
@@ -99,7 +99,7 @@ def test_multi_zone_country_picks_the_most_populous_and_says_so(phone, zone, cou
 
 
 def test_multi_zone_country_without_a_preference_takes_the_first_listed(monkeypatch) -> None:
-    from autopilot_cli import timezones
+    from autopilot_cli.scheduling import timezones
 
     monkeypatch.delitem(timezones.COUNTRY_ZONES, "RU")
     tz, why = resolve_timezone(None, None, None, "+79161234567", "UTC")

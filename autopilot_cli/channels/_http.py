@@ -13,7 +13,7 @@ Where a request fails decides whether a retry can send twice (reliability.md,
     any other httpx.HTTPError      unknown where it failed                    → AMBIGUOUS
 
 AMBIGUOUS is the conservative default: it costs a reconcile, a wrong
-RETRYABLE costs a duplicate message (invariant I2).
+RETRYABLE costs a duplicate message (one send per reply, at most).
 
 Errors are reported with the provider's own code and words, with the access
 token replaced by ``[redacted]`` wherever it might appear.

@@ -1,6 +1,6 @@
 """The adapter protocol every channel implements, and the outcome of a send.
 
-The execute engine (``execute.py``) owns the job state machine; an adapter
+The execute engine (``sending/engine.py``) owns the job state machine; an adapter
 only turns one ``Outgoing`` message into one provider request and classifies
 what happened. The classification is what keeps a reply from being sent
 twice: ``AMBIGUOUS`` means the request may have reached the provider (read

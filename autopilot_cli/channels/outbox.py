@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..clock import Clock, to_iso
 from ..config import OutboxChannel
-from ..store import connect
+from ..db.connection import connect
 from .base import Capabilities, Outcome, Outgoing, SendResult
 
 # The limits of the channel the outbox stands in for, so that drafts are

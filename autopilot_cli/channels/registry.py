@@ -11,7 +11,7 @@ from typing import Any
 
 from ..clock import Clock
 from ..config import Config
-from ..events import CHANNELS
+from ..inbound.records import CHANNELS
 from ..secrets import Secrets
 from .base import Adapter, HttpOptions
 

@@ -1,6 +1,6 @@
 """The Drafter interface and the data that crosses it.
 
-The orchestrator (``process.py``) retrieves knowledge passages and the recent
+The orchestrator (``decide/process.py``) retrieves knowledge passages and the recent
 conversation, builds one ``DraftRequest`` per event, and hands a batch to
 ``Drafter.draft_many``. A drafter never touches the database and never raises
 for one request: a failure is a ``DraftResult`` with ``error`` set, which the

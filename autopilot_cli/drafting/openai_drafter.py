@@ -1,6 +1,6 @@
 """The OpenAI drafter: one chat completion per event, a structured JSON reply.
 
-Prompt injection (notes/reliability.md): the model has no tools (``tools`` is
+Prompt injection: the model has no tools (``tools`` is
 never sent); the customer's text, name and subject and the conversation are
 delimited as untrusted data, our delimiter tags inside them neutralised. None
 of this is trusted to hold: the gates still judge every draft, and

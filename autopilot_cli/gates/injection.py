@@ -2,8 +2,8 @@
 
 The drafter has no tools and the customer's text is delimited as untrusted
 data, but neither is trusted to hold: a message that tries to steer the model
-goes to review whatever confidence the model claims (notes/reliability.md,
-"Prompt injection"). Rules (reason ``injection:<rule>``):
+goes to review whatever confidence the model claims (README, "Prompt
+injection"). Rules (reason ``injection:<rule>``):
 
 * ``ignore_instructions`` — "ignore/disregard/forget/override (all) previous
   instructions/rules", "ignore the above", "forget everything you were told",

@@ -4,8 +4,8 @@ Rules (reason ``sanity:<rule>``):
 
 * ``empty`` — nothing but whitespace or invisible characters: the provider
   rejects it or the customer gets a blank message. The other rules are skipped.
-* ``too_long`` — over the channel's limit (``CHANNEL_LIMITS``; notes/domain.md:
-  WhatsApp text body 4096 characters, Instagram 1000 bytes of UTF-8). The
+* ``too_long`` — over the channel's limit (``CHANNEL_LIMITS``, the providers'
+  published limits: WhatsApp text body 4096 characters, Instagram 1000 bytes of UTF-8). The
   provider would reject the send, or an email would be absurd. "chars" are
   counted as UTF-16 code units, never fewer than code points, so a draft that
   passes fits whichever way the provider counts (an emoji counts 2). A channel

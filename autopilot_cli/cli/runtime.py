@@ -1,0 +1,83 @@
+"""Where the CLI finds its config, database, keys and clock.
+
+Resolution order (each step documented in the README):
+
+- config: ``--config`` > ``$AUTOPILOT_CONFIG`` > ``autopilot.toml`` in the current
+  folder or a parent > ``$AUTOPILOT_HOME/autopilot.toml`` > the embedded defaults
+  (``discovery.find_config``, shared with the fast path in ``entry.py``);
+- database: ``--db`` > ``$AUTOPILOT_DB`` > ``[database] path`` of a config file
+  (relative to that file) > ``$AUTOPILOT_HOME/autopilot.db``; every other relative
+  path in the config resolves against the config's folder too, or against
+  ``$AUTOPILOT_HOME`` when no config file is used (never the current folder);
+- secrets: the environment, then ``$AUTOPILOT_HOME/keys.env`` (must be 0600).
+
+``AUTOPILOT_HOME`` defaults to ``~/.autopilot``. This module is the only place
+that reads the environment; the core receives the resolved objects.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..clock import Clock, SystemClock
+from ..config import Config, load_config
+from ..discovery import Found, find_config, home_dir
+from ..db.migrations import open_store
+from ..secrets import Secrets, secrets_from_environment
+from ..db.connection import Store
+
+
+@dataclass
+class Runtime:
+    config_path: Path | None = None
+    db_path: Path | None = None
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    clock: Clock = field(default_factory=SystemClock)
+    _config: Config | None = None
+    _store: Store | None = None
+
+    @property
+    def home(self) -> Path:
+        return home_dir(self.environ)
+
+    def found_config(self) -> Found:
+        return find_config(self.config_path, self.environ)
+
+    def resolved_config_path(self) -> Path | None:
+        return self.found_config().path
+
+    def config(self) -> Config:
+        if self._config is None:
+            config = load_config(self.resolved_config_path())
+            self._config = config if config.source is not None else config.with_base_dir(self.home)
+        return self._config
+
+    def resolved_db_path(self) -> Path:
+        if self.db_path is not None:
+            return self.db_path
+        config = self.config()
+        if config.source is not None:
+            return config.resolve_path(config.database.path)
+        return self.home / "autopilot.db"
+
+    def store(self, create: bool = False) -> Store:
+        """The database, migrated. Only commands that bring data in (``ingest``) create it:
+        a mistyped ``--db`` for any other command is an error, not a new empty database."""
+        if self._store is None:
+            path = self.resolved_db_path()
+            if create and self.db_path is None and self.config().source is None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            self._store = open_store(path, self.clock, busy_timeout_ms=self.config().database.busy_timeout_ms,
+                                     create=create)
+        return self._store
+
+    def secrets(self) -> Secrets:
+        return secrets_from_environment(self.environ, self.home / "keys.env")
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None

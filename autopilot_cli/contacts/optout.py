@@ -1,0 +1,294 @@
+"""Detect opt-out, opt-in and help requests in inbound message text.
+
+Pure functions, no I/O. Two kinds of rule:
+
+* Keyword rules fire only when the whole message is the keyword (any case,
+  punctuation/emoji around it, NFKC + casefold + accents folded, so ``Arrêt``,
+  ``ＳＴＯＰ`` and ``'stop'`` all count). The always-on set is the carrier
+  default list: Twilio's STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE,
+  OPTOUT / START, YES, UNSTOP / HELP, INFO (help.twilio.com/articles/223134027,
+  which also lists ARRETE/ARRETT for Proxy) and AWS End User Messaging's ARRET,
+  OPT-OUT, REMOVE, TD (docs.aws.amazon.com/sms-voice/latest/userguide/
+  opt-out-list-keywords.html), plus UNSUB. ARRET* are tagged "fr" so a
+  confirmation can be sent in French, though they always apply. Other languages add their own keywords only
+  when configured; if two configured languages share a keyword (es/pt
+  PARAR), the first listed names the rule. Unambiguous keywords ("strong": STOP, UNSUBSCRIBE, HELP,
+  ABMELDEN, BAJA ...) may also carry politeness words ("stop please", "BAJA
+  por favor"): Twilio ignores those, but they are clear requests. YES, END,
+  CANCEL, QUIT, ALTO ... must stand alone ("yes please" is None).
+* Phrase rules catch natural-language revocations, which the FCC's 2024 TCPA
+  order (FCC 24-24, CG Docket 02-278, 47 CFR 64.1200(a)(10)) says must be
+  honoured when made "by any reasonable means" ("please stop texting me",
+  "take me off your list"). A phrase match is discarded when a negation sits
+  just before it in the same clause ("don't stop messaging me", "please don't
+  unsubscribe me") unless it is a threat or rhetorical ("if you don't stop
+  texting me ...", "why won't you stop ..."); "if you stop ..." and "did you
+  stop ..." are hypotheticals/questions and discarded too.
+
+Taps are not typed text: the title of a WhatsApp button or list row or an
+Instagram quick reply or postback (``SELECTION_TYPES``) is the business's
+wording, chosen by the contact for what the business meant by it ("Cancel" an
+appointment, "Yes" to a date). ``classify_message`` therefore applies no
+keyword rule to it; a title that is itself a plain request ("Stop messaging
+me", "Unsubscribe from promos") still opts out through the phrase rules.
+
+Requests about a third party ("How do I unsubscribe my son from the
+newsletter?", "I want to unsubscribe my daughter") are deliberately NOT an
+opt-out of this contact: patterns require "me"/"I" as the object or subject.
+Quoted replies and signatures ("STOP\\n\\nSent from my iPhone") must be
+stripped by the channel parser first; this module sees only the new text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+from ..textnorm import fold, strip_accents
+
+Action = Literal["opt_out", "opt_in", "help"]
+
+
+@dataclass(frozen=True)
+class ConsentSignal:
+    action: Action
+    rule: str  # "keyword:STOP", "keyword:ABMELDEN(de)", "phrase:stop messaging me"
+    language: str  # language of the rule that matched
+
+
+SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "de", "fr", "es", "it", "nl", "pt")
+
+# Always-on carrier keywords: keyword -> (action, language). Spaces/hyphens are
+# dropped before lookup, so "OPT-OUT", "opt out" and "STOP ALL" all match.
+_DEFAULT_KEYWORDS: dict[str, tuple[Action, str]] = {
+    **{k: ("opt_out", "en") for k in
+       "STOP STOPALL UNSUBSCRIBE UNSUB CANCEL END QUIT REVOKE OPTOUT REMOVE TD".split()},
+    **{k: ("opt_out", "fr") for k in "ARRET ARRETE ARRETT".split()},
+    **{k: ("opt_in", "en") for k in "START UNSTOP YES".split()},
+    **{k: ("help", "en") for k in "HELP INFO".split()},
+}
+# Per-language keywords, only when that language is configured.
+_LANG_KEYWORDS: dict[str, dict[Action, str]] = {
+    "de": {"opt_out": "ABMELDEN STOPP AUSTRAGEN ABBESTELLEN ENDE", "opt_in": "ANMELDEN", "help": "HILFE"},
+    "fr": {"opt_out": "DESINSCRIRE DESINSCRIPTION DESABONNER DESABONNEMENT ARRETER",
+           "opt_in": "COMMENCER DEMARRER", "help": "AIDE"},
+    "es": {"opt_out": "BAJA PARAR ALTO CANCELAR DETENER", "opt_in": "ALTA EMPEZAR COMENZAR", "help": "AYUDA"},
+    "it": {"opt_out": "ANNULLA BASTA CANCELLAMI DISISCRIVIMI DISISCRIVI", "opt_in": "INIZIA ISCRIVIMI",
+           "help": "AIUTO"},
+    "nl": {"opt_out": "AFMELDEN STOPPEN UITSCHRIJVEN", "opt_in": "AANMELDEN", "help": "HULP"},
+    "pt": {"opt_out": "PARAR SAIR CANCELAR DESCADASTRAR", "opt_in": "INICIAR", "help": "AJUDA"},
+}
+_STRONG = set(
+    "STOP STOPALL UNSUBSCRIBE UNSUB OPTOUT REVOKE UNSTOP HELP ABMELDEN STOPP AUSTRAGEN ABBESTELLEN HILFE "
+    "DESINSCRIRE DESABONNER AIDE BAJA AYUDA CANCELLAMI DISISCRIVIMI AIUTO AFMELDEN UITSCHRIJVEN HULP "
+    "DESCADASTRAR AJUDA".split()
+)
+_LANG_INDEX = {lang: {w: kind for kind, words in table.items() for w in words.split()}
+               for lang, table in _LANG_KEYWORDS.items()}
+_FILLER = re.compile(
+    r"\b(?:please|pls|plz|hey|hi|now|thanks|thank you|thx|ty|ok|okay|bitte|danke(?: schon)?|jetzt|sofort|"
+    r"merci|svp|stp|sil (?:vous|te) plait|por favor|gracias|ya|per favore|grazie|subito|alsjeblieft|"
+    r"alstublieft|aub|dank (?:je|u)(?:wel)?|obrigad[oa]|agora)\b"
+)
+
+# Phrase building blocks (over folded text: lower-case, no accents, no apostrophes).
+_MSGS = (r"(?:messages?|msgs?|texts?|sms|emails?|e-mails?|mails?|notifications?|spam|marketing|"
+         r"promotions?|promos?|newsletters?|calls?|communications?|whatsapps?|dms?|offers)")
+_VERB = (r"(?:messag(?:e|ing)|text(?:ing)?|contact(?:ing)?|e-?mail(?:ing)?|call(?:ing)?|"
+         r"writ(?:e|ing)(?: to)?|spam(?:ming)?|bother(?:ing)?|pester(?:ing)?|harass(?:ing)?|dm(?:ing)?)")
+_LIST = (r"(?:(?:\w+ ){0,2}(?:list|lists|database|system|records?|contacts|newsletter|"
+         r"mailing|distribution|thread|chat)|" + _MSGS + r")")
+_END = r"(?=\s*(?:[^\w\s]|$))"  # clause ends here
+_NOT_3RD = r"(?! (?:my|his|her|their|our) (?!(?:account|number|phone|e-?mail|address|profile|details)\b))"
+_DE_LIST = r"(?:\w+ ){0,3}?(?:newsletter|verteiler|liste|mailingliste|nachrichten|sms|e-?mails?|werbung)\w* "
+_NL_LIST = r"(?:van|voor|bij) (?:de |het |jullie |uw )?(?:nieuwsbrief|mailinglijst|lijst|berichten|sms)\w*"
+_START = r"(?:^|(?<=[.!?;,:\n]) ?)"  # clause starts here
+
+_PHRASES: dict[str, list[tuple[str, str]]] = {
+    "en": [
+        ("stop messaging me", rf"\bstop {_VERB} me\b"),
+        ("stop sending me messages", rf"\bstop sending(?: me)?(?: (?:any ?more |all )?(?:(?:the|these|those|your|this|"
+                                     rf"ur|such) )?(?:\w+ )?{_MSGS}\b|(?: (?:these|this|them|those|it|stuff))?{_END})"),
+        ("stop these messages", rf"\bstop (?:all )?(?:the|these|those|your|this|ur|all) (?:\w+ )?{_MSGS}\b"),
+        ("take me off your list", rf"\b(?:take|get|remove|delete|drop) me (?:off|from|out of) (?:of )?"
+                                  rf"(?:(?:your|the|this|that|ur|all|any|these|every) )?{_LIST}\b"),
+        ("remove my number from your list",
+         rf"\b(?:remove|delete|take) (?:my (?:phone )?(?:number|e-?mail(?: address)?|contact(?: details)?|"
+         rf"details)|this number) (?:off|from) (?:(?:your|the|this|ur|all|any) )?{_LIST}\b"),
+        ("do not contact me", rf"\b(?:dont|do not|never)(?: ever)? {_VERB} me"
+                              rf"(?: (?:again|any ?more|ever again|ever|at all|further|please|thanks))*{_END}"),
+        ("unsubscribe me", rf"\bunsub(?:scribe)? (?:me|my (?:account|number|phone|e-?mail|address))\b|{_START}"
+                           rf"(?:(?:please|pls|plz|hey|hi) )*unsub(?:scribe)? from\b"),
+        ("remove me", rf"{_START}(?:(?:please|pls|plz|just|can you|could you|would you) )*(?:remove|delete|take) me"
+                      rf"(?: off)?(?: (?:please|pls|plz|now|thanks|asap))*{_END}"),
+        ("opt me out", r"\bopt me out\b"),
+        ("i want to unsubscribe",
+         r"\b(?:i (?:really |just )?(?:want|would like|wish|need|would prefer|prefer)(?: to)?|id (?:like|prefer) to"
+         r"|i wanna) (?:unsub(?:scribe)?|opt ?-?out|be (?:removed|unsubscribed|taken off)|"
+         rf"stop (?:receiving|getting) (?:these |your |any )?(?:\w+ )?{_MSGS})\b{_NOT_3RD}"),
+        ("how do i unsubscribe",
+         rf"\bhow (?:do|can) i (?:unsubscribe|opt ?-?out)(?:{_END}| from (?:this|these|your|you)\b)"),
+        ("i no longer want to receive",
+         rf"\bi (?:no longer|dont|do not) (?:want|wish|need|like) (?:to (?:receive|get) (?:\w+ ){{0,3}}?{_MSGS}\b|"
+         rf"to be (?:contacted|messaged|texted|e-?mailed|called)\b|"
+         rf"(?:any ?more|any|more|your|these|those) (?:\w+ )?{_MSGS}\b)"),
+        ("no more messages", rf"{_START}(?:(?:please|pls|ok|okay) )*no more (?:\w+ )?{_MSGS}\b"),
+        ("leave me alone", r"\bleave me alone\b"),
+    ],
+    "de": [
+        ("keine nachrichten mehr", rf"{_START}(?:(?:bitte|ich (?:mochte|will)) )?keine (?:\w+ )?(?:nachrichten|"
+                                   r"nachricht|sms|e-?mails?|mails|werbung|newsletter|mitteilungen|anrufe) mehr\b"),
+        ("horen sie auf mir zu schreiben", r"\bh(?:or|ore|oren|ort) (?:sie |ihr )?(?:bitte )?auf,? (?:mir|mich) "
+                                           r"(?:\w+ ){0,2}?zu (?:schreiben|kontaktieren|anrufen|nerven|texten|simsen)"),
+        ("ich mochte mich abmelden",
+         rf"\bich (?:mochte|will|wurde) (?:gerne? )?mich (?:{_DE_LIST})?(?:abmelden|austragen)\b"),
+        ("melden sie mich ab", rf"\b(?:melden|tragen) sie mich (?:{_DE_LIST})?(?:ab|aus)\b"),
+        ("lassen sie mich in ruhe", r"\blass(?:en sie|t)? mich (?:bitte )?(?:endlich )?in ruhe\b"),
+        ("kontaktieren sie mich nicht mehr",
+         r"\b(?:schreib|kontaktier|ruf)\w* (?:sie |ihr )?(?:mir|mich) (?:bitte )?(?:nicht|nie) mehr\b"),
+        ("mich nicht mehr kontaktieren", r"\b(?:mir|mich) (?:bitte )?(?:nicht|nie) mehr (?:zu )?(?:kontaktieren|"
+                                         r"schreiben|anrufen|anschreiben|nerven|belastigen)\b"),
+    ],
+    "fr": [
+        ("arretez de menvoyer des messages", r"\barret(?:ez|e|er)? (?:de |d)(?:me |m)?(?:envoyer|ecrire|contacter|"
+                                             r"appeler|harceler|spammer|deranger|texter)"),
+        ("desinscrivez-moi", r"\b(?:desinscri(?:vez|s)|desabonne[rz]?)[\s-]*moi\b|\bretirez[\s-]*moi de\b"),
+        ("laissez-moi tranquille", r"\blaisse(?:z)?[\s-]*moi (?:\w+ )?tranquille\b"),
+        ("plus de messages", rf"{_START}(?:(?:svp|stp|merci) )?plus de (?:messages?|sms|mails?|e-?mails?|textos?|"
+                             r"notifications?|pubs?|publicites?)\b"),
+        ("ne me contactez plus", r"\bne (?:me |m)(?:contactez|ecrivez|envoyez|appelez)(?: \w+)? plus\b"),
+        ("je ne veux plus recevoir", r"\bje (?:ne )?(?:veux|souhaite) plus (?:recevoir|etre contacte)"),
+    ],
+    "es": [
+        ("no me envien mas mensajes",
+         r"\bno (?:me )?(?:(?:envi|mand|contact|llam)(?:en|es|e)|escrib(?:an|as|a)) mas(?: (?:de )?(?:sus |tus )?"
+         rf"(?:mensajes?|sms|correos?|e-?mails?|whatsapps?|publicidad|promociones|notificaciones)\b|{_END})"),
+        ("dejenme en paz", r"\bdej(?:a|en|e)n?me en paz\b"),
+        ("dame de baja", r"\b(?:dame|denme|deme|darme|den) de baja\b"),
+        ("dejen de enviarme", r"\bdej(?:a|en|e) de (?:enviar|mandar|escribir|contactar|llamar|molestar)me\b"),
+        ("no quiero recibir mas", r"\bno quiero (?:recibir )?mas (?:mensajes|sms|correos|e-?mails|publicidad)\b"),
+    ],
+    "it": [
+        ("non scrivetemi piu", r"\bnon (?:mi )?(?:scrive|contatta|manda|invia)te(?:mi)? (?:\w+ )?piu\b"),
+        ("smettete di scrivermi", r"\bsmett(?:ete|ila|etela|i|a) di (?:scriver|mandar|inviar|contattar|chiamar)mi\b"),
+        ("lasciatemi in pace", r"\blascia(?:te)?mi in pace\b"),
+        ("cancellatemi", r"\b(?:cancellatemi|disiscrivetemi|toglietemi dalla (?:vostra )?lista)\b"),
+        ("non voglio piu ricevere", r"\bnon voglio piu (?:ricevere|essere contattat)"),
+    ],
+    "nl": [
+        ("laat me met rust", r"\blaat (?:me|mij) (?:met rust|alleen)\b"),
+        ("geen berichten meer", rf"{_START}(?:(?:alsjeblieft|graag|ik wil) )?geen (?:\w+ )?(?:berichten|sms(?:jes)?|"
+                                r"e-?mails?|mails|nieuwsbrief|reclame) meer\b"),
+        ("stop met berichten sturen", r"\bstop (?:met|nou met) (?:mij |me )?(?:berichten|sms|mailen|appen|sturen|te)"),
+        ("schrijf mij uit", rf"\b(?:schrijf|meld) (?:mij|me) (?:uit|af){_END}"),
+        ("ik wil me afmelden",
+         rf"\bik wil (?:me |mij )?(?:{_NL_LIST} )?(?:afmelden|uitschrijven)(?:{_END}| {_NL_LIST})"),
+    ],
+    "pt": [
+        ("nao me mandem mais", r"\bnao (?:me )?(?:mandem?|enviem?|escrevam?|contatem?|liguem?) mais\b(?! de\b)"),
+        ("me deixe em paz", r"\b(?:me )?deix(?:e|em|a)(?:[\s-]*me)? em paz\b"),
+        ("nao quero mais receber", r"\bnao quero (?:mais )?receber (?:mais )?(?:\w+ )?(?:mensagens|sms|e-?mails?|"
+                                   r"promocoes|notificacoes)\b"),
+        ("parem de me mandar", r"\bpar(?:e|em|a) de (?:me )?(?:mandar|enviar|escrever|contatar|ligar)"),
+        ("me tire da lista", r"\b(?:tire|tirem|remova|removam)[\s-]*(?:me )?da (?:sua |vossa )?lista\b"),
+        ("quero me descadastrar", r"\bquero (?:me )?(?:descadastrar|sair da lista)"),
+    ],
+}
+_COMPILED = {lang: [(label, re.compile(rx)) for label, rx in rules] for lang, rules in _PHRASES.items()}
+
+_NEGATORS = {
+    "en": {"dont", "not", "never", "wont", "wouldnt", "doesnt", "didnt", "shouldnt"},
+    "de": {"nicht", "nie", "niemals"}, "fr": {"pas", "jamais"}, "es": {"no", "nunca", "jamas"},
+    "it": {"non", "mai"}, "nl": {"niet", "nooit"}, "pt": {"nao", "nunca", "jamais"},
+}
+_CLAUSE_SPLIT = re.compile(r"[.!?;,:\n]|\b(?:but|so|and|because|then|aber|mais|pero|ma|maar|mas)\b")
+
+
+def _fold(text: str) -> str:
+    """NFKC, casefold, strip accents and apostrophes, collapse whitespace."""
+    text = strip_accents(fold(text))
+    text = re.sub(r"[\u2019\u2018'`\u02bc\u00b4]", "", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _languages(languages: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for raw in languages:
+        code = str(raw).strip().lower().replace("_", "-").split("-")[0]
+        if code not in SUPPORTED_LANGUAGES:
+            raise ValueError(f"unsupported language {raw!r}; supported: {', '.join(SUPPORTED_LANGUAGES)}")
+        if code not in out:
+            out.append(code)
+    return out
+
+
+def _keyword(folded: str, langs: list[str]) -> ConsentSignal | None:
+    tokens = re.findall(r"[^\W_]+", folded)
+    if not tokens or len(tokens) > 8:
+        return None
+    candidates: list[tuple[str, bool]] = []  # (word, only if strong)
+    if len(tokens) <= 2:  # "opt out", "STOP ALL", "un-stop"
+        candidates.append(("".join(tokens).upper(), False))
+    rest = re.findall(r"[^\W_]+", _FILLER.sub(" ", " ".join(tokens)))
+    if rest and len(set(rest)) == 1:  # "stop", "stop stop", "stop please"
+        candidates.append((rest[0].upper(), len(rest) < len(tokens)))
+    for word, need_strong in candidates:
+        if need_strong and word not in _STRONG:
+            continue
+        if word in _DEFAULT_KEYWORDS:
+            action, lang = _DEFAULT_KEYWORDS[word]
+            return ConsentSignal(action, f"keyword:{word}", lang)
+        for lang in langs:
+            if word in _LANG_INDEX.get(lang, {}):
+                return ConsentSignal(_LANG_INDEX[lang][word], f"keyword:{word}({lang})", lang)
+    return None
+
+
+def _negated(folded: str, start: int, lang: str) -> bool:
+    """A negation (or hypothetical "if"/"did") just before the match, in its clause."""
+    clause = _CLAUSE_SPLIT.split(folded[:start])[-1]
+    words = re.findall(r"[^\W_]+", clause)[-5:]
+    for i, word in enumerate(words):
+        if word in _NEGATORS[lang]:  # "if you don't stop ...", "why won't you ...", "didn't I ask ..."
+            return not (any(w in {"if", "unless", "why"} for w in words[:i]) or words[i + 1:i + 2] == ["i"])
+    return lang == "en" and any(w in {"if", "did"} for w in words)
+
+
+def classify_consent(text: str, languages: Sequence[str] = ("en",), *, keywords: bool = True) -> ConsentSignal | None:
+    """Classify one inbound message; None when it carries no consent signal.
+
+    English rules always apply; ``languages`` adds keywords and phrases of the
+    other supported languages (first listed wins on a shared keyword).
+    ``keywords=False``: phrase rules only. Raises ValueError for a language
+    code outside SUPPORTED_LANGUAGES.
+    """
+    langs = _languages(languages)
+    folded = _fold(text)
+    if not folded:
+        return None
+    found = _keyword(folded, langs) if keywords else None
+    if found:
+        return found
+    for lang in ["en", *[code for code in langs if code != "en"]]:
+        for label, rx in _COMPILED[lang]:
+            for match in rx.finditer(folded):
+                if not _negated(folded, match.start(), lang):
+                    suffix = "" if lang == "en" else f"({lang})"
+                    return ConsentSignal("opt_out", f"phrase:{label}{suffix}", lang)
+    return None
+
+
+SELECTION_TYPES = frozenset({"interactive", "button", "quick_reply", "postback"})
+"""Message types (set by the parsers) whose text is the title of something the contact tapped:
+WhatsApp ``interactive`` (button and list replies, flows) and ``button`` (a template's quick
+reply), Instagram ``quick_reply`` and ``postback``."""
+
+
+def is_typed(message_type: str | None) -> bool:
+    return message_type not in SELECTION_TYPES
+
+
+def classify_message(text: str, message_type: str | None, languages: Sequence[str] = ("en",)) -> ConsentSignal | None:
+    """``classify_consent`` for an inbound message: no keyword rule for a tapped title (module docstring)."""
+    return classify_consent(text, languages, keywords=is_typed(message_type))

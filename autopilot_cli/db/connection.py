@@ -1,0 +1,157 @@
+"""Opening the SQLite database, and the one way to write to it.
+
+The connection runs in autocommit mode (``isolation_level=None``) so that
+Python's sqlite3 module never opens a transaction behind our back; every
+read-then-write goes through ``transaction()``, which issues ``BEGIN
+IMMEDIATE``. A deferred ``BEGIN`` that reads and then writes gets SQLITE_BUSY
+at once, ignoring the busy timeout; IMMEDIATE takes the write lock up front
+and waits for it.
+
+Pragmas: WAL (readers never block the writer), ``synchronous=FULL`` (rows that
+record a send must survive a power loss, not only a crash), a busy timeout,
+foreign keys on. SQLite errors are mapped once, here, to ``errors.StoreError``
+subclasses with one-line messages.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlite_utils
+
+from ..errors import DatabaseCorrupt, DatabaseFull, DatabaseLocked, StoreError
+
+
+class Store:
+    """A database handle: the raw connection plus a sqlite-utils view of it."""
+
+    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
+        self.conn = conn
+        self.path = path
+        self.db = sqlite_utils.Database(conn)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT``; rolls back on any exception.
+
+        A failed ``COMMIT`` (SQLITE_FULL or I/O error while writing the WAL, a
+        deferred foreign key) leaves SQLite's transaction open, holding the
+        write lock; it is rolled back too, so the connection stays usable.
+        """
+        with translate_errors(self.path):
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+                self.conn.execute("COMMIT")
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.rollback()
+                raise
+
+    def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+        """A read outside any transaction (one statement is its own snapshot)."""
+        with translate_errors(self.path):
+            return self.conn.execute(sql, params).fetchall()
+
+    def scalar(self, sql: str, params: tuple | dict = ()) -> object:
+        rows = self.query(sql, params)
+        return rows[0][0] if rows else None
+
+
+def describe_sqlite_error(exc: sqlite3.Error, path: str) -> StoreError:
+    message = str(exc)
+    lowered = message.lower()
+    if "locked" in lowered or "busy" in lowered:
+        return DatabaseLocked(
+            f"database {path} is locked by another process (waited for the busy timeout); try again"
+        )
+    if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
+        return DatabaseCorrupt(f"database {path} is not a valid SQLite database ({message})")
+    if "full" in lowered:
+        return DatabaseFull(f"database {path} is full ({message}); the last change was rolled back")
+    if "unable to open" in lowered or "readonly" in lowered or "read-only" in lowered:
+        return StoreError(f"cannot open database {path} for writing ({message})")
+    if "disk i/o" in lowered:
+        return StoreError(f"disk I/O error on database {path}")
+    return StoreError(f"database error on {path}: {message}")
+
+
+@contextmanager
+def translate_errors(path: str) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise describe_sqlite_error(exc, path) from None
+
+
+def _switch_to_wal(conn: sqlite3.Connection, busy_timeout_ms: int) -> str:
+    """``PRAGMA journal_mode = WAL``, retried while another connection holds a lock.
+
+    Switching a rollback-journal database (a new file) to WAL needs an
+    exclusive lock. When two processes open a new database at once, each
+    holds a shared lock and wants the exclusive one, so SQLite answers
+    SQLITE_BUSY at once instead of calling the busy handler (which would
+    deadlock): we wait and retry here, within the same busy timeout. Once
+    the file is in WAL mode the pragma needs no lock.
+    """
+    deadline = time.monotonic() + busy_timeout_ms / 1000.0
+    delay = 0.001
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            busy = "locked" in str(exc).lower() or "busy" in str(exc).lower()
+            if not busy or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
+def connect(path: str | Path, *, busy_timeout_ms: int = 5000, create: bool = True) -> Store:
+    """Open (and with ``create``, create) a database file with our pragmas set.
+
+    Does not migrate: see ``migrations.open_store`` for the usual entry point.
+    """
+    path_str = str(path)
+    if path_str != ":memory:":
+        target = Path(path_str)
+        if target.is_dir():
+            raise StoreError(f"database path is a directory: {target}")
+        if not target.parent.exists():
+            raise StoreError(f"folder for database does not exist: {target.parent}")
+        if not create and not target.exists():
+            raise StoreError(f"database not found: {target} (run 'autopilot init' or 'autopilot ingest' first)")
+    with translate_errors(path_str):
+        conn = sqlite3.connect(
+            path_str,
+            isolation_level=None,
+            timeout=busy_timeout_ms / 1000.0,
+            check_same_thread=False,
+        )
+        conn.row_factory = sqlite3.Row
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            # Reading the schema is what reveals a file that is not a database.
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            mode = _switch_to_wal(conn, busy_timeout_ms)
+            if path_str != ":memory:" and str(mode).lower() != "wal":
+                raise StoreError(f"could not switch database {path_str} to WAL mode (got {mode})")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except BaseException:
+            conn.close()
+            raise
+    return Store(conn, path_str)

@@ -1,0 +1,2 @@
+"""A/B experiments: assignment, the experiments themselves, their metrics, statistics and conversions.
+"""

@@ -1,0 +1,2 @@
+"""Operating a shop: status, init and the demo.
+"""

@@ -1,0 +1,65 @@
+"""Gathering the scheduler's inputs from the database for one reply.
+
+``scheduler.plan_send_time`` is pure; this module reads what it needs: the
+contact's preferences and time zone, their last 100 message times, the
+channel-wide hour-of-week profile (computed once per run, from the channel's
+last 5,000 inbound messages, in the config's default time zone — a
+per-message zone would cost a zone lookup per row for a prior that only
+matters for contacts with little history), the last reply to this contact,
+and the 24-hour window.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from ..clock import from_iso
+from ..config import Config
+from ..contacts.preferences import contact_timezone
+from .planner import Preferences, SendPlan, hour_of_week_profile, plan_send_time
+
+HISTORY = 100
+CHANNEL_SAMPLE = 5000
+
+
+def channel_profile(conn: sqlite3.Connection, channel: str, tz_name: str) -> list[float]:
+    rows = conn.execute(
+        "SELECT received_at FROM events WHERE channel = ? ORDER BY received_at DESC LIMIT ?", (channel, CHANNEL_SAMPLE)
+    ).fetchall()
+    return hour_of_week_profile((from_iso(r[0]) for r in rows), ZoneInfo(tz_name))
+
+
+def plan_reply_time(conn: sqlite3.Connection, config: Config, now: datetime, event: sqlite3.Row,
+                    window_closes: datetime | None, profiles: dict[str, list[float]], *,
+                    ignore_dnd: bool = False) -> SendPlan:
+    """When this reply should go out. ``ignore_dnd``: an operator chose to send inside the contact's DND."""
+    channel = event["channel"]
+    if channel not in profiles:
+        profiles[channel] = channel_profile(conn, channel, config.autopilot.timezone)
+    contact = conn.execute("SELECT * FROM contacts WHERE id = ?", (event["contact_id"],)).fetchone()
+    try:
+        prefs = Preferences.from_row(contact)
+    except ValueError:
+        prefs = Preferences()  # a bad stored preference must not stop the reply; defaults apply
+    if ignore_dnd:
+        prefs = dataclasses.replace(prefs, dnd_until=None)
+    tz, tz_source = contact_timezone(conn, event["contact_id"], config.autopilot.timezone, event=event)
+    history = [from_iso(r[0]) for r in conn.execute(
+        "SELECT received_at FROM events WHERE contact_id = ? ORDER BY received_at DESC LIMIT ?",
+        (event["contact_id"], HISTORY))]
+    last = conn.execute(
+        "SELECT max(coalesce(sent_at, send_at)) FROM jobs WHERE contact_id = ? AND channel = ? "
+        "AND state IN ('scheduled', 'claimed', 'sending', 'sent', 'retry_wait')",
+        (event["contact_id"], channel)).fetchone()[0]
+    entry = config.channels.get(channel)
+    rules = config.schedule.rules_for(channel, getattr(entry, "min_gap_seconds", None))
+    return plan_send_time(
+        now=now, received_at=from_iso(event["received_at"]), channel=channel, tz=tz, tz_source=tz_source,
+        prefs=prefs, rules=rules, contact_history=history, channel_profile=profiles[channel],
+        window_closes=window_closes, last_send_to_contact=from_iso(last) if last else None,
+        min_delay=timedelta(seconds=config.autopilot.min_delay_seconds),
+        holidays=config.schedule.holidays, seed=str(event["id"]),
+    )

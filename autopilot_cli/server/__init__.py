@@ -1,0 +1,2 @@
+"""``autopilot serve``: the webhook receiver (app) on its HTTP transport (http).
+"""
