@@ -19,24 +19,25 @@ from ..clock import Clock, to_iso
 from ..config import OutboxChannel
 from ..db.connection import connect
 from .base import Capabilities, Outcome, Outgoing, SendResult
+from .policy import POLICIES
 
-# The limits of the channel the outbox stands in for, so that drafts are
-# checked as they would be for the real thing.
-_LIMITS = {"whatsapp": (4096, "chars"), "instagram": (1000, "bytes"), "email": (100_000, "chars"),
-           "linkedin": (8000, "chars")}
 
 
 class OutboxAdapter:
     name = "outbox"
 
     def __init__(self, channel: str, cfg: OutboxChannel, db_path: str, clock: Clock, file_path: Path | None) -> None:
-        limit, unit = _LIMITS.get(channel, (4096, "chars"))
+        # The rules of the channel the outbox stands in for, so that drafts are checked and
+        # paced as they would be for the real thing.
+        rules = POLICIES.get(channel)
+        window = rules.window if rules is not None else None
         self.channel = channel
         self.capabilities = Capabilities(
-            text_limit=limit, text_limit_unit=unit, idempotency_key=True,
+            text_limit=rules.text_limit if rules is not None else 4096,
+            text_limit_unit=rules.text_limit_unit if rules is not None else "chars", idempotency_key=True,
             default_rate_per_second=cfg.rate_per_second,
-            window_hours=24 if channel in ("whatsapp", "instagram") else None,
-            human_approved_only=channel == "linkedin",
+            window_hours=int(window.total_seconds() // 3600) if window is not None else None,
+            human_approved_only=rules.human_approved_only if rules is not None else False,
         )
         self._db_path = db_path
         self._clock = clock

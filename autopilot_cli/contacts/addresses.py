@@ -10,6 +10,7 @@ from __future__ import annotations
 from email.utils import parseaddr
 
 import phonenumbers
+from ..channels.policy import EMAIL_ADDRESS, PHONE, POLICIES
 
 
 class AddressError(ValueError):
@@ -52,8 +53,9 @@ def normalize_platform_id(value: str) -> str:
 def normalize_address(channel: str, value: object) -> str:
     if value is None:
         raise AddressError("missing sender")
-    if channel == "whatsapp":
+    kind = POLICIES[channel].address_kind if channel in POLICIES else None
+    if kind == PHONE:
         return normalize_phone(str(value))
-    if channel == "email":
+    if kind == EMAIL_ADDRESS:
         return normalize_email(str(value))
     return normalize_platform_id(str(value))

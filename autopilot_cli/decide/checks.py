@@ -34,8 +34,9 @@ from ..contacts.optout import ConsentSignal, classify_message, is_typed
 from ..db.ratelimits import Limit, count, earliest_allowed
 from ..scheduling.inputs import plan_reply_time
 from ..experiments.variants import Assignment, Experiment, choose
+from ..channels.policy import POLICIES, channels_where
 
-WINDOW_CHANNELS = {"whatsapp": timedelta(hours=24), "instagram": timedelta(hours=24)}
+WINDOW_CHANNELS = {name: p.window for name, p in POLICIES.items() if p.window is not None}
 NOT_ANSWERED_TYPES = {"reaction"}
 
 
@@ -272,7 +273,7 @@ def _limits(ctx: Context, event: sqlite3.Row) -> list[Limit]:
 
 def _decide(conn: sqlite3.Connection, ctx: Context, event: sqlite3.Row, plan: Plan, reply: Reply) -> Plan:
     mode = ctx.config.mode_for(event["channel"])
-    if reply.origin == "help" and event["channel"] == "linkedin":
+    if reply.origin == "help" and event["channel"] in channels_where(human_approved_only=True):
         plan.reasons.append("linkedin_human_only")
     closes = _window_closes(conn, event)
     if closes is not None:

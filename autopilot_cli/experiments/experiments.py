@@ -57,6 +57,7 @@ from ..errors import AutopilotError, NotFound
 from ..inbound.records import CHANNELS
 from ..db.connection import Store
 from ..textnorm import typed_newlines
+from ..channels.policy import channels_where
 
 METRICS = ("replied", "opened", "converted")
 ALLOCATIONS = ("fixed", "bandit")
@@ -479,7 +480,7 @@ def promote_winners(conn: sqlite3.Connection, settings: ABSection, now: str) -> 
 
 def demo_experiment() -> dict:
     """An experiment for ``autopilot demo`` (add it to the config before ``process``)."""
-    return {"name": "greeting", "channels": ["whatsapp", "email", "instagram"], "metric": "replied",
+    return {"name": "greeting", "channels": list(channels_where(human_approved_only=False)), "metric": "replied",
             "variants": [
                 {"name": "control", "weight": 50, "template": "Hi {greeting_name},\n\n{answer}\n\n{signature}"},
                 {"name": "warm", "weight": 50,

@@ -37,13 +37,9 @@ from functools import lru_cache
 
 from ..textnorm import drop_format_chars
 from . import GateResult, rules_result
+from ..channels.policy import POLICIES
 
-CHANNEL_LIMITS: dict[str, tuple[str, int]] = {
-    "whatsapp": ("chars", 4096),
-    "instagram": ("bytes", 1000),
-    "email": ("chars", 100_000),
-    "linkedin": ("chars", 8000),
-}
+CHANNEL_LIMITS: dict[str, tuple[str, int]] = {name: (p.text_limit_unit, p.text_limit) for name, p in POLICIES.items()}
 _DEFAULT_LIMIT = ("chars", 4096)
 
 _SPECIFIC_SECRETS = (

@@ -48,10 +48,11 @@ from .signature import verify
 from .statuses import apply_status
 from ..db.connection import Store
 from ..contacts.directory import note_away
+from ..channels.policy import POLICIES, channels_where
 
 RAW_KEEP_CHARS = 65536
 _IGNORED_LABEL = re.compile(r"^(?:[\w.]+\[\d+\][\w.\[\]]*: )+")
-SIGNED_FORMATS = ("whatsapp", "instagram")
+SIGNED_FORMATS = channels_where(signed_webhook=True)
 
 
 class IngestError(BaseModel):
@@ -299,13 +300,7 @@ def describe_bad_input(exc: BaseException) -> str:
     return f"input cannot be parsed ({type(exc).__name__}: {bounded(str(exc), 200)})"
 
 
-_LOOKS_LIKE = {
-    "whatsapp": "a WhatsApp webhook payload",
-    "instagram": "an Instagram webhook payload",
-    "linkedin": "LinkedIn Compliance Events",
-    "email": "an e-mail message (.eml)",
-    "mbox": "an mbox mailbox",
-}
+_LOOKS_LIKE = {**{name: p.payload_description for name, p in POLICIES.items()}, "mbox": "an mbox mailbox"}
 
 
 def _not_jsonl(data: bytes, batch: list[ParsedItem]) -> InputError | None:

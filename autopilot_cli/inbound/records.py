@@ -17,18 +17,13 @@ from datetime import datetime
 from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
+from ..channels.policy import CHANNELS, POLICIES
 
-Channel = Literal["whatsapp", "email", "instagram", "linkedin"]
-CHANNELS: tuple[str, ...] = ("whatsapp", "email", "instagram", "linkedin")
+Channel = Literal["whatsapp", "email", "instagram", "linkedin"]  # checked against POLICIES by a test
 
 # The identity kind a channel's sender address belongs to. Two channels that
 # share a kind (a phone number on WhatsApp and, later, SMS) share a contact.
-ADDRESS_KIND: dict[str, str] = {
-    "whatsapp": "phone",
-    "email": "email",
-    "instagram": "instagram",
-    "linkedin": "linkedin",
-}
+ADDRESS_KIND: dict[str, str] = {name: p.address_kind for name, p in POLICIES.items()}
 
 DeliveryState = Literal["sent", "delivered", "read", "failed"]
 

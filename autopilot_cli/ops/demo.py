@@ -35,6 +35,7 @@ from ..review.queue import ReviewItem, review_queue
 from .init import init_directory
 from ..secrets import Secrets
 from .status import StatusReport, system_status
+from ..channels.policy import channels_where
 
 DEMO_NOW = datetime(2025, 11, 25, 12, 5, tzinfo=timezone.utc)
 DEMO_OPERATOR = "demo"
@@ -190,12 +191,16 @@ def run_demo(directory: Path) -> DemoReport:
     )
 
 
+def _human_only(channel: str) -> bool:
+    return channel in channels_where(human_approved_only=True)
+
+
 def _low_risk(queue: list[ReviewItem]) -> ReviewItem | None:
     """A ready draft, else the most confident one whose reasons are all low-risk (never LinkedIn: one
     click per member message is the point there, and the demo should not look like a bulk sender)."""
-    ready = [i for i in queue if i.ready and i.channel != "linkedin"]
+    ready = [i for i in queue if i.ready and not _human_only(i.channel)]
     if ready:
         return ready[0]
-    calm = [i for i in queue if i.channel != "linkedin" and set(i.reasons) <= LOW_RISK and i.state == "review"
+    calm = [i for i in queue if not _human_only(i.channel) and set(i.reasons) <= LOW_RISK and i.state == "review"
             and (i.window_closes_at is None or i.window_open)]
     return max(calm, key=lambda i: (i.confidence or 0.0, -i.id), default=None)

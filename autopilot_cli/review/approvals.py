@@ -46,6 +46,7 @@ from ..db.ratelimits import earliest_allowed, record
 from ..scheduling.rules import parse_dnd_until
 from ..scheduling.inputs import plan_reply_time
 from ..db.connection import Store
+from ..channels.policy import channels_where, policy
 
 EDIT_DISTANCE_CELLS = 1_000_000
 """Above this many DP cells (after trimming the common prefix and suffix) the distance is
@@ -226,7 +227,8 @@ def _plan(conn: sqlite3.Connection, config: Config, now: datetime, draft: sqlite
     """
     closes = _window_closes(conn, event)
     template = _window_template(config, draft["channel"])
-    label = draft["channel"].capitalize() if draft["channel"] != "whatsapp" else "WhatsApp"
+    rules = policy(draft["channel"])
+    label = rules.label
     use_template: str | None = None
     if closes is not None and closes <= now:
         if not template:
@@ -236,10 +238,10 @@ def _plan(conn: sqlite3.Connection, config: Config, now: datetime, draft: sqlite
                 f"longer be sent (reject it, or set channels.{draft['channel']}.window_template)")
         use_template = template
     dnd = _dnd_until(conn, draft["contact_id"], now)
-    if send_now or draft["channel"] == "linkedin":
+    if send_now or rules.human_approved_only:
         send_at = now
-        explanation = ("LinkedIn: sent at the next execute run (its terms allow no scheduled sends)"
-                       if draft["channel"] == "linkedin" and not send_now else "approved with --now: sent at the next execute run")
+        explanation = (f"{label}: sent at the next execute run (its terms allow no scheduled sends)"
+                       if rules.human_approved_only and not send_now else "approved with --now: sent at the next execute run")
         if dnd is not None and override_dnd:
             explanation += f", inside the contact's do-not-disturb (until {to_iso(dnd)}): --override-dnd"
         elif dnd is not None:
@@ -367,12 +369,14 @@ def approve(store: Store, config: Config, clock: Clock, actor: str, draft_ids: l
 def ready_draft_ids(store: Store) -> list[int]:
     """Drafts that passed every gate and wait only for a click (one-click mode), oldest first.
 
-    LinkedIn is left out: its terms want a member's action per message, so each
-    LinkedIn reply is approved by its id or in ``review``, never in bulk.
+    Human-approval-only channels (LinkedIn) are left out: their terms want a member's action per
+    message, so each such reply is approved by its id or in ``review``, never in bulk.
     """
+    excluded = channels_where(human_approved_only=True)
+    marks = ", ".join("?" for _ in excluded) or "NULL"
     return [int(r[0]) for r in store.query(
         "SELECT d.id FROM drafts d JOIN events e ON e.id = d.event_id WHERE d.state = 'review' AND d.ready = 1 "
-        "AND d.channel != 'linkedin' ORDER BY e.received_at, d.id")]
+        f"AND d.channel NOT IN ({marks}) ORDER BY e.received_at, d.id", excluded)]
 
 
 def approve_all_ready(store: Store, config: Config, clock: Clock, actor: str, now: bool = False) -> Batch:

@@ -29,6 +29,7 @@ from ..contacts.preferences import find_contact_id
 from ..decide.checks import _window_closes, history
 from ..scheduling.inputs import plan_reply_time
 from ..db.connection import Store
+from ..channels.policy import channels_where, policy
 
 LIST_KEYS = ("id", "event_id", "channel", "contact", "inbound_text", "draft_text", "confidence", "reasons",
              "ready", "variant", "window_closes_at")
@@ -262,9 +263,10 @@ def load_details(store: Store, config: Config, clock: Clock, item: ReviewItem,
     event = conn.execute("SELECT * FROM events WHERE id = ?", (item.event_id,)).fetchone()
     item.history = [HistoryEntry(role=h.role, text=h.text, at=h.at) for h in history(conn, event, HISTORY_MESSAGES)]
     closes = from_iso(item.window_closes_at) if item.window_closes_at else None
-    if item.channel == "linkedin":
+    if item.channel in channels_where(human_approved_only=True):
         item.planned_send_at = None
-        item.send_explanation = "sent at the next execute run after approval: LinkedIn allows no scheduled sends"
+        item.send_explanation = (f"sent at the next execute run after approval: {policy(item.channel).label} "
+                                 "allows no scheduled sends")
         return item
     timing = plan_reply_time(conn, config, clock.now(), event, closes, {} if profiles is None else profiles)
     if timing.send_at is None and item.window_template:

@@ -54,6 +54,7 @@ from .rules import (
     parse_days, parse_dnd_until, parse_hours,
 )
 from .timezones import OffsetTable, resolve_timezone, zone_name
+from ..channels.policy import POLICIES
 
 __all__ = [
     "ChannelRules", "Preferences", "SendPlan", "default_rules", "hour_of_week_profile", "parse_days",
@@ -64,7 +65,7 @@ BINS = 168
 PRIOR_STRENGTH = 20.0
 CHANNEL_PRIOR = 168.0
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()  # a Thursday: weekday = (day + 3) % 7
-LABELS = {"whatsapp": "WhatsApp", "instagram": "Instagram", "email": "email", "linkedin": "LinkedIn"}
+LABELS = {name: p.label for name, p in POLICIES.items()}
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any, Mapping
 
 from .timezones import load_zone
+from ..channels.policy import POLICIES
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -172,10 +173,8 @@ class ChannelRules:
 
 
 DEFAULT_RULES: dict[str, ChannelRules] = {
-    "email": ChannelRules("email", "mon-fri", "08-18", jitter_seconds=180),
-    "whatsapp": ChannelRules("whatsapp", "mon-sun", "08-21", min_gap=timedelta(seconds=6), jitter_seconds=45),
-    "instagram": ChannelRules("instagram", "mon-sun", "08-21", jitter_seconds=45),
-    "linkedin": ChannelRules("linkedin", "mon-fri", "09-18", jitter_seconds=120),
+    name: ChannelRules(name, p.send_days, p.send_hours, min_gap=p.min_gap, jitter_seconds=p.jitter_seconds)
+    for name, p in POLICIES.items()
 }
 
 

@@ -73,8 +73,8 @@ def skip_reason(conn: sqlite3.Connection, row: sqlite3.Row, adapter: Adapter | N
     return None
 
 
-def new_message_id(config: Config) -> str:
-    cfg = config.channels.get("email")
+def new_message_id(config: Config, channel: str) -> str:
+    cfg = config.channels.get(channel)
     domain = parseaddr(getattr(cfg, "from_address", "") or "")[1].rpartition("@")[2] or "autopilot.invalid"
     return make_msgid(domain=domain)
 

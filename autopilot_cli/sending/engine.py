@@ -49,6 +49,7 @@ from ..config import Config
 from .checks import Skip, new_message_id, outgoing, skip_reason
 from ..inbound.statuses import adopt_statuses
 from ..db.connection import Store
+from ..channels.policy import POLICIES
 
 DUE = (
     "((state IN ('scheduled', 'retry_wait') AND send_at <= :now) "
@@ -322,14 +323,15 @@ class Executor:
                     continue
                 assert adapter is not None
                 message_id = row["message_id"]
-                if row["channel"] == "email" and message_id is None:
-                    message_id = new_message_id(self.config)  # reused on every retry
+                rules = POLICIES.get(row["channel"])
+                if rules is not None and rules.mints_message_id and message_id is None:
+                    message_id = new_message_id(self.config, row["channel"])  # reused on every retry
                 conn.execute(
                     "UPDATE jobs SET state = 'sending', attempts = attempts + 1, sending_at = ?, lease_until = ?, "
                     "message_id = ?, updated_at = ? WHERE id = ? AND lease_owner = ? AND state = 'claimed'",
                     (now, self._lease_until(), message_id, now, row["id"], self.owner))
                 link = (self.unsubscribe_link(row["contact_id"], row["channel"])
-                        if self.unsubscribe_link is not None and row["channel"] == "email" else None)
+                        if self.unsubscribe_link is not None and rules is not None and rules.list_unsubscribe else None)
                 ready.append((job, outgoing(conn, row, adapter, self.config, now_dt, message_id, link)))
         return ready
 

@@ -70,10 +70,11 @@ from ..secrets import Secrets
 from ..inbound.signature import verify
 from ..db.connection import Store, connect
 from ..contacts.unsubscribe import TokenInvalid, read_token, unsubscribe_secret
+from ..channels.policy import channels_where
 
 LOGGER_NAME = "autopilot_cli.server"
 ACCESS_LOGGER_NAME = "autopilot_cli.server.access"
-WEBHOOK_CHANNELS = ("whatsapp", "instagram")
+WEBHOOK_CHANNELS = channels_where(signed_webhook=True)
 # Reads and writes on a client socket time out after this long; it also ends
 # idle keep-alive connections (set the proxy's upstream keepalive_timeout lower).
 SOCKET_TIMEOUT_SECONDS = 30.0
