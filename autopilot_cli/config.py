@@ -15,7 +15,7 @@ from __future__ import annotations
 import tomllib
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
@@ -358,7 +358,7 @@ class OutboxChannel(_ChannelBase):
 
 
 ChannelConfig = Annotated[
-    Union[WhatsAppChannel, SmtpChannel, InstagramChannel, LinkedInChannel, OutboxChannel],
+    WhatsAppChannel | SmtpChannel | InstagramChannel | LinkedInChannel | OutboxChannel,
     Field(discriminator="adapter"),
 ]
 ADAPTERS = ("whatsapp", "smtp", "instagram", "linkedin", "outbox")

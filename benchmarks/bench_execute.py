@@ -22,13 +22,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _jobs import NOW, make_due_jobs  # noqa: E402
+from _jobs import NOW, make_due_jobs
 
-from autopilot_cli.channels.base import Capabilities, Outcome, SendResult  # noqa: E402
-from autopilot_cli.clock import FixedClock  # noqa: E402
-from autopilot_cli.config import config_from_dict  # noqa: E402
-from autopilot_cli.sending.engine import execute_jobs  # noqa: E402
-from autopilot_cli.db.migrations import open_store  # noqa: E402
+from autopilot_cli.channels.base import Capabilities, Outcome, SendResult
+from autopilot_cli.clock import FixedClock
+from autopilot_cli.config import config_from_dict
+from autopilot_cli.db.migrations import open_store
+from autopilot_cli.sending.engine import execute_jobs
 
 
 class NoOp:

@@ -139,8 +139,8 @@ def serve_asyncio(conn) -> None:
 
 def serve_threading(conn) -> None:
     """The stdlib ``ThreadingHTTPServer`` (one thread per connection), as tests/fake_graph.py uses."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     stats_box = [Stats()]
     lock = threading.Lock()
@@ -152,10 +152,10 @@ def serve_threading(conn) -> None:
         def _reply(self, raw: bytes) -> None:
             self.wfile.write(raw)
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self._reply(_control(stats_box, b"GET " + self.path.encode(), b""))
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             if self.path.startswith("/_"):
                 self._reply(_control(stats_box, b"POST " + self.path.encode(), body))
@@ -240,9 +240,9 @@ def in_process(fake: Fake, jobs: int, *, rate: float, concurrency: int, latency:
     from autopilot_cli.channels.registry import Registry
     from autopilot_cli.clock import SystemClock
     from autopilot_cli.config import config_from_dict
-    from autopilot_cli.sending.engine import execute_jobs
     from autopilot_cli.db.migrations import open_store
     from autopilot_cli.secrets import Secrets
+    from autopilot_cli.sending.engine import execute_jobs
 
     config = config_from_dict({"channels": {"whatsapp": channel_settings(fake, rate)},
                                "execute": {"max_concurrency": concurrency, "batch_size": 1000}})

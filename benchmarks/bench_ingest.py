@@ -35,11 +35,11 @@ import phonenumbers
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from autopilot_cli.clock import FixedClock  # noqa: E402
-from autopilot_cli.config import Config  # noqa: E402
-from autopilot_cli.inbound.ingest import IngestReport, ingest_bytes  # noqa: E402
-from autopilot_cli.db.migrations import open_store  # noqa: E402
-from autopilot_cli.secrets import Secrets  # noqa: E402
+from autopilot_cli.clock import FixedClock
+from autopilot_cli.config import Config
+from autopilot_cli.db.migrations import open_store
+from autopilot_cli.inbound.ingest import IngestReport, ingest_bytes
+from autopilot_cli.secrets import Secrets
 
 TARGET_EVENTS_PER_SECOND = 5000
 REGIONS = ("DE", "GB", "US", "FR", "ES", "IT", "BR", "IN", "MX", "NG", "NL", "AU")

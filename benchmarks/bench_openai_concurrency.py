@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from autopilot_cli.config import DrafterSection  # noqa: E402
-from autopilot_cli.drafting.base import DraftRequest, Passage  # noqa: E402
-from autopilot_cli.drafting.openai_drafter import OpenAIDrafter  # noqa: E402
-from tests.openai_stub import API_KEY, OpenAIStub, completion  # noqa: E402
+from autopilot_cli.config import DrafterSection
+from autopilot_cli.drafting.base import DraftRequest, Passage
+from autopilot_cli.drafting.openai_drafter import OpenAIDrafter
+from tests.openai_stub import API_KEY, OpenAIStub, completion
 
 PASSAGE = Passage(entry_id=1, question="When are you open?", answer="Monday to Friday 9:00-18:00.",
                   score=3.0, coverage=1.0, question_coverage=1.0)

@@ -22,15 +22,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_ingest import FixedClock, generate, peak_rss_mb  # noqa: E402
+from bench_ingest import FixedClock, generate, peak_rss_mb
 
-from autopilot_cli.config import Config  # noqa: E402
-from autopilot_cli.drafting.offline import OfflineDrafter  # noqa: E402
-from autopilot_cli.inbound.ingest import ingest_bytes  # noqa: E402
-from autopilot_cli.drafting.knowledge import KnowledgeIndex  # noqa: E402
-from autopilot_cli.db.migrations import open_store  # noqa: E402
-from autopilot_cli.decide.process import Services, process_events  # noqa: E402
-from autopilot_cli.secrets import Secrets  # noqa: E402
+from autopilot_cli.config import Config
+from autopilot_cli.db.migrations import open_store
+from autopilot_cli.decide.process import Services, process_events
+from autopilot_cli.drafting.knowledge import KnowledgeIndex
+from autopilot_cli.drafting.offline import OfflineDrafter
+from autopilot_cli.inbound.ingest import ingest_bytes
+from autopilot_cli.secrets import Secrets
 
 TARGET = 2000
 KNOWLEDGE = Path(__file__).resolve().parent.parent / "autopilot_cli" / "templates" / "knowledge.toml"

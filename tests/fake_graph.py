@@ -207,7 +207,7 @@ class FakeGraph:
                         fake.connections_open -= 1
                         fake._changed.notify_all()
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 try:
                     body = json.loads(raw)
@@ -247,7 +247,7 @@ class FakeGraph:
                     record.status, record.answered = reply.status, time.monotonic()
                     fake._changed.notify_all()
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         return Handler

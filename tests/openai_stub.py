@@ -129,7 +129,7 @@ class OpenAIStub:
             protocol_version = "HTTP/1.1"  # keep-alive, as the real API
             disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 try:
                     body = json.loads(raw)
@@ -154,7 +154,7 @@ class OpenAIStub:
                 except OSError:  # the client gave up (read timeout): expected in tests
                     self.close_connection = True
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         return Handler

@@ -29,6 +29,16 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from autopilot_cli.channels.registry import Registry
+from autopilot_cli.cli.app import app
+from autopilot_cli.cli.commands.ab_cmd import render_report
+from autopilot_cli.clock import FixedClock, to_iso
+from autopilot_cli.config import ABSection, config_from_dict
+from autopilot_cli.decide.process import Services, process_events
+from autopilot_cli.drafting.knowledge import KnowledgeIndex
+from autopilot_cli.drafting.offline import OfflineDrafter
+from autopilot_cli.errors import AutopilotError, NotFound
+from autopilot_cli.experiments.conversions import record_conversion
 from autopilot_cli.experiments.experiments import (
     all_reports,
     create_experiment,
@@ -48,20 +58,10 @@ from autopilot_cli.experiments.stats import (
     two_proportion_z,
     wilson_interval,
 )
-from autopilot_cli.channels.registry import Registry
-from autopilot_cli.cli.app import app
-from autopilot_cli.clock import FixedClock, to_iso
-from autopilot_cli.cli.commands.ab_cmd import render_report
-from autopilot_cli.config import ABSection, config_from_dict
-from autopilot_cli.experiments.conversions import record_conversion
-from autopilot_cli.drafting.offline import OfflineDrafter
-from autopilot_cli.errors import AutopilotError, NotFound
-from autopilot_cli.sending.engine import execute_jobs
-from autopilot_cli.inbound.ingest import ingest_bytes
-from autopilot_cli.drafting.knowledge import KnowledgeIndex
-from autopilot_cli.decide.process import Services, process_events
-from autopilot_cli.secrets import Secrets
 from autopilot_cli.experiments.variants import Experiment, choose, load_experiments, sync_experiments
+from autopilot_cli.inbound.ingest import ingest_bytes
+from autopilot_cli.secrets import Secrets
+from autopilot_cli.sending.engine import execute_jobs
 
 from .conftest import NOW
 

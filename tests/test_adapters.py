@@ -33,8 +33,17 @@ from autopilot_cli.channels.whatsapp import WhatsAppAdapter
 from autopilot_cli.config import InstagramChannel, LinkedInChannel, SmtpChannel, WhatsAppChannel
 from autopilot_cli.secrets import Secrets, secret_spellings
 
-from .fake_graph import (TOKEN, FakeGraph, FakeReply, close_after_body, fake_graph, graph_error,  # noqa: F401
-                         graph_ok, linkedin_error, rate_limited)
+from .fake_graph import (
+    TOKEN,
+    FakeGraph,
+    FakeReply,
+    close_after_body,
+    fake_graph,
+    graph_error,
+    graph_ok,
+    linkedin_error,
+    rate_limited,
+)
 
 PASSWORD = "smtp-pass-93b1f0c7e2"
 
@@ -394,13 +403,13 @@ class Recorder:
         self.deliveries.append((envelope.mail_from, list(envelope.rcpt_tos),
                                 email.message_from_bytes(envelope.content, policy=default_policy)))
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.record(envelope)
         return "250 2.0.0 OK queued"
 
 
 class RejectBad(Recorder):
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any,  # noqa: N802
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any,
                           address: str, options: list) -> str:
         if address.startswith("bad@"):
             return "550 5.1.1 <bad@example.com>: Recipient address rejected: User unknown"
@@ -411,26 +420,26 @@ class RejectBad(Recorder):
 
 
 class TempFailOnce(Recorder):
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.record(envelope)
         return "451 4.3.0 Try again later" if len(self.deliveries) == 1 else "250 2.0.0 OK"
 
 
 class Reject554(Recorder):
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.record(envelope)
         return "554 5.7.1 Message rejected as spam"
 
 
 class DropAfterData(Recorder):
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.record(envelope)
         server.transport.abort()  # the whole body and the final "." arrived; no reply is ever sent
         return "250 OK"
 
 
 class SilentAfterData(Recorder):
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.record(envelope)
         await asyncio.sleep(5)  # the client times out waiting for the 250
         return "250 OK"

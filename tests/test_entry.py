@@ -9,8 +9,8 @@ import sys
 from datetime import timedelta
 
 from autopilot_cli.clock import SystemClock, to_iso
-from autopilot_cli.entry import nothing_to_do
 from autopilot_cli.db.migrations import open_store
+from autopilot_cli.entry import nothing_to_do
 
 
 def make_db(path, job_state=None, send_at=None, paused=False):

@@ -12,13 +12,13 @@ from autopilot_cli.channels.registry import Registry
 from autopilot_cli.cli.app import app
 from autopilot_cli.clock import FixedClock, to_iso
 from autopilot_cli.config import config_from_dict
-from autopilot_cli.drafting.offline import OfflineDrafter
-from autopilot_cli.sending.engine import execute_jobs
-from autopilot_cli.inbound.ingest import ingest_bytes
-from autopilot_cli.drafting.knowledge import KnowledgeIndex
-from autopilot_cli.review.job_actions import reconcile, retry
 from autopilot_cli.decide.process import Services, process_events
+from autopilot_cli.drafting.knowledge import KnowledgeIndex
+from autopilot_cli.drafting.offline import OfflineDrafter
+from autopilot_cli.inbound.ingest import ingest_bytes
+from autopilot_cli.review.job_actions import reconcile, retry
 from autopilot_cli.secrets import Secrets
+from autopilot_cli.sending.engine import execute_jobs
 
 from .conftest import NOW
 

@@ -9,11 +9,11 @@ from hypothesis import strategies as st
 
 from autopilot_cli.clock import FixedClock
 from autopilot_cli.config import Config, config_from_dict
+from autopilot_cli.db.migrations import open_store
 from autopilot_cli.errors import ConfigError, InputError, SecretMissing, SignatureMismatch, UnknownFormat
 from autopilot_cli.inbound.ingest import ingest_bytes
-from autopilot_cli.db.migrations import open_store
-from autopilot_cli.secrets import Secrets
 from autopilot_cli.inbound.signature import sign
+from autopilot_cli.secrets import Secrets
 
 from .conftest import NOW
 

@@ -14,9 +14,9 @@ import pytest
 
 from autopilot_cli.cli.app import app
 from autopilot_cli.clock import to_iso
-from autopilot_cli.errors import SchemaTooNew
-from autopilot_cli.db.migrations import MIGRATIONS, migrate, open_store
 from autopilot_cli.db.connection import connect
+from autopilot_cli.db.migrations import MIGRATIONS, migrate, open_store
+from autopilot_cli.errors import SchemaTooNew
 
 from .conftest import NOW
 
@@ -190,7 +190,7 @@ def test_processes_opening_a_fresh_database_together_migrate_it_once(tmp_path, i
         for _ in range(3)
     ]
     outputs = [p.communicate(timeout=60) for p in procs]
-    for proc, (out, err) in zip(procs, outputs):
+    for proc, (_, err) in zip(procs, outputs):
         assert proc.returncode == 0, err
     results = [json.loads(out) for out, _ in outputs]
     for round, path in enumerate(paths):

@@ -20,16 +20,16 @@ import pytest
 
 from autopilot_cli.clock import to_iso
 from autopilot_cli.config import DrafterSection
+from autopilot_cli.decide.process import Services, process_events
 from autopilot_cli.drafting.base import DraftRequest, HistoryItem, Passage
+from autopilot_cli.drafting.knowledge import KnowledgeIndex
 from autopilot_cli.drafting.openai_drafter import OpenAIDrafter, build_moderator
 from autopilot_cli.drafting.templates import HOLDING_ANSWER
 from autopilot_cli.inbound.ingest import ingest_bytes
-from autopilot_cli.drafting.knowledge import KnowledgeIndex
-from autopilot_cli.decide.process import Services, process_events
 from autopilot_cli.secrets import Secrets
 
 from .conftest import NOW
-from .openai_stub import API_KEY, StubReply, completion, model_json, moderation, openai_stub  # noqa: F401
+from .openai_stub import API_KEY, StubReply, completion, model_json, moderation, openai_stub
 
 KNOWLEDGE = Path(__file__).parent.parent / "autopilot_cli" / "templates" / "knowledge.toml"
 HOURS = Passage(entry_id=1, question="Are you open on Saturday?", score=4.2, coverage=1.0, question_coverage=1.0,

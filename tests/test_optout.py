@@ -352,8 +352,8 @@ def test_a_cancel_button_does_not_opt_the_contact_out_but_typed_stop_does(store,
 
     from autopilot_cli.config import config_from_dict
     from autopilot_cli.decide.explain import explain_event
-    from autopilot_cli.inbound.ingest import ingest_bytes
     from autopilot_cli.decide.process import process_events
+    from autopilot_cli.inbound.ingest import ingest_bytes
     from autopilot_cli.secrets import Secrets
 
     from .test_process import services

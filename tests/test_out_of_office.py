@@ -97,14 +97,14 @@ def _ooo_email(received: datetime) -> bytes:
 def test_an_out_of_office_reply_is_not_answered_and_holds_other_replies_until_the_return(store, runner) -> None:
     from datetime import timedelta
 
-    from autopilot_cli.review.approvals import approve_one
     from autopilot_cli.cli.app import app
     from autopilot_cli.clock import FixedClock, to_iso
     from autopilot_cli.config import config_from_dict
+    from autopilot_cli.decide.process import Services, process_events
+    from autopilot_cli.drafting.knowledge import KnowledgeIndex
     from autopilot_cli.drafting.offline import OfflineDrafter
     from autopilot_cli.inbound.ingest import ingest_bytes
-    from autopilot_cli.drafting.knowledge import KnowledgeIndex
-    from autopilot_cli.decide.process import Services, process_events
+    from autopilot_cli.review.approvals import approve_one
     from autopilot_cli.secrets import Secrets
 
     from .conftest import NOW
@@ -144,10 +144,10 @@ def test_an_out_of_office_reply_is_not_answered_and_holds_other_replies_until_th
 def test_first_lines_alone_send_the_message_to_review_not_to_the_bin(store) -> None:
     from autopilot_cli.clock import FixedClock
     from autopilot_cli.config import config_from_dict
+    from autopilot_cli.decide.process import Services, process_events
+    from autopilot_cli.drafting.knowledge import KnowledgeIndex
     from autopilot_cli.drafting.offline import OfflineDrafter
     from autopilot_cli.inbound.ingest import ingest_bytes
-    from autopilot_cli.drafting.knowledge import KnowledgeIndex
-    from autopilot_cli.decide.process import Services, process_events
     from autopilot_cli.secrets import Secrets
 
     from .conftest import NOW

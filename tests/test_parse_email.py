@@ -12,13 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from autopilot_cli.errors import InputError
-from autopilot_cli.inbound.records import InboundMessage, Rejected
 from autopilot_cli.inbound.parsers import get_parser
 from autopilot_cli.inbound.parsers._common import Limits, too_big
 from autopilot_cli.inbound.parsers.email import parse, parse_mbox
 from autopilot_cli.inbound.parsers.email_body import decode_payload
 from autopilot_cli.inbound.parsers.email_clean import clean_body
 from autopilot_cli.inbound.parsers.html_text import html_to_text
+from autopilot_cli.inbound.records import InboundMessage, Rejected
 
 FIXTURES = Path(__file__).parent / "fixtures" / "email"
 UTC = timezone.utc

@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from autopilot_cli.errors import InputError
-from autopilot_cli.inbound.records import Ignored, InboundMessage, PreferenceUpdate, Rejected, StatusUpdate
 from autopilot_cli.inbound.parsers import get_parser
 from autopilot_cli.inbound.parsers._common import Limits, too_big
 from autopilot_cli.inbound.parsers.whatsapp import parse
+from autopilot_cli.inbound.records import Ignored, InboundMessage, PreferenceUpdate, Rejected, StatusUpdate
 
 from .parse_helpers import load_fixture, parsed_or_refused, run_parser
 

@@ -4,8 +4,8 @@ import json
 import re
 import sqlite3
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,12 +13,12 @@ from hypothesis import strategies as st
 
 from autopilot_cli.clock import FixedClock, to_iso
 from autopilot_cli.config import config_from_dict
-from autopilot_cli.drafting.offline import OfflineDrafter
-from autopilot_cli.decide.explain import explain_event
-from autopilot_cli.inbound.ingest import ingest_bytes
-from autopilot_cli.drafting.knowledge import KnowledgeIndex
 from autopilot_cli.db.migrations import open_store
+from autopilot_cli.decide.explain import explain_event
 from autopilot_cli.decide.process import Services, process_events
+from autopilot_cli.drafting.knowledge import KnowledgeIndex
+from autopilot_cli.drafting.offline import OfflineDrafter
+from autopilot_cli.inbound.ingest import ingest_bytes
 from autopilot_cli.secrets import Secrets
 
 from .conftest import NOW

@@ -20,23 +20,28 @@ import pytest
 from freezegun import freeze_time
 from rich.console import Console
 
-from autopilot_cli.review.approvals import (
-    ApprovalRefused, approve, approve_all_ready, approve_one, edit_distance, opt_out_contact,
-)
 from autopilot_cli.channels.registry import Registry
 from autopilot_cli.cli.app import app
+from autopilot_cli.cli.review_screen import ReviewSession
 from autopilot_cli.clock import FixedClock, from_iso, to_iso
 from autopilot_cli.config import config_from_dict
 from autopilot_cli.contacts.consent import record_change
-from autopilot_cli.drafting.offline import OfflineDrafter
-from autopilot_cli.sending.engine import execute_jobs
-from autopilot_cli.inbound.ingest import ingest_bytes
-from autopilot_cli.drafting.knowledge import KnowledgeIndex
 from autopilot_cli.db.migrations import open_store
 from autopilot_cli.decide.process import Services, process_events
-from autopilot_cli.cli.review_screen import ReviewSession
+from autopilot_cli.drafting.knowledge import KnowledgeIndex
+from autopilot_cli.drafting.offline import OfflineDrafter
+from autopilot_cli.inbound.ingest import ingest_bytes
+from autopilot_cli.review.approvals import (
+    ApprovalRefused,
+    approve,
+    approve_all_ready,
+    approve_one,
+    edit_distance,
+    opt_out_contact,
+)
 from autopilot_cli.review.queue import LIST_KEYS, ReviewFilter, describe_reason, get_item, load_details, review_queue
 from autopilot_cli.secrets import Secrets
+from autopilot_cli.sending.engine import execute_jobs
 
 from .conftest import NOW
 
@@ -624,10 +629,10 @@ def test_end_to_end_under_a_real_pty(store, tmp_path) -> None:
 
 
 def test_explain_follows_an_approval_to_its_job(tmp_path) -> None:
-    from autopilot_cli.review.approvals import approve_one
     from autopilot_cli.clock import FixedClock
-    from autopilot_cli.decide.explain import explain_event
     from autopilot_cli.db.migrations import open_store
+    from autopilot_cli.decide.explain import explain_event
+    from autopilot_cli.review.approvals import approve_one
 
     from .conftest import NOW
     from .test_process import cfg, ingest, msg, run

@@ -15,13 +15,20 @@ from autopilot_cli.clock import FixedClock, to_iso
 from autopilot_cli.config import config_from_dict, load_config
 from autopilot_cli.errors import ConfigError
 from autopilot_cli.inbound.ingest import ingest_bytes
-from autopilot_cli.scheduling.rules import day_intervals, format_days, format_hours
 from autopilot_cli.scheduling.planner import (
-    Preferences, default_rules, hour_of_week_profile, parse_days, parse_dnd_until, parse_hours, plan_send_time,
-    resolve_timezone, smoothed_profile,
+    Preferences,
+    default_rules,
+    hour_of_week_profile,
+    parse_days,
+    parse_dnd_until,
+    parse_hours,
+    plan_send_time,
+    resolve_timezone,
+    smoothed_profile,
 )
-from autopilot_cli.secrets import Secrets
+from autopilot_cli.scheduling.rules import day_intervals, format_days, format_hours
 from autopilot_cli.scheduling.timezones import OffsetTable
+from autopilot_cli.secrets import Secrets
 
 from .conftest import NOW
 

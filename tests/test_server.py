@@ -30,12 +30,15 @@ import pytest
 
 from autopilot_cli.clock import FixedClock, to_iso
 from autopilot_cli.config import config_from_dict
+from autopilot_cli.contacts.unsubscribe import TokenInvalid, make_token, read_token, unsubscribe_url
+from autopilot_cli.db.connection import connect
+from autopilot_cli.db.migrations import migrate, open_store
+from autopilot_cli.decide.process import Services, process_events
+from autopilot_cli.drafting.knowledge import KnowledgeIndex
 from autopilot_cli.drafting.offline import OfflineDrafter
 from autopilot_cli.errors import ConfigError
 from autopilot_cli.inbound.ingest import ingest_bytes
-from autopilot_cli.drafting.knowledge import KnowledgeIndex
-from autopilot_cli.db.migrations import migrate, open_store
-from autopilot_cli.decide.process import Services, process_events
+from autopilot_cli.inbound.signature import sign
 from autopilot_cli.secrets import Secrets
 from autopilot_cli.server.app import (
     LOGGER_NAME,
@@ -45,9 +48,6 @@ from autopilot_cli.server.app import (
     loggable_path,
 )
 from autopilot_cli.server.http import WebhookServer
-from autopilot_cli.inbound.signature import sign
-from autopilot_cli.db.connection import connect
-from autopilot_cli.contacts.unsubscribe import TokenInvalid, make_token, read_token, unsubscribe_url
 
 from .conftest import NOW, fixture_bytes
 
@@ -383,7 +383,7 @@ def test_concurrent_posts_while_process_and_a_writer_hold_the_lock(db, logs) -> 
             while not stop.is_set():
                 processed[0] += process_events(store, config, FixedClock(NOW), services).processed
                 time.sleep(0.01)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             store.close()
@@ -398,7 +398,7 @@ def test_concurrent_posts_while_process_and_a_writer_hold_the_lock(db, logs) -> 
                 time.sleep(0.01)
                 conn.execute("COMMIT")
                 time.sleep(0.01)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
         finally:
             conn.close()

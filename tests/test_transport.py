@@ -16,8 +16,8 @@ import pytest
 import trustme
 
 from autopilot_cli.channels._http import new_client
-from autopilot_cli.channels.base import HttpOptions
 from autopilot_cli.channels._transport import ShardedTransport
+from autopilot_cli.channels.base import HttpOptions
 
 BODY = b'{"messages":[{"id":"wamid.1"}]}'
 
@@ -133,7 +133,7 @@ def test_a_connection_the_server_closed_while_idle_is_replaced_not_reused() -> N
             codes = []
             for _ in range(3):
                 codes.append((await client.post(srv.url(), content=b"{}")).status_code)
-                time.sleep(0.1)  # blocks the loop: asyncio has not seen the server's FIN yet
+                time.sleep(0.1)  # noqa: ASYNC251 — blocks the loop on purpose: asyncio has not seen the server's FIN yet
             return codes
 
     try:

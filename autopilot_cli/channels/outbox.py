@@ -22,7 +22,6 @@ from .base import Capabilities, Outcome, Outgoing, SendResult
 from .policy import POLICIES
 
 
-
 class OutboxAdapter:
     name = "outbox"
 

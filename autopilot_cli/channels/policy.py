@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
-
 AddressKind = Literal["phone", "email", "instagram", "linkedin"]
 PHONE: AddressKind = "phone"
 EMAIL_ADDRESS: AddressKind = "email"

@@ -12,16 +12,15 @@ import os
 import sqlite3
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from typer.core import TyperArgument, TyperGroup
 
 from .. import __version__
+from ..db.connection import describe_sqlite_error
 from ..errors import EXIT_ERROR, EXIT_INTERRUPTED, AutopilotError
 from .runtime import Runtime
-from ..db.connection import describe_sqlite_error
-
 
 # What a person types there, not the Python type behind it (``<list[int]>``).
 _ARGUMENT_METAVARS = {"files": "FILE", "drafts": "DRAFT_ID", "jobs": "JOB_ID", "ids": "ID", "event_id": "EVENT_ID",
@@ -148,10 +147,10 @@ def _version(value: bool) -> None:
 @app.callback()
 def _main(
     ctx: typer.Context,
-    config: Optional[Path] = typer.Option(
+    config: Path | None = typer.Option(
         None, "--config", envvar="AUTOPILOT_CONFIG", help="Config file (TOML). Default: autopilot.toml in this folder or a parent, else $AUTOPILOT_HOME/autopilot.toml, else built-in defaults."
     ),
-    db: Optional[Path] = typer.Option(
+    db: Path | None = typer.Option(
         None, "--db", envvar="AUTOPILOT_DB", help="SQLite database file. Default: the config's [database] path, else $AUTOPILOT_HOME/autopilot.db."
     ),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),

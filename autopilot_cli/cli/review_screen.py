@@ -37,13 +37,13 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
-from ..review.approvals import ApprovalRefused, approve_one, opt_out_contact, reject_one
 from ..clock import Clock
 from ..config import Config
-from ..errors import AutopilotError
-from .render import LINE_LIMIT, TEXT_LIMIT, safe, safe_line
-from ..review.queue import ReviewItem, drafts_in_review, get_item, load_details, window_text
 from ..db.connection import Store
+from ..errors import AutopilotError
+from ..review.approvals import ApprovalRefused, approve_one, opt_out_contact, reject_one
+from ..review.queue import ReviewItem, drafts_in_review, get_item, load_details, window_text
+from .render import LINE_LIMIT, TEXT_LIMIT, safe, safe_line
 
 KEYS: tuple[tuple[str, str], ...] = (
     ("a", "approve the text shown; sent at the planned send time"),

@@ -24,10 +24,10 @@ from pathlib import Path
 
 from ..clock import Clock, SystemClock
 from ..config import Config, load_config
-from ..discovery import Found, find_config, home_dir
-from ..db.migrations import open_store
-from ..secrets import Secrets, secrets_from_environment
 from ..db.connection import Store
+from ..db.migrations import open_store
+from ..discovery import Found, find_config, home_dir
+from ..secrets import Secrets, secrets_from_environment
 
 
 @dataclass

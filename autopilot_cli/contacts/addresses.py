@@ -10,6 +10,7 @@ from __future__ import annotations
 from email.utils import parseaddr
 
 import phonenumbers
+
 from ..channels.policy import EMAIL_ADDRESS, PHONE, POLICIES
 
 

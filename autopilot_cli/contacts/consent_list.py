@@ -26,11 +26,11 @@ import sqlite3
 from pydantic import BaseModel
 
 from ..clock import Clock, to_iso
-from .consent import opt_out_and_cancel, record_change
-from .preferences import ConsentEntry, ContactAddress, consent_entries, find_contact_id, opted_out_since
+from ..db.connection import Store
 from ..errors import AutopilotError
 from ..inbound.records import CHANNELS
-from ..db.connection import Store
+from .consent import opt_out_and_cancel, record_change
+from .preferences import ConsentEntry, ContactAddress, consent_entries, find_contact_id, opted_out_since
 
 LIST_KEYS = ("contact_id", "name", "addresses", "opted_out", "opted_out_since", "consent", "blocked",
              "last_message_at")

@@ -26,9 +26,9 @@ from typing import Literal
 from pydantic import BaseModel
 
 from ..clock import Clock, to_iso
-from .preferences import find_contact_id
-from ..scheduling.rules import parse_dnd_until
 from ..db.connection import Store
+from ..scheduling.rules import parse_dnd_until
+from .preferences import find_contact_id
 
 ENTRY_KEYS = ("at", "kind", "contact_id", "channel", "address", "text", "state", "provider_message_id",
               "delivery_status", "event_id", "job_id", "reason")

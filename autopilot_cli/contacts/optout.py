@@ -42,8 +42,9 @@ stripped by the channel parser first; this module sees only the new text.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 from ..textnorm import fold, strip_accents
 

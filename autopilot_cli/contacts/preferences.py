@@ -20,14 +20,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from .addresses import AddressError, normalize_address
 from ..clock import Clock, from_iso, to_iso
-from .directory import find_contact
+from ..db.connection import Store
 from ..errors import AutopilotError, NotFound
 from ..inbound.records import CHANNELS
 from ..scheduling.rules import format_days, format_hours, parse_days, parse_dnd_until, parse_hours
-from ..db.connection import Store
 from ..scheduling.timezones import load_zone, resolve_timezone, zone_name
+from .addresses import AddressError, normalize_address
+from .directory import find_contact
 
 PrefField = Literal["timezone", "quiet_hours", "allowed_hours", "allowed_days", "dnd_until", "preferred_channel"]
 FIELDS: tuple[str, ...] = ("timezone", "quiet_hours", "allowed_hours", "allowed_days", "dnd_until", "preferred_channel")

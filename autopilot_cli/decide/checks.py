@@ -18,23 +18,23 @@ import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from ..channels.policy import POLICIES, channels_where
 from ..clock import from_iso, to_iso
 from ..config import Config
-from .outcomes import Check, Reply
+from ..contacts.optout import ConsentSignal, classify_message, is_typed
+from ..db.ratelimits import Limit, count, earliest_allowed
 from ..drafting.base import DraftRequest, DraftResult, HistoryItem, Passage
+from ..drafting.knowledge import KnowledgeIndex
+from ..experiments.variants import Assignment, Experiment, choose
 from ..gates import GateResult
 from ..gates.compliance import check_compliance
 from ..gates.injection import check_injection
 from ..gates.safety import check_safety
-from ..gates.spam import check_spam
 from ..gates.sanity import CHANNEL_LIMITS, check_sanity
-from .text_checks import InboundResult, metadata_of
-from ..drafting.knowledge import KnowledgeIndex
-from ..contacts.optout import ConsentSignal, classify_message, is_typed
-from ..db.ratelimits import Limit, count, earliest_allowed
+from ..gates.spam import check_spam
 from ..scheduling.inputs import plan_reply_time
-from ..experiments.variants import Assignment, Experiment, choose
-from ..channels.policy import POLICIES, channels_where
+from .outcomes import Check, Reply
+from .text_checks import InboundResult, metadata_of
 
 WINDOW_CHANNELS = {name: p.window for name, p in POLICIES.items() if p.window is not None}
 NOT_ANSWERED_TYPES = {"reaction"}

@@ -12,9 +12,9 @@ import json
 
 from pydantic import BaseModel, Field
 
-from .outcomes import Check
-from ..errors import NotFound
 from ..db.connection import Store
+from ..errors import NotFound
+from .outcomes import Check
 
 
 class Explanation(BaseModel):

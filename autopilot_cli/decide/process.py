@@ -28,20 +28,20 @@ from typing import cast
 
 from pydantic import BaseModel, Field, PrivateAttr
 
-from ..experiments.experiments import promote_winners
 from ..clock import Clock, to_iso
 from ..config import Config
 from ..contacts.consent import opt_out_and_cancel, record_change
-from ..errors import AutopilotError
-from .outcomes import OUTCOMES, Decision, Reply, create_reply, store_decision
-from ..drafting.base import DraftResult, Drafter
-from .checks import Context, Plan, evaluate
-from ..gates import GateResult
-from .text_checks import InboundChecks, Settings
-from ..drafting.knowledge import KnowledgeIndex
-from ..db.ratelimits import cleanup, record
 from ..db.connection import Store
+from ..db.ratelimits import cleanup, record
+from ..drafting.base import Drafter, DraftResult
+from ..drafting.knowledge import KnowledgeIndex
+from ..errors import AutopilotError
+from ..experiments.experiments import promote_winners
 from ..experiments.variants import load_experiments, record_assignment, sync_experiments
+from ..gates import GateResult
+from .checks import Context, Plan, evaluate
+from .outcomes import OUTCOMES, Decision, Reply, create_reply, store_decision
+from .text_checks import InboundChecks, Settings
 
 CHUNK = 200
 

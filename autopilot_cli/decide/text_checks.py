@@ -50,13 +50,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from ..contacts.optout import ConsentSignal, classify_message
 from ..drafting.base import Passage
+from ..drafting.knowledge import KnowledgeFile, KnowledgeIndex
 from ..gates import GateResult
 from ..gates.compliance import mentioned_topics, topic_keys
 from ..gates.injection import check_injection
 from ..gates.safety import matching_rules
-from ..drafting.knowledge import KnowledgeFile, KnowledgeIndex
-from ..contacts.optout import ConsentSignal, classify_message
 
 WORKER_MIN_EVENTS = 2000
 """Below this a worker's start-up (~0.3 s to import) costs more than it saves."""
@@ -104,7 +104,7 @@ def check_all(items: Sequence[Item], settings: Settings, index: KnowledgeIndex |
     for event_id, text, metadata, message_type in items:
         try:
             results[event_id] = check_one(text, metadata, settings, index, message_type)
-        except Exception:  # noqa: BLE001 — reported inline, for its event only
+        except Exception:
             continue
     return results
 
@@ -283,7 +283,7 @@ class InboundChecks:
     def collect(future: Future[dict[int, InboundResult]]) -> dict[int, InboundResult]:
         try:
             return future.result()
-        except Exception:  # noqa: BLE001 — the worker died (killed, out of memory): inline instead
+        except Exception:
             return {}
 
     def close(self) -> None:

@@ -7,9 +7,9 @@ The CLI calls ``build_services`` with the secrets it resolved; tests build
 from __future__ import annotations
 
 from ..config import Config
-from .knowledge import KnowledgeIndex
 from ..decide.process import Services
 from ..secrets import Secrets
+from .knowledge import KnowledgeIndex
 
 
 def build_services(config: Config, secrets: Secrets) -> tuple[Services, tuple[str, ...]]:

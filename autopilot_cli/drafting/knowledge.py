@@ -22,9 +22,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ..errors import ConfigError
 from ..textnorm import fold, strip_accents
 from .base import Passage
-from ..errors import ConfigError
 
 # Words that carry no topic. Greetings and politeness are included: "Hi! …
 # thanks" must not dilute how well a question is covered.

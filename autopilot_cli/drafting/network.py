@@ -98,7 +98,7 @@ def map_concurrently(fn: Callable[[T], R], items: Sequence[T], workers: int) -> 
                 index, item = queue.popleft()
             try:
                 results[index] = fn(item)
-            except Exception as exc:  # noqa: BLE001 — returned to the caller, for its item only
+            except Exception as exc:
                 results[index] = exc
             with lock:
                 remaining[0] -= 1

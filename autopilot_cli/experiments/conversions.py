@@ -17,8 +17,8 @@ from pydantic import BaseModel
 
 from ..clock import Clock, to_iso
 from ..contacts.preferences import find_contact_id
-from ..errors import AutopilotError
 from ..db.connection import Store
+from ..errors import AutopilotError
 
 
 class ConversionResult(BaseModel):

@@ -42,7 +42,14 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field
 
+from ..channels.policy import channels_where
+from ..clock import Clock, to_iso
+from ..config import ABSection, Config
+from ..db.connection import Store
 from ..drafting.templates import template_problem
+from ..errors import AutopilotError, NotFound
+from ..inbound.records import CHANNELS
+from ..textnorm import typed_newlines
 from .metrics import VariantCounts, metric_arm, variant_counts
 from .stats import (
     bayes_probabilities,
@@ -51,13 +58,6 @@ from .stats import (
     two_proportion_p_value,
     wilson_interval,
 )
-from ..clock import Clock, to_iso
-from ..config import ABSection, Config
-from ..errors import AutopilotError, NotFound
-from ..inbound.records import CHANNELS
-from ..db.connection import Store
-from ..textnorm import typed_newlines
-from ..channels.policy import channels_where
 
 METRICS = ("replied", "opened", "converted")
 ALLOCATIONS = ("fixed", "bandit")

@@ -32,6 +32,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
+
 from ..channels.policy import channels_where
 
 OPEN_TRACKED_CHANNELS: tuple[str, ...] = channels_where(read_receipts=True)

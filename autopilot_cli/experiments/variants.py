@@ -28,9 +28,9 @@ import random
 import sqlite3
 from dataclasses import dataclass
 
+from ..config import ABSection, ExperimentConfig
 from .metrics import metric_arm, variant_counts
 from .stats import thompson_pick
-from ..config import ABSection, ExperimentConfig
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ and passed in). Reason codes are ``<gate>:<rule>`` so that reviewers and
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)

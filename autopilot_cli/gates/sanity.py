@@ -35,9 +35,9 @@ from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 
+from ..channels.policy import POLICIES
 from ..textnorm import drop_format_chars
 from . import GateResult, rules_result
-from ..channels.policy import POLICIES
 
 CHANNEL_LIMITS: dict[str, tuple[str, int]] = {name: (p.text_limit_unit, p.text_limit) for name, p in POLICIES.items()}
 _DEFAULT_LIMIT = ("chars", 4096)

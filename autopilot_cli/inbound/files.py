@@ -22,12 +22,12 @@ from pydantic import BaseModel, Field
 
 from ..clock import Clock
 from ..config import Config
+from ..db.connection import Store
+from ..db.rejects import bounded
 from ..errors import InputError
+from ..secrets import Secrets
 from .ingest import BAD_INPUT_ERRORS, IngestReport, describe_bad_input, ingest_bytes
 from .parsers import FORMATS
-from ..db.rejects import bounded
-from ..secrets import Secrets
-from ..db.connection import Store
 
 STDIN = "-"
 

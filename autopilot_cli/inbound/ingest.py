@@ -34,21 +34,20 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from ..channels.policy import POLICIES, channels_where
 from ..clock import Clock, to_iso
 from ..config import Config
 from ..contacts.consent import apply_preference
-from ..contacts.directory import ContactCache
+from ..contacts.directory import ContactCache, note_away
+from ..db.connection import Store
+from ..db.rejects import LOCATION_KEEP_CHARS, bounded, store_reject
 from ..errors import AutopilotError, ConfigError, InputError
-from .records import Ignored, InboundMessage, ParsedItem, PreferenceUpdate, Rejected, StatusUpdate
+from ..secrets import Secrets
 from .parsers import FORMATS, Limits, get_parser
 from .parsers.detect import detect_format
-from ..db.rejects import LOCATION_KEEP_CHARS, bounded, store_reject
-from ..secrets import Secrets
+from .records import Ignored, InboundMessage, ParsedItem, PreferenceUpdate, Rejected, StatusUpdate
 from .signature import verify
 from .statuses import apply_status
-from ..db.connection import Store
-from ..contacts.directory import note_away
-from ..channels.policy import POLICIES, channels_where
 
 RAW_KEEP_CHARS = 65536
 _IGNORED_LABEL = re.compile(r"^(?:[\w.]+\[\d+\][\w.\[\]]*: )+")

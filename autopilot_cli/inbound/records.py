@@ -14,9 +14,10 @@ bad record can be reported precisely while the good ones are kept:
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
 from ..channels.policy import CHANNELS as CHANNELS  # re-exported: parsers and callers read it here
 from ..channels.policy import POLICIES
 
@@ -95,4 +96,4 @@ class Rejected(_Item):
     raw: Any = None
 
 
-ParsedItem = Union[InboundMessage, StatusUpdate, PreferenceUpdate, Ignored, Rejected]
+ParsedItem = InboundMessage | StatusUpdate | PreferenceUpdate | Ignored | Rejected

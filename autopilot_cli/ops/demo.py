@@ -18,24 +18,24 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from ..review.approvals import Approved, approve_one
+from ..channels.policy import channels_where
 from ..channels.registry import Registry
-from ..experiments.experiments import ABReport, ab_demo_step, demo_experiment
 from ..clock import FixedClock, from_iso, to_iso
 from ..config import ExperimentConfig, load_config
+from ..db.migrations import open_store
 from ..decide.outcomes import Decision
+from ..decide.process import ProcessReport, Services, process_events
+from ..drafting.knowledge import KnowledgeIndex
 from ..drafting.offline import OfflineDrafter
 from ..errors import AutopilotError
-from ..sending.engine import ExecuteReport, execute_jobs
+from ..experiments.experiments import ABReport, ab_demo_step, demo_experiment
 from ..inbound.ingest import IngestReport, ingest_bytes
-from ..drafting.knowledge import KnowledgeIndex
-from ..db.migrations import open_store
-from ..decide.process import ProcessReport, Services, process_events
+from ..review.approvals import Approved, approve_one
 from ..review.queue import ReviewItem, review_queue
-from .init import init_directory
 from ..secrets import Secrets
+from ..sending.engine import ExecuteReport, execute_jobs
+from .init import init_directory
 from .status import StatusReport, system_status
-from ..channels.policy import channels_where
 
 DEMO_NOW = datetime(2025, 11, 25, 12, 5, tzinfo=timezone.utc)
 DEMO_OPERATOR = "demo"

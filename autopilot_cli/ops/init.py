@@ -16,9 +16,9 @@ from pydantic import BaseModel
 
 from ..clock import Clock, to_iso
 from ..config import Config, load_config
-from ..errors import AutopilotError
-from ..db.migrations import open_store
 from ..db.connection import Store
+from ..db.migrations import open_store
+from ..errors import AutopilotError
 
 CONFIG_NAME = "autopilot.toml"
 KNOWLEDGE_NAME = "knowledge.toml"

@@ -35,18 +35,18 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from ..channels.policy import channels_where, policy
 from ..clock import Clock, to_iso
 from ..config import Config
 from ..contacts.consent import opt_out_and_cancel
+from ..db.connection import Store
+from ..db.ratelimits import earliest_allowed, record
+from ..decide.checks import Context, _limits, _opted_out, _window_closes
 from ..decide.outcomes import send_key, text_hash
 from ..errors import AutopilotError
-from ..decide.checks import Context, _limits, _opted_out, _window_closes
 from ..gates.sanity import CHANNEL_LIMITS, find_placeholders
-from ..db.ratelimits import earliest_allowed, record
-from ..scheduling.rules import parse_dnd_until
 from ..scheduling.inputs import plan_reply_time
-from ..db.connection import Store
-from ..channels.policy import channels_where, policy
+from ..scheduling.rules import parse_dnd_until
 
 EDIT_DISTANCE_CELLS = 1_000_000
 """Above this many DP cells (after trimming the common prefix and suffix) the distance is

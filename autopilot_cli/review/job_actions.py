@@ -12,8 +12,8 @@ import sqlite3
 from pydantic import BaseModel
 
 from ..clock import Clock, to_iso
-from ..errors import AutopilotError, NotFound
 from ..db.connection import Store
+from ..errors import AutopilotError, NotFound
 
 
 class JobChange(BaseModel):

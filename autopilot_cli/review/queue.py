@@ -23,13 +23,13 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from ..channels.policy import channels_where, policy
 from ..clock import Clock, from_iso, to_iso
 from ..config import Config
 from ..contacts.preferences import find_contact_id
+from ..db.connection import Store
 from ..decide.checks import _window_closes, history
 from ..scheduling.inputs import plan_reply_time
-from ..db.connection import Store
-from ..channels.policy import channels_where, policy
 
 LIST_KEYS = ("id", "event_id", "channel", "contact", "inbound_text", "draft_text", "confidence", "reasons",
              "ready", "variant", "window_closes_at")

@@ -49,12 +49,22 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone, tzinfo
 
+from ..channels.policy import POLICIES
 from .rules import (
-    DAY, DAY_NAMES, ChannelRules, Preferences, Range, day_intervals, default_rules, format_days, format_hours,
-    parse_days, parse_dnd_until, parse_hours,
+    DAY,
+    DAY_NAMES,
+    ChannelRules,
+    Preferences,
+    Range,
+    day_intervals,
+    default_rules,
+    format_days,
+    format_hours,
+    parse_days,
+    parse_dnd_until,
+    parse_hours,
 )
 from .timezones import OffsetTable, resolve_timezone, zone_name
-from ..channels.policy import POLICIES
 
 __all__ = [
     "ChannelRules", "Preferences", "SendPlan", "default_rules", "hour_of_week_profile", "parse_days",

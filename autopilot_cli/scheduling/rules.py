@@ -10,13 +10,14 @@ Days are the contact's local calendar days (Monday = 0).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any
 
-from .timezones import load_zone
 from ..channels.policy import POLICIES
+from .timezones import load_zone
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

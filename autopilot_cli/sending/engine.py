@@ -42,14 +42,14 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, Field
 
 from ..channels.base import REQUEST_WRITTEN, Adapter, Outcome, Outgoing, SendResult
-from .locks import ChannelLocks
+from ..channels.policy import POLICIES
 from ..channels.registry import Registry
 from ..clock import Clock, to_iso
 from ..config import Config
-from .checks import Skip, new_message_id, outgoing, skip_reason
-from ..inbound.statuses import adopt_statuses
 from ..db.connection import Store
-from ..channels.policy import POLICIES
+from ..inbound.statuses import adopt_statuses
+from .checks import Skip, new_message_id, outgoing, skip_reason
+from .locks import ChannelLocks
 
 DUE = (
     "((state IN ('scheduled', 'retry_wait') AND send_at <= :now) "

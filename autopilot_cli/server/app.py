@@ -45,8 +45,8 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
-import html
 import hmac
+import html
 import json
 import logging
 import re
@@ -60,17 +60,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, unquote_plus, urlencode, urlsplit
 
+from ..channels.policy import channels_where
 from ..clock import Clock, to_iso
 from ..config import Config
 from ..contacts.consent import opt_out_and_cancel
+from ..contacts.unsubscribe import TokenInvalid, read_token, unsubscribe_secret
+from ..db.connection import Store, connect
+from ..db.migrations import open_store, pending_migrations
 from ..errors import AutopilotError, ConfigError, DatabaseLocked, InputError, StoreError
 from ..inbound.ingest import ingest_bytes
-from ..db.migrations import open_store, pending_migrations
-from ..secrets import Secrets
 from ..inbound.signature import verify
-from ..db.connection import Store, connect
-from ..contacts.unsubscribe import TokenInvalid, read_token, unsubscribe_secret
-from ..channels.policy import channels_where
+from ..secrets import Secrets
 
 LOGGER_NAME = "autopilot_cli.server"
 ACCESS_LOGGER_NAME = "autopilot_cli.server.access"
@@ -80,7 +80,7 @@ WEBHOOK_CHANNELS = channels_where(signed_webhook=True)
 SOCKET_TIMEOUT_SECONDS = 30.0
 SMALL_BODY_BYTES = 16 * 1024  # unsubscribe forms and anything that is not a webhook
 MAX_CHALLENGE_CHARS = 256
-_CHALLENGE = re.compile(r"^[A-Za-z0-9._~-]{1,%d}$" % MAX_CHALLENGE_CHARS)
+_CHALLENGE = re.compile(rf"^[A-Za-z0-9._~-]{{1,{MAX_CHALLENGE_CHARS}}}$")
 _LOGGED_PATH_CHARS = 300
 _LOGGED_QUERY_KEYS = frozenset({"hub.mode", "hub.challenge"})
 _UNSUBSCRIBE_SEGMENT = re.compile(r"/unsubscribe(?=/|$)", re.IGNORECASE)

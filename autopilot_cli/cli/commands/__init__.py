@@ -5,6 +5,21 @@ A command parses its options, calls one core function, and renders the result.
 
 from __future__ import annotations
 
-from . import ab_cmd, channels_cmd, contacts_cmd, demo_cmd, execute_cmd, explain_cmd, history_cmd, ingest_cmd, init_cmd, process_cmd, rejects_cmd, review_cmd, serve_cmd, status_cmd
+from . import (
+    ab_cmd,
+    channels_cmd,
+    contacts_cmd,
+    demo_cmd,
+    execute_cmd,
+    explain_cmd,
+    history_cmd,
+    ingest_cmd,
+    init_cmd,
+    process_cmd,
+    rejects_cmd,
+    review_cmd,
+    serve_cmd,
+    status_cmd,
+)
 
 COMMAND_MODULES = (init_cmd, ingest_cmd, process_cmd, explain_cmd, execute_cmd, channels_cmd, serve_cmd, status_cmd, rejects_cmd, contacts_cmd, history_cmd, review_cmd, ab_cmd, demo_cmd)

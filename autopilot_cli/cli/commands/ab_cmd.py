@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import List, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ...clock import parse_timestamp
+from ...experiments.conversions import ConversionResult, record_conversion
 from ...experiments.experiments import (
     ALLOCATIONS,
     METRICS,
@@ -23,8 +24,6 @@ from ...experiments.experiments import (
     resume_experiment,
     stop_experiment,
 )
-from ...clock import parse_timestamp
-from ...experiments.conversions import ConversionResult, record_conversion
 from ...inbound.records import CHANNELS
 from ..render import console, print_json, safe
 from ._shared import actor, json_option, runtime
@@ -33,7 +32,7 @@ CHART_WIDTH = 40
 
 
 
-def _channels(value: Optional[str]) -> Optional[List[str]]:
+def _channels(value: str | None) -> list[str] | None:
     if value is None:
         return None
     names = [c.strip() for c in value.split(",") if c.strip()]
@@ -173,9 +172,9 @@ ab_app = typer.Typer(
 def create(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Experiment name (letters, digits, _ - .)."),
-    variant: List[str] = typer.Option(..., "--variant", help="NAME:WEIGHT:TEMPLATE, repeated; the first is the control. "
+    variant: list[str] = typer.Option(..., "--variant", help="NAME:WEIGHT:TEMPLATE, repeated; the first is the control. "
                                       "Placeholders {greeting_name}, {answer}, {signature}; \\n is a new line."),
-    channels: Optional[str] = typer.Option(None, "--channels", help="Comma-separated channels (default: all)."),
+    channels: str | None = typer.Option(None, "--channels", help="Comma-separated channels (default: all)."),
     metric: str = typer.Option("replied", "--metric", help="replied, opened (WhatsApp/Instagram reads) or converted."),
     allocation: str = typer.Option("fixed", "--allocation", help="fixed (weights) or bandit (Thompson sampling)."),
     auto_promote: bool = typer.Option(False, "--auto-promote", help="Give new contacts the winner once one is declared."),
@@ -241,7 +240,7 @@ def register(app: typer.Typer) -> None:
     @app.command("ab-report")
     def ab_report(
         ctx: typer.Context,
-        name: Optional[str] = typer.Argument(None, help="Experiment name (default: every experiment)."),
+        name: str | None = typer.Argument(None, help="Experiment name (default: every experiment)."),
         as_json: bool = json_option(),
     ) -> None:
         """Per variant: counts, rate with 95% interval, p-value, lift, P(beat control), P(best), verdict.
@@ -272,16 +271,16 @@ def register(app: typer.Typer) -> None:
     def convert(
         ctx: typer.Context,
         contact: str = typer.Argument(..., help="An address (+4915123456789, ana@example.org), channel:address, or #ID."),
-        value: Optional[float] = typer.Option(None, "--value", help="What the conversion was worth (summed in ab-report)."),
-        at: Optional[str] = typer.Option(None, "--at", help="When it happened (ISO-8601 or Unix seconds; default now)."),
-        external_id: Optional[str] = typer.Option(None, "--id", help="Your id for it (order number): recorded once."),
+        value: float | None = typer.Option(None, "--value", help="What the conversion was worth (summed in ab-report)."),
+        at: str | None = typer.Option(None, "--at", help="When it happened (ISO-8601 or Unix seconds; default now)."),
+        external_id: str | None = typer.Option(None, "--id", help="Your id for it (order number): recorded once."),
         as_json: bool = json_option(),
     ) -> None:
         """Record a conversion; A/B reports credit it to the contact's last send within the attribution window.
 
         Example: autopilot convert +4915123456789 --value 49.90 --id order-1182
         """
-        when: Optional[datetime] = None
+        when: datetime | None = None
         if at is not None:
             try:
                 when = parse_timestamp(at)

@@ -63,9 +63,8 @@ def register(app: typer.Typer) -> None:
         Example: autopilot channels resume whatsapp
         """
 
-        from ...review.job_actions import resume_channel
-
         from ...inbound.records import CHANNELS
+        from ...review.job_actions import resume_channel
 
         if channel not in CHANNELS:
             raise typer.BadParameter(f"unknown channel {channel!r}; channels are {', '.join(CHANNELS)}")

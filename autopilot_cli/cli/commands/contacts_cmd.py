@@ -3,25 +3,25 @@
 
 from __future__ import annotations
 
-from typing import Callable, List, Optional
+from collections.abc import Callable
 
 import typer
 from rich.table import Table
 
 from ...contacts.preferences import FIELDS, ConsentEntry, ContactPrefs, PrefsUpdate, get_prefs, update_prefs
 from ...inbound.records import CHANNELS
-from ..render import console, json_errors, print_json, safe_line
 from ...scheduling.rules import parse_days, parse_dnd_until, parse_hours
 from ...scheduling.timezones import load_zone
+from ..render import console, json_errors, print_json, safe_line
 from ._shared import actor, json_option, runtime
 
 CONTACT_HELP = "An address (+4915123456789, ana@example.org, an Instagram id), channel:address, or #ID."
 
 
-def _checked(parse: Callable[[str], object]) -> Callable[[Optional[str]], Optional[str]]:
+def _checked(parse: Callable[[str], object]) -> Callable[[str | None], str | None]:
     """A typer callback: a bad value is a usage error (exit 2) with the parser's one-line message."""
 
-    def callback(value: Optional[str]) -> Optional[str]:
+    def callback(value: str | None) -> str | None:
         if value is None:
             return None
         try:
@@ -38,7 +38,7 @@ def _channel(value: str) -> None:
         raise ValueError(f"unknown channel {value!r}; channels are {', '.join(CHANNELS)}")
 
 
-def _clear(values: List[str]) -> List[str]:
+def _clear(values: list[str]) -> list[str]:
     names = [v.replace("-", "_") for v in values]
     for name in names:
         if name not in FIELDS:
@@ -112,20 +112,20 @@ contacts_app = typer.Typer(
 def set_prefs(
     ctx: typer.Context,
     contact: str = typer.Argument(..., help=CONTACT_HELP),
-    timezone: Optional[str] = typer.Option(None, "--timezone", callback=_checked(load_zone),
+    timezone: str | None = typer.Option(None, "--timezone", callback=_checked(load_zone),
                                            help="IANA zone, e.g. Europe/Berlin."),
-    quiet_hours: Optional[str] = typer.Option(None, "--quiet-hours", callback=_checked(parse_hours),
+    quiet_hours: str | None = typer.Option(None, "--quiet-hours", callback=_checked(parse_hours),
                                               help="Never send in these local hours, e.g. 22-08 (crosses midnight)."),
-    allowed_hours: Optional[str] = typer.Option(None, "--allowed-hours", callback=_checked(parse_hours),
+    allowed_hours: str | None = typer.Option(None, "--allowed-hours", callback=_checked(parse_hours),
                                                 help="Send only in these local hours, e.g. 09-18 (replaces the channel's)."),
-    allowed_days: Optional[str] = typer.Option(None, "--allowed-days", callback=_checked(parse_days),
+    allowed_days: str | None = typer.Option(None, "--allowed-days", callback=_checked(parse_days),
                                                help="Send only on these local days, e.g. mon-fri or mon,wed,fri."),
-    dnd_until: Optional[str] = typer.Option(None, "--dnd-until", callback=_checked(parse_dnd_until),
+    dnd_until: str | None = typer.Option(None, "--dnd-until", callback=_checked(parse_dnd_until),
                                             help="Send nothing before this date (UTC midnight) or ISO time."),
-    preferred_channel: Optional[str] = typer.Option(None, "--preferred-channel", callback=_checked(_channel),
+    preferred_channel: str | None = typer.Option(None, "--preferred-channel", callback=_checked(_channel),
                                                     help=f"One of {', '.join(CHANNELS)}."),
-    blocked: Optional[bool] = typer.Option(None, "--block/--unblock", help="Never answer this contact / answer again."),
-    clear: List[str] = typer.Option([], "--clear", callback=_clear,
+    blocked: bool | None = typer.Option(None, "--block/--unblock", help="Never answer this contact / answer again."),
+    clear: list[str] = typer.Option([], "--clear", callback=_clear,
                                      help="Remove a preference (repeatable): timezone, quiet-hours, allowed-hours, "
                                           "allowed-days, dnd-until, preferred-channel."),
     as_json: bool = json_option(),
@@ -178,7 +178,7 @@ def show(ctx: typer.Context, contact: str = typer.Argument(..., help=CONTACT_HEL
 @contacts_app.command("list")
 def list_cmd(
     ctx: typer.Context,
-    opted_out: Optional[bool] = typer.Option(None, "--opted-out/--not-opted-out",
+    opted_out: bool | None = typer.Option(None, "--opted-out/--not-opted-out",
                                              help="Only contacts who opted out / who did not."),
     limit: int = typer.Option(200, "--limit", min=0, metavar="N", help="Show at most N contacts (0: all)."),
     as_json: bool = json_option(),
@@ -214,7 +214,7 @@ def list_cmd(
         out.print(f"showing {len(listing.contacts)} of {listing.total} contacts; --limit 0 shows all")
 
 
-def _consent_change(ctx: typer.Context, action: str, contact: str, reason: str, channel: Optional[str],
+def _consent_change(ctx: typer.Context, action: str, contact: str, reason: str, channel: str | None,
                     as_json: bool) -> None:
     from ...contacts.consent_list import opt_in, opt_out
 
@@ -253,7 +253,7 @@ _CHANNEL = typer.Option(None, "--channel", help=f"Only this channel ({', '.join(
 
 @contacts_app.command("opt-out")
 def opt_out_cmd(ctx: typer.Context, contact: str = typer.Argument(..., help=CONTACT_HELP), reason: str = _REASON,
-                channel: Optional[str] = _CHANNEL, as_json: bool = json_option()) -> None:
+                channel: str | None = _CHANNEL, as_json: bool = json_option()) -> None:
     """Opt a contact out (they asked on the phone, by letter…): nothing more is sent to them.
 
     Their replies not yet sent and drafts in review are cancelled in the same
@@ -267,7 +267,7 @@ def opt_out_cmd(ctx: typer.Context, contact: str = typer.Argument(..., help=CONT
 
 @contacts_app.command("opt-in")
 def opt_in_cmd(ctx: typer.Context, contact: str = typer.Argument(..., help=CONTACT_HELP), reason: str = _REASON,
-               channel: Optional[str] = _CHANNEL, as_json: bool = json_option()) -> None:
+               channel: str | None = _CHANNEL, as_json: bool = json_option()) -> None:
     """Opt a contact back in: their next messages are answered again (nothing cancelled comes back).
 
     Example: autopilot contacts opt-in ana@example.org --reason "asked to hear from us again, e-mail of 3 Dec"

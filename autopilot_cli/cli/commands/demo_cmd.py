@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.table import Table
 
 from ...ops.demo import DemoReport, run_demo
 from ..render import console, print_json, safe
-from .ab_cmd import render_report
 from ._shared import json_option
+from .ab_cmd import render_report
 
 
 def _short(text: str, width: int = 60) -> str:
@@ -103,7 +102,7 @@ def _render(report: DemoReport) -> None:
 def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(
-        directory: Optional[Path] = typer.Option(None, "--dir", help="Folder for the demo's files. Default: a new temporary folder."),
+        directory: Path | None = typer.Option(None, "--dir", help="Folder for the demo's files. Default: a new temporary folder."),
         as_json: bool = json_option(),
     ) -> None:
         """Run the pipeline end to end on shipped sample payloads, offline.

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import sys
-from typing import Optional
 
 import typer
 
 from ...errors import EXIT_SEND_PROBLEMS
 from ..render import console, json_errors, print_json, safe, safe_line
 from ._shared import actor, json_option, runtime
-
 
 
 def register(app: typer.Typer) -> None:
@@ -82,7 +80,7 @@ def register(app: typer.Typer) -> None:
     @app.command("reconcile")
     def reconcile_cmd(
         ctx: typer.Context,
-        jobs: Optional[list[int]] = typer.Argument(None, help="Job ids; none lists the jobs that need a decision."),
+        jobs: list[int] | None = typer.Argument(None, help="Job ids; none lists the jobs that need a decision."),
         sent: bool = typer.Option(False, "--sent", help="It did go out (you checked with the provider)."),
         resend: bool = typer.Option(False, "--resend", help="It did not go out: send it again."),
         cancel: bool = typer.Option(False, "--cancel", help="Do not send it."),
@@ -123,7 +121,7 @@ def register(app: typer.Typer) -> None:
     @app.command("retry")
     def retry_cmd(
         ctx: typer.Context,
-        jobs: Optional[list[int]] = typer.Argument(None, help="Failed job ids to send again."),
+        jobs: list[int] | None = typer.Argument(None, help="Failed job ids to send again."),
         failed: bool = typer.Option(False, "--failed", help="Every failed job."),
         as_json: bool = json_option(),
     ) -> None:

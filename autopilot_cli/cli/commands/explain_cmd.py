@@ -29,7 +29,7 @@ def _panel(text: str, title: str) -> Panel:
     return Panel(safe(text, TEXT_LIMIT, LINE_LIMIT), title=title, title_align="left", expand=False)
 
 
-def _render(result: "Explanation") -> None:
+def _render(result: Explanation) -> None:
     out = console()
     out.print(f"event {result.event_id} · {safe_line(result.channel)} · from {safe_line(result.contact, 200)} · "
               f"received {_when(result.received_at)}")

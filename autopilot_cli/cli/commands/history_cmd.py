@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Optional
 
 import typer
 
@@ -17,7 +16,7 @@ _ANY_TIME = datetime(2000, 1, 1, tzinfo=timezone.utc)
 _ARROWS = {"inbound": "←", "outbound": "→", "opt_out": "✖", "opt_in": "✔"}
 
 
-def _since(value: Optional[str]) -> Optional[str]:
+def _since(value: str | None) -> str | None:
     if value is not None:
         try:
             parse_since(value, _ANY_TIME)  # the format only: the core measures ages from the injected clock
@@ -67,10 +66,10 @@ def register(app: typer.Typer) -> None:
     @app.command("history")
     def history(
         ctx: typer.Context,
-        contact: Optional[str] = typer.Argument(
+        contact: str | None = typer.Argument(
             None, metavar="CONTACT",
             help="An address (+4915123456789, ana@example.org), channel:address, or #ID. Default: everyone."),
-        since: Optional[str] = typer.Option(None, "--since", callback=_since, metavar="WHEN",
+        since: str | None = typer.Option(None, "--since", callback=_since, metavar="WHEN",
                                             help="Only from then on: 7d, 12h, 30m ago, or a date / ISO time (UTC)."),
         limit: int = typer.Option(DEFAULT_LIMIT, "--limit", min=1, metavar="N", help="Show the newest N entries."),
         as_json: bool = json_option(),

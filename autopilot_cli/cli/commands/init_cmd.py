@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
-from ..render import console, print_json, safe_line
 from ...ops.init import init_directory
+from ..render import console, print_json, safe_line
 from ._shared import json_option, runtime
 
 
@@ -16,7 +15,7 @@ def register(app: typer.Typer) -> None:
     @app.command("init")
     def init(
         ctx: typer.Context,
-        directory: Optional[Path] = typer.Argument(None, help="Folder to set up. Default: $AUTOPILOT_HOME (~/.autopilot)."),
+        directory: Path | None = typer.Argument(None, help="Folder to set up. Default: $AUTOPILOT_HOME (~/.autopilot)."),
         force: bool = typer.Option(False, "--force",
                                    help="Overwrite an existing config and knowledge file (an edited one is kept as .bak)."),
         as_json: bool = json_option(),

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.table import Table
-
-from typing import TYPE_CHECKING
 
 from ..render import console, print_json, safe
 from ._shared import json_option, runtime
@@ -17,7 +17,7 @@ SHOWN = 50
 SUMMARY_KEYS = ("processed", "auto_scheduled", "review_queue", "opted_out", "opted_in", "rate_limited", "skipped", "errors")
 
 
-def _render(report: "ProcessReport") -> None:
+def _render(report: ProcessReport) -> None:
     out = console()
     if report.dry_run:
         out.print("dry run — nothing written")

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
-
 import typer
 
-from ...errors import NotFound
 from ...db.rejects import RejectList, bounded, clear_rejects, list_rejects
+from ...errors import NotFound
 from ..render import console, print_json, safe
 from ._shared import actor, json_option, runtime
 
@@ -62,7 +60,7 @@ def register(app: typer.Typer) -> None:
     @rejects_app.command("clear")
     def clear(
         ctx: typer.Context,
-        ids: Optional[List[int]] = typer.Argument(None, metavar="[ID]...", help="Rejects to delete; none: all of them."),
+        ids: list[int] | None = typer.Argument(None, metavar="[ID]...", help="Rejects to delete; none: all of them."),
         as_json: bool = json_option(),
     ) -> None:
         """Delete rejected records once dealt with (all of them, or the ids given); audited.

@@ -11,7 +11,6 @@ the interactive review (one line: what was decided, what is left).
 from __future__ import annotations
 
 import sys
-from typing import Optional
 
 import typer
 from rich import box
@@ -95,10 +94,10 @@ def register(app: typer.Typer) -> None:
     def review(
         ctx: typer.Context,
         as_list: bool = typer.Option(False, "--list", help="Print the queue instead of the interactive screen."),
-        channel: Optional[str] = typer.Option(None, "--channel", help="Only this channel."),
-        reason: Optional[str] = typer.Option(None, "--reason",
+        channel: str | None = typer.Option(None, "--channel", help="Only this channel."),
+        reason: str | None = typer.Option(None, "--reason",
                                              help="Only drafts with this reason code, or family (compliance, injection…)."),
-        contact: Optional[str] = typer.Option(None, "--contact",
+        contact: str | None = typer.Option(None, "--contact",
                                               help="Only this contact: an address, channel:address or #ID."),
         ready: bool = typer.Option(False, "--ready", help="Only drafts that passed every gate (one click away)."),
         as_json: bool = json_option(),
@@ -162,8 +161,8 @@ def register(app: typer.Typer) -> None:
     @app.command("approve")
     def approve_cmd(
         ctx: typer.Context,
-        drafts: Optional[list[int]] = typer.Argument(None, help="Draft ids (see autopilot review --list)."),
-        text: Optional[str] = typer.Option(None, "--text", help="Approve this text instead of the draft (one draft; "
+        drafts: list[int] | None = typer.Argument(None, help="Draft ids (see autopilot review --list)."),
+        text: str | None = typer.Option(None, "--text", help="Approve this text instead of the draft (one draft; "
                                            "\\n is a new line)."),
         edit: bool = typer.Option(False, "--edit", help="Edit the draft in $VISUAL/$EDITOR first (one draft)."),
         now: bool = typer.Option(False, "--now", help="Send at the next execute run instead of the planned time "
@@ -218,7 +217,7 @@ def register(app: typer.Typer) -> None:
     def reject_cmd(
         ctx: typer.Context,
         drafts: list[int] = typer.Argument(..., help="Draft ids."),
-        reason: Optional[str] = typer.Option(None, "--reason", help="Why (kept with the draft and in the audit log)."),
+        reason: str | None = typer.Option(None, "--reason", help="Why (kept with the draft and in the audit log)."),
         as_json: bool = json_option(),
     ) -> None:
         """Reject drafts: nothing is sent; the reason is recorded with who and when.

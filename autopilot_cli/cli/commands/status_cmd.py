@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from ..render import console, print_json, safe
 from ...ops.status import StatusReport, system_status
+from ..render import console, print_json, safe
 from ._shared import json_option, runtime
 
 

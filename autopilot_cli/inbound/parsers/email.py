@@ -235,7 +235,7 @@ def _parse_message(data: bytes, limits: Limits, line: int | None, index: str | N
         return _build(data, raw, line, index, limits.now)
     except _Reject as exc:
         return Rejected(reason=str(exc), line=line, index=index, raw=raw)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         # The stdlib email package raises on some malformed input (a history of
         # IndexError/HeaderParseError bugs); one bad message must not stop the batch.
         return Rejected(reason=f"unreadable message ({type(exc).__name__}: {exc})", line=line, index=index, raw=raw)

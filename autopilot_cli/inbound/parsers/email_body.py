@@ -73,7 +73,7 @@ def _part_text(part: Message) -> str:
 def _attachment_name(part: Message) -> str:
     try:
         name = part.get_filename()
-    except Exception:  # noqa: BLE001 - malformed RFC 2231 parameters
+    except Exception:
         name = None
     return str(name) if name else f"({part.get_content_type()})"
 
@@ -81,7 +81,7 @@ def _attachment_name(part: Message) -> str:
 def _is_attachment(part: Message) -> bool:
     try:
         return part.get_content_disposition() == "attachment" or part.get_filename() is not None
-    except Exception:  # noqa: BLE001 - malformed parameters: treat as an attachment
+    except Exception:
         return True
 
 

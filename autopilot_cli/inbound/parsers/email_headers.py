@@ -50,10 +50,10 @@ def decoded(msg: Message, name: str) -> str | None:
         return None
     try:
         text = str(msg[name])
-    except Exception:  # noqa: BLE001 - stdlib header parser bugs; use the raw value
+    except Exception:
         try:
             text = str(make_header(decode_header(raw)))
-        except Exception:  # noqa: BLE001
+        except Exception:
             text = raw
     return " ".join(text.split())
 
@@ -65,7 +65,7 @@ def addresses(msg: Message, name: str) -> list[tuple[str, str]]:
     try:
         header = msg[name]
         pairs = [(a.display_name, a.addr_spec) for a in header.addresses]
-    except Exception:  # noqa: BLE001 - fall back to the lenient stdlib parser
+    except Exception:
         pairs = []
     if not any(addr for _, addr in pairs):
         pairs = getaddresses(raw_values(msg, name))
