@@ -42,11 +42,6 @@ from statistics import NormalDist
 _STD_NORMAL = NormalDist()
 
 
-def normal_cdf(z: float) -> float:
-    """Φ(z) via the complementary error function (accurate far into the tails)."""
-    return 0.5 * math.erfc(-z / math.sqrt(2.0))
-
-
 def normal_quantile(p: float) -> float:
     """Φ⁻¹(p), e.g. 1.959964 for 0.975."""
     return _STD_NORMAL.inv_cdf(p)
