@@ -1,8 +1,9 @@
 """The layout's rules, checked on the source (README: "Development").
 
-Here so far: every module sits in a known layer, and channel names appear only in channels/,
-inbound/parsers/ and config parsing (everything else asks ``channels.policy``). Still to come with
-issue 13: SQL only in db/, imports only downward, no private names across packages."""
+Checked: every module sits in a known layer; a package imports only its own layer or lower ones
+(foundation ← db ← domain packages ← workflows ← cli); no private name crosses a package; channel
+names appear only in channels/, inbound/parsers/ and config parsing (everything else asks
+``channels.policy``). Still to come (issue 13): SQL only in db/."""
 
 from __future__ import annotations
 
@@ -15,13 +16,30 @@ PACKAGE = Path(__file__).resolve().parent.parent / "autopilot_cli"
 
 # Lower layers never import higher ones. Foundation modules sit at the top level of the package.
 LAYERS: list[set[str]] = [
-    {"errors", "clock", "config", "secrets", "textnorm", "discovery", "__init__", "__main__"},
+    {"errors", "clock", "config", "secrets", "textnorm", "discovery", "__init__"},
     {"db"},
     {"inbound", "contacts", "drafting", "gates", "scheduling", "channels"},
     {"decide", "review", "sending", "experiments", "server", "ops"},
-    {"cli", "entry"},
+    {"cli", "entry", "__main__"},
 ]
 LAYER_OF = {name: i for i, names in enumerate(LAYERS) for name in names}
+# The policy table is plain data that imports nothing of ours: config validation may read it.
+MODULE_LAYER = {"channels.policy": 0}
+
+# Known debt, to be paid next (issue 13): config validation still calls parsers that live in
+# domain packages. This list may only shrink: an entry that no longer occurs fails the test too.
+KNOWN_UPWARD_IMPORTS = {
+    "config.py imports drafting.templates",
+    "config.py imports contacts.optout",
+    "config.py imports scheduling.rules",
+}
+
+
+def layer_of(module: str) -> int:
+    for prefix, layer in MODULE_LAYER.items():
+        if module == prefix or module.startswith(prefix + "."):
+            return layer
+    return LAYER_OF.get(top(module), 0)
 
 SQL = re.compile(r"^\s*(SELECT\s|INSERT\s+INTO\s|UPDATE\s+\w+\s+SET\s|DELETE\s+FROM\s|CREATE\s+(TABLE|INDEX|"
                  r"UNIQUE\s+INDEX|VIRTUAL\s+TABLE)\s|BEGIN(\s+IMMEDIATE)?\b|PRAGMA\s|WITH\s+\w+\s+AS\s*\()")
@@ -68,3 +86,51 @@ def test_the_policy_table_knows_exactly_the_channels_events_can_have() -> None:
     from autopilot_cli.inbound.records import Channel
 
     assert set(get_args(Channel)) == set(CHANNELS)
+
+
+def imports(module: str, path: Path, tree: ast.Module) -> Iterator[tuple[int, str, list[str]]]:
+    """(line, absolute module inside the package, imported names) for each import of our own code."""
+    is_package = path.name == "__init__.py"
+    here = module.split(".") if is_package else module.split(".")[:-1]
+    if is_package and here == ["__init__"]:
+        here = []
+    elif is_package:
+        here = module.split(".")[:-1]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = here[: len(here) - (node.level - 1)] if node.level > 1 else here
+                target = ".".join([*base, *([node.module] if node.module else [])])
+            elif node.module and node.module.startswith("autopilot_cli"):
+                target = node.module[len("autopilot_cli."):] if node.module != "autopilot_cli" else ""
+            else:
+                continue
+            yield node.lineno, target, [a.name for a in node.names]
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("autopilot_cli."):
+                    yield node.lineno, alias.name[len("autopilot_cli."):], []
+
+
+def test_no_package_imports_a_higher_layer() -> None:
+    found = set()
+    for module, path, tree in modules():
+        here = layer_of(module)
+        for _, target, _ in imports(module, path, tree):
+            if target and layer_of(target) > here:
+                found.add(f"{path.relative_to(PACKAGE)} imports {'.'.join(target.split('.')[:2])}")
+    assert found - KNOWN_UPWARD_IMPORTS == set(), "imports against the layers:\n" + "\n".join(sorted(found))
+    assert KNOWN_UPWARD_IMPORTS - found == set(), "paid off: remove from KNOWN_UPWARD_IMPORTS"
+
+
+def test_no_private_name_is_imported_across_packages() -> None:
+    found = []
+    for module, path, tree in modules():
+        for line, target, names in imports(module, path, tree):
+            if not target or top(target) == top(module):
+                continue
+            private = [n for n in names if n.startswith("_") and n != "__version__"]
+            private += [p for p in target.split(".")[1:] if p.startswith("_")]
+            if private:
+                found.append(f"{path.relative_to(PACKAGE)}:{line} imports {target}: {private}")
+    assert found == [], "\n".join(found)

@@ -108,3 +108,13 @@ def opt_out_and_cancel(
         f"UPDATE drafts SET state = 'cancelled', updated_at = ? WHERE contact_id = ? AND state = 'review'"
         f"{channel_filter}", params).rowcount
     return recorded, jobs, drafts
+
+
+def opted_out(conn: sqlite3.Connection, contact_id: int, channel: str) -> sqlite3.Row | None:
+    """The contact's opt-out that covers ``channel`` (scope, rule, at), or None."""
+    return conn.execute(
+        "SELECT c.scope, ch.rule, ch.at FROM consent c LEFT JOIN consent_changes ch ON ch.id = c.change_id "
+        "WHERE c.contact_id = ? AND c.category = 'all' AND c.state = 'opted_out' AND c.scope IN ('all', ?)",
+        (contact_id, channel),
+    ).fetchone()
+

@@ -18,11 +18,12 @@ import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from ..channels.policy import POLICIES, channels_where
-from ..clock import from_iso, to_iso
+from ..channels.policy import channels_where
+from ..clock import to_iso
 from ..config import Config
+from ..contacts.consent import opted_out
 from ..contacts.optout import ConsentSignal, classify_message, is_typed
-from ..db.ratelimits import Limit, count, earliest_allowed
+from ..db.ratelimits import count, earliest_allowed
 from ..drafting.base import DraftRequest, DraftResult, HistoryItem, Passage
 from ..drafting.knowledge import KnowledgeIndex
 from ..experiments.variants import Assignment, Experiment, choose
@@ -32,11 +33,10 @@ from ..gates.injection import check_injection
 from ..gates.safety import check_safety
 from ..gates.sanity import CHANNEL_LIMITS, check_sanity
 from ..gates.spam import check_spam
-from ..scheduling.inputs import plan_reply_time
+from ..scheduling.inputs import plan_reply_time, reply_limits, window_closes
 from .outcomes import Check, Reply
 from .text_checks import InboundResult, metadata_of
 
-WINDOW_CHANNELS = {name: p.window for name, p in POLICIES.items() if p.window is not None}
 NOT_ANSWERED_TYPES = {"reaction"}
 
 
@@ -89,25 +89,6 @@ class Context:
         return self.index.search(event["text"]) if self.index is not None else []
 
 
-def _window_closes(conn: sqlite3.Connection, event: sqlite3.Row) -> datetime | None:
-    span = WINDOW_CHANNELS.get(event["channel"])
-    if span is None:
-        return None
-    last = conn.execute(
-        "SELECT max(received_at) FROM events WHERE contact_id = ? AND channel = ?",
-        (event["contact_id"], event["channel"]),
-    ).fetchone()[0]
-    return from_iso(last) + span
-
-
-def _opted_out(conn: sqlite3.Connection, contact_id: int, channel: str) -> sqlite3.Row | None:
-    return conn.execute(
-        "SELECT c.scope, ch.rule, ch.at FROM consent c LEFT JOIN consent_changes ch ON ch.id = c.change_id "
-        "WHERE c.contact_id = ? AND c.category = 'all' AND c.state = 'opted_out' AND c.scope IN ('all', ?)",
-        (contact_id, channel),
-    ).fetchone()
-
-
 def history(conn: sqlite3.Connection, event: sqlite3.Row, limit: int) -> list[HistoryItem]:
     if limit <= 0:
         return []
@@ -148,7 +129,7 @@ def _loop_guard(conn: sqlite3.Connection, ctx: Context, event: sqlite3.Row, plan
 
 
 def _contact_checks(conn: sqlite3.Connection, ctx: Context, event: sqlite3.Row, plan: Plan) -> bool:
-    opted = _opted_out(conn, event["contact_id"], event["channel"])
+    opted = opted_out(conn, event["contact_id"], event["channel"])
     if opted is not None:
         plan.check("contact", "fail", f"opted out (scope {opted['scope']}, rule {opted['rule']}, at {opted['at']})")
         plan.finish("skipped", "opted_out")
@@ -258,24 +239,11 @@ def _judge_draft(
     return _decide(conn, ctx, event, plan, reply)
 
 
-def _limits(ctx: Context, event: sqlite3.Row) -> list[Limit]:
-    limits = ctx.config.limits
-    entry = ctx.config.channels.get(event["channel"])
-    per_hour = (entry.max_per_hour if entry is not None else None) or limits.per_channel_per_hour
-    per_day = (entry.max_per_day if entry is not None else None) or limits.per_channel_per_day
-    contact = str(event["contact_id"])
-    return [
-        Limit("contact", contact, limits.per_contact_per_day, timedelta(days=1), "rate:contact_per_day"),
-        Limit("channel", event["channel"], per_hour, timedelta(hours=1), "rate:channel_per_hour"),
-        Limit("channel", event["channel"], per_day, timedelta(days=1), "rate:channel_per_day"),
-    ]
-
-
 def _decide(conn: sqlite3.Connection, ctx: Context, event: sqlite3.Row, plan: Plan, reply: Reply) -> Plan:
     mode = ctx.config.mode_for(event["channel"])
     if reply.origin == "help" and event["channel"] in channels_where(human_approved_only=True):
         plan.reasons.append("linkedin_human_only")
-    closes = _window_closes(conn, event)
+    closes = window_closes(conn, event)
     if closes is not None:
         verb = "closes" if closes > ctx.now else "closed"
         plan.check("window", "pass" if closes > ctx.now else "fail",
@@ -300,7 +268,7 @@ def _decide(conn: sqlite3.Connection, ctx: Context, event: sqlite3.Row, plan: Pl
         reply.reasons, reply.ready = [reason], False
         plan.reply = reply
         return plan.finish("review_queue", reason)
-    at, deferred = earliest_allowed(conn, _limits(ctx, event), timing.send_at)
+    at, deferred = earliest_allowed(conn, reply_limits(ctx.config, event), timing.send_at)
     if closes is not None and at >= closes:
         plan.check("rate_limit", "fail", f"limits allow {to_iso(at)}, after the window closes")
         reply.reasons = [*deferred, "window_closed"]

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import cast
 
 from pydantic import BaseModel, Field, PrivateAttr
@@ -33,8 +32,8 @@ from ..config import Config
 from ..contacts.consent import opt_out_and_cancel, record_change
 from ..db.connection import Store
 from ..db.ratelimits import cleanup, record
-from ..drafting.base import Drafter, DraftResult
-from ..drafting.knowledge import KnowledgeIndex
+from ..drafting.base import DraftResult
+from ..drafting.factory import Services as Services  # re-exported: the run's services
 from ..errors import AutopilotError
 from ..experiments.experiments import promote_winners
 from ..experiments.variants import load_experiments, record_assignment, sync_experiments
@@ -45,7 +44,6 @@ from .text_checks import InboundChecks, Settings
 
 CHUNK = 200
 
-Moderator = Callable[[list[str]], list[GateResult]]
 Progress = Callable[[int, int], None]
 """Told (events done, events in this run) before the first chunk and after each one."""
 
@@ -80,15 +78,6 @@ class ProcessReport(BaseModel):
     def finish(self) -> None:
         self.warnings = [f"{problem} — {n} event{'' if n == 1 else 's'} sent to review"
                          for problem, n in self._failed_drafts.items()]
-
-
-@dataclass
-class Services:
-    """What a run needs besides the database: built by the caller from the config."""
-
-    drafter: Drafter
-    index: KnowledgeIndex | None
-    moderator: Moderator | None = None
 
 
 def _snapshot(store: Store) -> Store:

@@ -1,15 +1,30 @@
 """Building a run's services (drafter, knowledge index, moderation) from the config.
 
 The CLI calls ``build_services`` with the secrets it resolved; tests build
-``process.Services`` directly with whatever drafter they need.
+``Services`` directly with whatever drafter they need.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from ..config import Config
-from ..decide.process import Services
+from ..gates import GateResult
 from ..secrets import Secrets
+from .base import Drafter
 from .knowledge import KnowledgeIndex
+
+Moderator = Callable[[list[str]], list[GateResult]]
+
+
+@dataclass
+class Services:
+    """What a ``process`` run needs besides the database: built by the caller from the config."""
+
+    drafter: Drafter
+    index: KnowledgeIndex | None
+    moderator: Moderator | None = None
 
 
 def build_services(config: Config, secrets: Secrets) -> tuple[Services, tuple[str, ...]]:

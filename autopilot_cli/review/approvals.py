@@ -38,14 +38,13 @@ from pydantic import BaseModel, Field
 from ..channels.policy import channels_where, policy
 from ..clock import Clock, to_iso
 from ..config import Config
-from ..contacts.consent import opt_out_and_cancel
+from ..contacts.consent import opt_out_and_cancel, opted_out
 from ..db.connection import Store
 from ..db.ratelimits import earliest_allowed, record
-from ..decide.checks import Context, _limits, _opted_out, _window_closes
 from ..decide.outcomes import send_key, text_hash
 from ..errors import AutopilotError
 from ..gates.sanity import CHANNEL_LIMITS, find_placeholders
-from ..scheduling.inputs import plan_reply_time
+from ..scheduling.inputs import plan_reply_time, reply_limits, window_closes
 from ..scheduling.rules import parse_dnd_until
 
 EDIT_DISTANCE_CELLS = 1_000_000
@@ -174,7 +173,7 @@ def _draft(conn: sqlite3.Connection, draft_id: int) -> sqlite3.Row:
 def _require_review(conn: sqlite3.Connection, draft: sqlite3.Row) -> None:
     if draft["state"] == "review":
         return
-    opted = _opted_out(conn, draft["contact_id"], draft["channel"])
+    opted = opted_out(conn, draft["contact_id"], draft["channel"])
     if draft["state"] == "cancelled" and opted is not None:
         raise ApprovalRefused(draft["id"], "opted_out", _opted_out_message(draft, opted))
     who = f" by {draft['decided_by']}" if draft["decided_by"] else ""
@@ -225,7 +224,7 @@ def _plan(conn: sqlite3.Connection, config: Config, now: datetime, draft: sqlite
     ``send_now`` skips the best-time planning, never the contact's do-not-disturb:
     only ``override_dnd`` sends inside it (the operator's explicit, audited choice).
     """
-    closes = _window_closes(conn, event)
+    closes = window_closes(conn, event)
     template = _window_template(config, draft["channel"])
     rules = policy(draft["channel"])
     label = rules.label
@@ -262,7 +261,7 @@ def _plan(conn: sqlite3.Connection, config: Config, now: datetime, draft: sqlite
         send_at, explanation = timing.send_at, timing.explanation
         if dnd is not None and override_dnd:
             explanation += f"; the contact's do-not-disturb (until {to_iso(dnd)}) overridden: --override-dnd"
-    at, deferred = earliest_allowed(conn, _limits(Context(config=config, now=now, index=None), event), send_at)
+    at, deferred = earliest_allowed(conn, reply_limits(config, event), send_at)
     if closes is not None and at >= closes and not use_template:
         if not template:
             raise ApprovalRefused(
@@ -316,7 +315,7 @@ def approve_one(store: Store, config: Config, clock: Clock, actor: str, draft_id
     with store.transaction() as conn:
         draft = _draft(conn, draft_id)
         _require_review(conn, draft)
-        opted = _opted_out(conn, draft["contact_id"], draft["channel"])
+        opted = opted_out(conn, draft["contact_id"], draft["channel"])
         if opted is not None:
             raise ApprovalRefused(draft_id, "opted_out", _opted_out_message(draft, opted))
         contact = conn.execute("SELECT blocked FROM contacts WHERE id = ?", (draft["contact_id"],)).fetchone()

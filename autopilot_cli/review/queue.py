@@ -28,8 +28,8 @@ from ..clock import Clock, from_iso, to_iso
 from ..config import Config
 from ..contacts.preferences import find_contact_id
 from ..db.connection import Store
-from ..decide.checks import _window_closes, history
-from ..scheduling.inputs import plan_reply_time
+from ..decide.checks import history
+from ..scheduling.inputs import plan_reply_time, window_closes
 
 LIST_KEYS = ("id", "event_id", "channel", "contact", "inbound_text", "draft_text", "confidence", "reasons",
              "ready", "variant", "window_closes_at")
@@ -197,7 +197,7 @@ def _template_for(config: Config, channel: str) -> str | None:
 def _item(conn: sqlite3.Connection, config: Config, now: datetime, row: sqlite3.Row) -> ReviewItem:
     reasons = json.loads(row["reasons"] or "[]")
     threshold = config.threshold_for(row["channel"])
-    closes = _window_closes(conn, {"channel": row["channel"], "contact_id": row["contact_id"]})  # type: ignore[arg-type]
+    closes = window_closes(conn, {"channel": row["channel"], "contact_id": row["contact_id"]})
     return ReviewItem(
         id=row["id"], event_id=row["event_id"], channel=row["channel"], contact=row["sender"],
         contact_id=row["contact_id"], contact_name=row["name"] or row["contact_name"], subject=row["subject"],

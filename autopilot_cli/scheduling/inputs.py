@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from ..channels.policy import POLICIES
 from ..clock import from_iso
 from ..config import Config
 from ..contacts.preferences import contact_timezone
+from ..db.ratelimits import Limit
 from .planner import Preferences, SendPlan, hour_of_week_profile, plan_send_time
 
 HISTORY = 100
@@ -63,3 +67,33 @@ def plan_reply_time(conn: sqlite3.Connection, config: Config, now: datetime, eve
         min_delay=timedelta(seconds=config.autopilot.min_delay_seconds),
         holidays=config.schedule.holidays, seed=str(event["id"]),
     )
+
+
+WINDOW_CHANNELS = {name: p.window for name, p in POLICIES.items() if p.window is not None}
+
+
+def window_closes(conn: sqlite3.Connection, event: Mapping[str, Any]) -> datetime | None:
+    """When free-form replies to this contact on ``event``'s channel stop being allowed; None: no window."""
+    span = WINDOW_CHANNELS.get(event["channel"])
+    if span is None:
+        return None
+    last = conn.execute(
+        "SELECT max(received_at) FROM events WHERE contact_id = ? AND channel = ?",
+        (event["contact_id"], event["channel"]),
+    ).fetchone()[0]
+    return from_iso(last) + span
+
+
+def reply_limits(config: Config, event: Mapping[str, Any]) -> list[Limit]:
+    """The rolling limits a reply on ``event``'s channel to its contact must respect."""
+    limits = config.limits
+    entry = config.channels.get(event["channel"])
+    per_hour = (entry.max_per_hour if entry is not None else None) or limits.per_channel_per_hour
+    per_day = (entry.max_per_day if entry is not None else None) or limits.per_channel_per_day
+    contact = str(event["contact_id"])
+    return [
+        Limit("contact", contact, limits.per_contact_per_day, timedelta(days=1), "rate:contact_per_day"),
+        Limit("channel", event["channel"], per_hour, timedelta(hours=1), "rate:channel_per_hour"),
+        Limit("channel", event["channel"], per_day, timedelta(days=1), "rate:channel_per_day"),
+    ]
+
