@@ -5,13 +5,27 @@ Shared by the CLI (``cli/runtime``) and the idle ``execute`` fast path
 always agree on the file, and therefore on the database.
 
 Order: ``--config`` > ``$AUTOPILOT_CONFIG`` > the first ``autopilot.toml`` in
-the current folder or one of its parents (as git and ruff find theirs, up to
-the filesystem root) > ``$AUTOPILOT_HOME/autopilot.toml`` > none (the
-embedded defaults, with relative paths under ``$AUTOPILOT_HOME``).
+the current folder or one of its parents (as git and ruff find theirs) >
+``$AUTOPILOT_HOME/autopilot.toml`` > none (the embedded defaults, with relative
+paths under ``$AUTOPILOT_HOME``).
+
+The walk up is bounded, because a config decides where the database is and
+where tokens are sent (a channel's ``base_url`` with its ``token_env``): a file
+planted by someone else must never be picked up in silence.
+
+- Inside your home folder the walk stops at it: ``/home/autopilot.toml`` (or
+  any folder above ``$HOME``) is not yours and is never looked at. Outside it
+  (``/srv/shop/...``, a cron job's ``/``) the walk goes up to the root.
+- A file found this way that belongs to another user (not you, not root) is
+  refused, as git refuses a repository of "dubious ownership": a shared or
+  world-writable folder such as ``/tmp`` cannot hand you its config. The
+  refusal names the file; ``--config`` uses it anyway. Files named explicitly
+  (``--config``, ``$AUTOPILOT_CONFIG``) or in ``$AUTOPILOT_HOME`` are not checked.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +44,37 @@ class Found:
     """The config file, or None for the embedded defaults."""
     how: str
     """``--config``, ``$AUTOPILOT_CONFIG``, ``found in <folder>``, ``$AUTOPILOT_HOME`` or ``defaults``."""
+    refused: str | None = None
+    """Why the file found by the walk must not be used (another user's); None: usable."""
 
 
-def find_config(explicit: str | Path | None, environ: Mapping[str, str], cwd: Path | None = None) -> Found:
+def _user_home(environ: Mapping[str, str]) -> Path | None:
+    try:
+        return Path(environ.get("HOME") or Path.home()).resolve()
+    except (OSError, RuntimeError):  # no home at all (a bare service account): no ceiling
+        return None
+
+
+def search_folders(here: Path, environ: Mapping[str, str]) -> list[Path]:
+    """``here`` and its parents, up to ``$HOME`` when ``here`` is inside it, else up to the root."""
+    folders = [here, *here.parents]
+    home = _user_home(environ)
+    if home is not None and home in folders and home != Path(home.anchor):
+        folders = folders[: folders.index(home) + 1]
+    return folders
+
+
+def _foreign_owner(path: Path, uid: int | None) -> int | None:
+    """The owner's uid when ``path`` belongs to neither ``uid`` nor root; else None."""
+    if uid is None:  # no uids on this platform
+        return None
+    owner = path.stat().st_uid
+    return None if owner in (uid, 0) else owner
+
+
+def find_config(explicit: str | Path | None, environ: Mapping[str, str], cwd: Path | None = None,
+                uid: int | None = None) -> Found:
+    """The config file to use (see the module doc). ``uid`` defaults to the effective user."""
     if explicit:
         return Found(Path(explicit).expanduser(), "--config")
     if environ.get("AUTOPILOT_CONFIG"):
@@ -42,10 +84,18 @@ def find_config(explicit: str | Path | None, environ: Mapping[str, str], cwd: Pa
     except OSError:  # the current folder was deleted under us
         here = None
     if here is not None:
-        for folder in (here, *here.parents):
+        if uid is None and hasattr(os, "geteuid"):
+            uid = os.geteuid()
+        for folder in search_folders(here, environ):
             candidate = folder / CONFIG_NAME
             if candidate.is_file():
-                return Found(candidate, f"found in {folder}")
+                found = Found(candidate, f"found in {folder}")
+                owner = _foreign_owner(candidate, uid)
+                if owner is not None:
+                    return Found(candidate, found.how, refused=(
+                        f"refusing {candidate}: it belongs to another user (uid {owner}), and a config decides "
+                        "where the database is and where tokens are sent; pass --config to use it anyway"))
+                return found
     candidate = home_dir(environ) / CONFIG_NAME
     if candidate.is_file():
         return Found(candidate, "$AUTOPILOT_HOME")

@@ -46,6 +46,8 @@ def _db_path(args: list[str]) -> tuple[Path, Path | None] | None:
     from .discovery import find_config, home_dir
 
     found = find_config(config, os.environ)
+    if found.refused:  # the full CLI says why, exit 3
+        return None
     if found.path is None:
         return (Path(db) if db else home_dir(os.environ) / "autopilot.db"), None
     if not found.path.is_file():

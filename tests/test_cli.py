@@ -166,7 +166,7 @@ def test_status_json_keys(runner, tmp_path) -> None:
     runner.invoke(app, ["--db", str(tmp_path / "s.db"), "ingest", "--format", "jsonl"], input="")
     result = runner.invoke(app, ["--db", str(tmp_path / "s.db"), "status", "--json"])
     data = json.loads(result.output)
-    assert set(data) == {"database", "config", "config_found_by", "schema_version", "events", "events_by_channel", "drafts_in_review",
+    assert set(data) == {"database", "database_path", "config", "config_path", "config_found_by", "schema_version", "events", "events_by_channel", "drafts_in_review",
                          "drafts_ready", "jobs", "contacts", "opted_out_contacts", "rejects", "delivery_statuses"}
     assert data["events"] == {"pending": 0, "processed": 0}
     assert data["schema_version"].startswith("m0")

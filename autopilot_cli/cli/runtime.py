@@ -4,7 +4,8 @@ Resolution order (each step documented in the README):
 
 - config: ``--config`` > ``$AUTOPILOT_CONFIG`` > ``autopilot.toml`` in the current
   folder or a parent > ``$AUTOPILOT_HOME/autopilot.toml`` > the embedded defaults
-  (``discovery.find_config``, shared with the fast path in ``entry.py``);
+  (``discovery.find_config``, shared with the fast path in ``entry.py``; the walk
+  up stops at ``$HOME`` and refuses another user's file, exit 3);
 - database: ``--db`` > ``$AUTOPILOT_DB`` > ``[database] path`` of a config file
   (relative to that file) > ``$AUTOPILOT_HOME/autopilot.db``; every other relative
   path in the config resolves against the config's folder too, or against
@@ -27,6 +28,7 @@ from ..config import Config, load_config
 from ..db.connection import Store
 from ..db.migrations import open_store
 from ..discovery import Found, find_config, home_dir
+from ..errors import ConfigError
 from ..secrets import Secrets, secrets_from_environment
 
 
@@ -38,13 +40,19 @@ class Runtime:
     clock: Clock = field(default_factory=SystemClock)
     _config: Config | None = None
     _store: Store | None = None
+    _found: Found | None = None
 
     @property
     def home(self) -> Path:
         return home_dir(self.environ)
 
     def found_config(self) -> Found:
-        return find_config(self.config_path, self.environ)
+        """The config file in use and how it was found (looked up once per run)."""
+        if self._found is None:
+            self._found = find_config(self.config_path, self.environ)
+        if self._found.refused:
+            raise ConfigError(self._found.refused)
+        return self._found
 
     def resolved_config_path(self) -> Path | None:
         return self.found_config().path

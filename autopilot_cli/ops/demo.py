@@ -182,7 +182,7 @@ def run_demo(directory: Path) -> DemoReport:
             "SELECT o.job_id, o.channel, o.recipient, o.text, j.explanation, j.variant FROM outbox o "
             "JOIN jobs j ON j.id = o.job_id ORDER BY o.id")]
         ab_reports = ab_demo_step(store, config, later)
-        status = system_status(store)
+        status = system_status(store, setup.config, "--config")
     return DemoReport(
         directory=str(directory), config=setup.config, database=setup.database, clock=str(DEMO_NOW),
         ingests=ingests, events=events, process=processed, decisions=decisions,

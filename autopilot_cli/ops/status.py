@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, Field
 
 from ..db.connection import Store
@@ -14,8 +16,13 @@ JOB_STATES = (
 
 class StatusReport(BaseModel):
     database: str
+    """The database as named (``--db`` may be relative to the current folder)."""
+    database_path: str
+    """The database file's absolute path."""
     config: str | None = None
-    """The config file in use; None: the embedded defaults."""
+    """The config file in use, as named; None: the embedded defaults."""
+    config_path: str | None = None
+    """The config file's absolute path; None: the embedded defaults."""
     config_found_by: str = "defaults"
     """--config, $AUTOPILOT_CONFIG, "found in <folder>", $AUTOPILOT_HOME or defaults."""
     schema_version: str | None
@@ -37,9 +44,15 @@ def _counts(store: Store, sql: str, keys: tuple[str, ...] = ()) -> dict[str, int
     return counts
 
 
+def _absolute(path: str) -> str:
+    # resolve(): the operator asking "which files?" wants the real ones, symlinks followed.
+    return str(Path(path).resolve())
+
+
 def system_status(store: Store, config: str | None = None, config_found_by: str = "defaults") -> StatusReport:
     return StatusReport(
-        database=store.path, config=config, config_found_by=config_found_by,
+        database=store.path, database_path=_absolute(store.path), config=config,
+        config_path=_absolute(config) if config else None, config_found_by=config_found_by,
         schema_version=store.scalar("SELECT max(name) FROM _migrations"),
         events=_counts(store, "SELECT state, count(*) FROM events GROUP BY state", ("pending", "processed")),
         events_by_channel=_counts(store, "SELECT channel, count(*) FROM events GROUP BY channel"),

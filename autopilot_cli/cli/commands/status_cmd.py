@@ -11,6 +11,10 @@ from ._shared import json_option, runtime
 
 
 def _render(report: StatusReport) -> None:
+    out = console()
+    # Which shop this is comes first: the counts below mean nothing for the wrong database.
+    out.print(f"config   {safe(report.config_path or 'none: the embedded defaults')} ({safe(report.config_found_by)})")
+    out.print(f"database {safe(report.database_path)} (schema {safe(report.schema_version)})")
     table = Table(title="autopilot status", show_header=True, header_style="bold")
     table.add_column("what")
     table.add_column("count", justify="right")
@@ -26,10 +30,7 @@ def _render(report: StatusReport) -> None:
     table.add_row("contacts opted out", str(report.opted_out_contacts))
     table.add_row("rejected records", str(report.rejects))
     table.add_row("delivery statuses", str(report.delivery_statuses))
-    out = console()
     out.print(table)
-    out.print(f"config   {safe(report.config or 'none: the embedded defaults')} ({safe(report.config_found_by)})")
-    out.print(f"database {safe(report.database)} (schema {safe(report.schema_version)})")
 
 
 def register(app: typer.Typer) -> None:
