@@ -64,6 +64,7 @@ from autopilot_cli.secrets import Secrets
 from autopilot_cli.sending.engine import execute_jobs
 
 from .conftest import NOW
+from .helpers import outbox_channels
 
 KNOWLEDGE = Path(__file__).parent.parent / "autopilot_cli" / "templates" / "knowledge.toml"
 CONTROL = "Hi {greeting_name},\n\n{answer}\n\n{signature}"
@@ -305,7 +306,7 @@ def cfg(*, experiment: dict | None = None, **ab) -> object:
     experiment = experiment or {"name": "greeting", "channels": ["whatsapp", "email"], "variants": [
         {"name": "control", "template": CONTROL}, {"name": "warm", "template": WARM}]}
     return config_from_dict({
-        "channels": {n: {"adapter": "outbox", "rate_per_second": 1000} for n in ("whatsapp", "email", "instagram", "linkedin")},
+        "channels": outbox_channels(),
         "experiments": [experiment], "ab": ab,
     })
 

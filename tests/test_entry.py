@@ -127,3 +127,42 @@ def test_console_entry_point_runs_the_full_cli(tmp_path) -> None:
     proc = subprocess.run([sys.executable, "-m", "autopilot_cli", "--db", str(tmp_path / "x.db"), "execute", "--json"],
                           capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 0 and '"sent": 0' in proc.stdout
+
+
+def fast_path_taken(result: subprocess.CompletedProcess) -> bool:
+    """``-X importtime`` lists every module imported: the full CLI imports typer, the fast path never does."""
+    assert "import time:" in result.stderr
+    return " typer" not in result.stderr
+
+
+def test_a_real_idle_execute_from_a_subfolder_takes_the_fast_path_on_the_shops_config(tmp_path) -> None:
+    home = tmp_path / "home"
+    shop = tmp_path / "shop"
+    assert run_cli("init", str(shop), home=home).returncode == 0
+    sub = shop / "inbox"
+    sub.mkdir()
+    args = ["-X", "importtime", "-m", "autopilot_cli", "execute"]
+    env = {**{k: v for k, v in os.environ.items() if k not in ("AUTOPILOT_CONFIG", "AUTOPILOT_DB")},
+           "AUTOPILOT_HOME": str(home)}
+    first = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, timeout=60, cwd=sub)
+    assert first.returncode == 0 and not fast_path_taken(first)  # never validated: a full run
+    second = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, timeout=60, cwd=sub)
+    assert second.returncode == 0 and fast_path_taken(second), second.stderr[-2000:]
+    assert not (home / "autopilot.db").exists()  # both runs used shop/autopilot.db
+
+
+def test_an_idle_execute_reports_a_found_config_that_no_longer_parses(tmp_path) -> None:
+    """Issue 12 item 17: the fast path must not exit 0 in silence on a config that is not TOML any more."""
+    home = tmp_path / "home"
+    shop = tmp_path / "shop"
+    assert run_cli("init", str(shop), home=home).returncode == 0
+    assert run_cli("execute", cwd=shop, home=home).returncode == 0  # validated: the next idle run is a fast one
+    config = shop / "autopilot.toml"
+    config.write_text(config.read_text() + "\n[channels.email\n")
+    result = run_cli("execute", cwd=shop, home=home)
+    assert result.returncode == 3, result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"error: config error in {config.resolve()}: invalid TOML"), line
+    config.write_bytes(b"\xff\xfe not text")
+    result = run_cli("execute", cwd=shop, home=home)
+    assert result.returncode == 3 and "not UTF-8" in result.stderr

@@ -21,6 +21,7 @@ from autopilot_cli.secrets import Secrets
 from autopilot_cli.sending.engine import execute_jobs
 
 from .conftest import NOW
+from .helpers import outbox_config
 
 KNOWLEDGE = Path(__file__).parent.parent / "autopilot_cli" / "templates" / "knowledge.toml"
 
@@ -59,9 +60,7 @@ class FixedRegistry(Registry):
 
 
 def cfg(**sections):
-    sections.setdefault("channels", {name: {"adapter": "outbox", "rate_per_second": 1000}
-                                     for name in ("whatsapp", "email", "instagram", "linkedin")})
-    return config_from_dict(sections)
+    return outbox_config(**sections)
 
 
 def schedule(store, *texts, channel="email", sender="ana@example.org", config=None, minutes_ago=5):

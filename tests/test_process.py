@@ -22,6 +22,7 @@ from autopilot_cli.inbound.ingest import ingest_bytes
 from autopilot_cli.secrets import Secrets
 
 from .conftest import NOW
+from .helpers import ingest_records, message
 
 KNOWLEDGE = Path(__file__).parent.parent / "autopilot_cli" / "templates" / "knowledge.toml"
 
@@ -35,14 +36,11 @@ def services() -> Services:
 
 
 def msg(i: int, text: str, *, channel="email", sender="ana@example.org", minutes_ago=5, **extra) -> dict:
-    return {"channel": channel, "id": f"m{i}", "from": sender, "text": text,
-            "received_at": to_iso(NOW - timedelta(minutes=minutes_ago)), **extra}
+    return message(i, text, channel=channel, sender=sender, minutes_ago=minutes_ago, **extra)
 
 
 def ingest(store, *records, config=None, clock=None):
-    data = b"".join(json.dumps(r).encode() + b"\n" for r in records)
-    return ingest_bytes(store, data, fmt="jsonl", config=config or cfg(), clock=clock or FixedClock(NOW),
-                        secrets=Secrets({}))
+    return ingest_records(store, *records, config=config or cfg(), clock=clock)
 
 
 def run(store, config=None, clock=None, **kw):

@@ -44,6 +44,7 @@ from autopilot_cli.secrets import Secrets
 from autopilot_cli.sending.engine import execute_jobs
 
 from .conftest import NOW
+from .helpers import ingest_records, message, outbox_config
 
 ROOT = Path(__file__).parent.parent
 KNOWLEDGE = ROOT / "autopilot_cli" / "templates" / "knowledge.toml"
@@ -52,10 +53,7 @@ FORCE = {"AUTOPILOT_REVIEW_FORCE_INTERACTIVE": "1", "VISUAL": ""}
 
 
 def cfg(mode: str = "auto", **sections):
-    sections.setdefault("channels", {name: {"adapter": "outbox", "rate_per_second": 1000}
-                                     for name in ("whatsapp", "email", "instagram", "linkedin")})
-    sections.setdefault("autopilot", {"mode": mode})
-    return config_from_dict(sections)
+    return outbox_config(mode, **sections)
 
 
 def config_file(tmp_path: Path, mode: str = "auto", extra: str = "") -> Path:
@@ -70,15 +68,13 @@ def queue(store, *records, config=None, clock=None):
     """Real ingest + process of JSONL records at NOW; returns the process report."""
     config = config or cfg()
     clock = clock or FixedClock(NOW)
-    data = b"".join(json.dumps(r).encode() + b"\n" for r in records)
-    ingest_bytes(store, data, fmt="jsonl", config=config, clock=clock, secrets=Secrets({}))
+    ingest_records(store, *records, config=config, clock=clock)
     return process_events(store, config, clock, Services(drafter=OfflineDrafter(),
                                                          index=KnowledgeIndex.from_file(KNOWLEDGE)))
 
 
 def msg(i, text, channel="email", sender="ana@example.org", minutes_ago=5, **extra) -> dict:
-    return {"channel": channel, "id": f"r{i}", "from": sender, "text": text,
-            "received_at": to_iso(NOW - timedelta(minutes=minutes_ago)), **extra}
+    return message(i, text, channel=channel, sender=sender, minutes_ago=minutes_ago, prefix="r", **extra)
 
 
 def draft_ids(store) -> list[int]:
