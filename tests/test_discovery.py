@@ -169,3 +169,17 @@ def test_every_command_refuses_another_users_config_with_exit_3(runner, tmp_path
     assert not (isolated_home / "autopilot.db").exists()
     status = runner.invoke(app, ["--config", "autopilot.toml", "status", "--json"])
     assert status.exit_code == 0 and json.loads(status.stdout)["config_found_by"] == "--config"
+
+
+def test_status_says_when_the_config_came_from_the_environment(runner, tmp_path, monkeypatch) -> None:
+    shop = tmp_path / "shop"
+    init_shop(runner, shop)
+    runner.invoke(app, ["--config", str(shop / "autopilot.toml"), "ingest", "-"], input="")
+    monkeypatch.setenv("AUTOPILOT_CONFIG", str(shop / "autopilot.toml"))
+    report = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
+    assert (report["config_found_by"], report["config_path"]) == ("$AUTOPILOT_CONFIG",
+                                                                  str((shop / "autopilot.toml").resolve()))
+    other = tmp_path / "other.toml"
+    other.write_text('[database]\npath = "shop/autopilot.db"\n')
+    report = json.loads(runner.invoke(app, ["--config", str(other), "status", "--json"]).stdout)
+    assert (report["config_found_by"], report["config_path"]) == ("--config", str(other.resolve()))

@@ -49,7 +49,11 @@ class Runtime:
     def found_config(self) -> Found:
         """The config file in use and how it was found (looked up once per run)."""
         if self._found is None:
-            self._found = find_config(self.config_path, self.environ)
+            explicit = self.config_path
+            # The --config option reads $AUTOPILOT_CONFIG too (click's envvar): say which it was.
+            if explicit is not None and str(explicit) == self.environ.get("AUTOPILOT_CONFIG"):
+                explicit = None
+            self._found = find_config(explicit, self.environ)
         if self._found.refused:
             raise ConfigError(self._found.refused)
         return self._found
