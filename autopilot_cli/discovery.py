@@ -88,15 +88,21 @@ def find_config(explicit: str | Path | None, environ: Mapping[str, str], cwd: Pa
             uid = os.geteuid()
         for folder in search_folders(here, environ):
             candidate = folder / CONFIG_NAME
-            if candidate.is_file():
-                found = Found(candidate, f"found in {folder}")
+            try:
+                if not candidate.is_file():
+                    continue
                 owner = _foreign_owner(candidate, uid)
-                if owner is not None:
-                    return Found(candidate, found.how, refused=(
-                        f"refusing {candidate}: it belongs to another user (uid {owner}), and a config decides "
-                        "where the database is and where tokens are sent; pass --config to use it anyway"))
-                return found
+            except OSError:  # a folder we may not look into: nothing of ours is there
+                continue
+            refused = None if owner is None else (
+                f"refusing {candidate}: it belongs to another user (uid {owner}), and a config decides "
+                "where the database is and where tokens are sent; pass --config to use it anyway")
+            return Found(candidate, f"found in {folder}", refused)
     candidate = home_dir(environ) / CONFIG_NAME
-    if candidate.is_file():
+    try:
+        at_home = candidate.is_file()
+    except OSError:  # cannot even look into $AUTOPILOT_HOME: loading it names the problem (exit 3)
+        at_home = True
+    if at_home:
         return Found(candidate, "$AUTOPILOT_HOME")
     return Found(None, "defaults")
