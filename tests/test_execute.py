@@ -419,3 +419,15 @@ def test_retry_and_reconcile_refusals_print_a_json_error_object(store, runner, a
     error = json.loads(result.stdout)["error"]
     assert "999" in error["message"] and error["exit_code"] == result.exit_code
     assert result.stderr.startswith("error: ")
+
+
+def test_outbox_file_in_a_folder_that_does_not_exist_yet_is_created(store, tmp_path) -> None:
+    path = tmp_path / "not" / "yet" / "outbox.jsonl"
+    config = cfg(channels={"email": {"adapter": "outbox", "rate_per_second": 1000, "path": str(path)}})
+    [job] = schedule(store, "When are you open?", config=config)
+    clock = FixedClock(NOW + timedelta(minutes=5))
+    report = execute_jobs(store, config, clock, Registry(config, Secrets({}), store.path, clock))
+    assert report.sent == 1 and state(store, job) == "sent"
+    [line] = path.read_text().splitlines()
+    recorded = json.loads(line)
+    assert recorded["channel"] == "email" and recorded["text"] == store.scalar("SELECT text FROM jobs WHERE id = ?", (job,))

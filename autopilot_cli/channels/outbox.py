@@ -54,6 +54,8 @@ class OutboxAdapter:
                 ).rowcount
                 row = conn.execute("SELECT id FROM outbox WHERE send_key = ?", (message.send_key,)).fetchone()
             if self._file is not None and fresh:
+                # A configured folder that does not exist yet is made, not a reason to fail every send.
+                self._file.parent.mkdir(parents=True, exist_ok=True)
                 with self._file.open("a", encoding="utf-8") as out:
                     out.write(json.dumps({"send_key": message.send_key, "channel": message.channel,
                                           "recipient": message.recipient, "text": message.text},
