@@ -12,7 +12,7 @@ figures are in the README. What is measured is what the product does with a mess
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -129,7 +129,18 @@ def test_an_out_of_office_reply_is_not_answered_and_holds_other_replies_until_th
     [draft] = [r[0] for r in store.query("SELECT id FROM drafts WHERE state = 'review'")]
     approved = approve_one(store, config, clock, "ana", draft)
     assert approved.send_at >= "2026-12-14T00:00:00.000Z"
-    assert "contact away until 2026-12-14" in approved.explanation
+    assert "held: contact away until 2026-12-14" in approved.explanation
+    assert "live conversation" not in approved.explanation  # nine days on, it is not one any more
+    # explain names the hold on the held reply, and the reason and the date on the auto-reply itself.
+    [question_id, ooo_id] = [r[0] for r in store.query("SELECT id FROM events ORDER BY received_at")]
+    held = runner.invoke(app, ["--db", store.path, "explain", str(question_id)], env={"COLUMNS": "300"})
+    assert held.exit_code == 0 and "held: contact away until 2026-12-14" in held.output, held.output
+    held_json = json.loads(runner.invoke(app, ["--db", store.path, "explain", str(question_id), "--json"]).stdout)
+    assert "held: contact away until 2026-12-14" in held_json["send_explanation"]
+    skipped = json.loads(runner.invoke(app, ["--db", store.path, "explain", str(ooo_id), "--json"]).stdout)
+    assert skipped["outcome"] == "skipped" and skipped["reasons"] == ["automated", "out_of_office"]
+    [guard] = [c for c in skipped["checks"] if c["name"] == "loop_guard"]
+    assert "contact away until 2026-12-14" in guard["detail"]
     shown = runner.invoke(app, ["--db", store.path, "contacts", "show", "ana@example.org", "--json"])
     assert shown.exit_code == 0 and json.loads(shown.stdout)["away_until"] == "2026-12-14T00:00:00.000Z"
     human = runner.invoke(app, ["--db", store.path, "contacts", "show", "ana@example.org"], env={"COLUMNS": "200"})
@@ -162,3 +173,41 @@ def test_first_lines_alone_send_the_message_to_review_not_to_the_bin(store) -> N
                    Services(drafter=OfflineDrafter(), index=KnowledgeIndex.from_file(knowledge)))
     assert "possible_out_of_office" in json.loads(store.scalar("SELECT reasons FROM drafts"))
     assert store.scalar("SELECT state FROM drafts") == "review"
+
+
+@pytest.mark.parametrize(("asked_ago", "then"), [
+    (timedelta(minutes=10), "then first allowed time"),  # a live conversation before the auto-reply
+    (timedelta(days=2), "then contact has written"),     # an older question: the usual best-hour search
+])
+def test_auto_mode_holds_the_reply_and_the_send_time_check_says_why(store, asked_ago, then) -> None:
+    from autopilot_cli.clock import FixedClock, to_iso
+    from autopilot_cli.config import config_from_dict
+    from autopilot_cli.decide.process import Services, process_events
+    from autopilot_cli.drafting.knowledge import KnowledgeIndex
+    from autopilot_cli.drafting.offline import OfflineDrafter
+    from autopilot_cli.inbound.ingest import ingest_bytes
+    from autopilot_cli.secrets import Secrets
+
+    from .conftest import NOW
+
+    config = config_from_dict({"autopilot": {"mode": "auto"},
+                               "channels": {"email": {"adapter": "outbox", "rate_per_second": 1000}}})
+    clock = FixedClock(NOW)
+    question = {"channel": "email", "id": "q1", "from": "ana@example.org", "text": "Are you open on Saturday?",
+                "received_at": to_iso(NOW - asked_ago)}
+    ingest_bytes(store, json.dumps(question).encode() + b"\n", fmt="jsonl", config=config, clock=clock,
+                 secrets=Secrets({}))
+    ingest_bytes(store, _ooo_email(NOW - timedelta(minutes=5)), fmt="email", config=config, clock=clock,
+                 secrets=Secrets({}))
+    knowledge = Path(__file__).parent.parent / "autopilot_cli" / "templates" / "knowledge.toml"
+    report = process_events(store, config, clock,
+                            Services(drafter=OfflineDrafter(), index=KnowledgeIndex.from_file(knowledge)))
+    outcomes = {d.external_id: (d.outcome, d.reasons, d.send_at) for d in report.decisions}
+    assert outcomes["ooo-1@example.org"][:2] == ("skipped", ["automated", "out_of_office"])
+    outcome, _, send_at = outcomes["q1"]
+    assert outcome == "auto_scheduled" and send_at is not None and send_at >= "2026-12-14T00:00:00.000Z"
+    assert store.scalar("SELECT send_at FROM jobs") >= "2026-12-14T00:00:00.000Z"
+    checks = json.loads(store.scalar("SELECT checks FROM decisions d JOIN events e ON e.id = d.event_id "
+                                     "WHERE e.external_id = 'q1'"))
+    [timing] = [c for c in checks if c["name"] == "send_time"]
+    assert "held: contact away until 2026-12-14" in timing["detail"] and then in timing["detail"], timing

@@ -167,7 +167,7 @@ def test_automated_and_own_messages_are_skipped(store) -> None:
     ingest_bytes(store, email, fmt="email", config=config, clock=FixedClock(NOW), secrets=Secrets({}))
     report = run(store, config)
     assert {d.external_id: d.reasons for d in report.decisions} == {
-        "m1": ["automated", "own_address"], "ooo@x": ["automated"],
+        "m1": ["automated", "own_address"], "ooo@x": ["automated", "out_of_office"],
     }
     assert report.skipped == 2 and store.scalar("SELECT count(*) FROM drafts") == 0
 

@@ -105,8 +105,18 @@ def history(conn: sqlite3.Connection, event: sqlite3.Row, limit: int) -> list[Hi
 def _loop_guard(conn: sqlite3.Connection, ctx: Context, event: sqlite3.Row, plan: Plan) -> bool:
     """True when the event is skipped here."""
     if event["automated"]:
-        plan.check("loop_guard", "fail", f"automated message ({event['automated_reason'] or 'marked automated'})")
-        plan.finish("skipped", "automated")
+        detail = f"automated message ({event['automated_reason'] or 'marked automated'})"
+        metadata = metadata_of(event["metadata"])
+        if not metadata.get("out_of_office"):
+            plan.check("loop_guard", "fail", detail)
+            plan.finish("skipped", "automated")
+            return True
+        # An out-of-office reply: say what it changed for the contact (ingest recorded the date).
+        away = metadata.get("away_until")
+        held = (f"contact away until {str(away)[:10]}: replies to them are held until then" if away
+                else "no return date given: nothing held")
+        plan.check("loop_guard", "fail", f"{detail}; out-of-office reply, {held}")
+        plan.finish("skipped", "automated", "out_of_office")
         return True
     if event["sender"].casefold() in ctx.own_addresses:
         plan.check("loop_guard", "fail", "sent from one of our own addresses")

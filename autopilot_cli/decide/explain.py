@@ -38,6 +38,8 @@ class Explanation(BaseModel):
     job_id: int | None = None
     job_state: str | None = None
     send_at: str | None = None
+    send_explanation: str | None = None
+    """Why the job sends then (hours, gaps, holds such as "contact away until …"); null without a job."""
     sent_text: str | None = None
     """What was sent (null until the job is sent)."""
     sent_at: str | None = None
@@ -81,6 +83,7 @@ def explain_event(store: Store, event_id: int) -> Explanation:
     if result.job_id is not None:
         job = store.query("SELECT * FROM jobs WHERE id = ?", (result.job_id,))[0]
         result.job_state, result.send_at = job["state"], job["send_at"]
+        result.send_explanation = job["explanation"]
         result.provider_message_id, result.delivery_status = job["provider_message_id"], job["delivery_status"]
         if job["state"] == "sent":
             result.sent_text, result.sent_at = job["text"], job["sent_at"]

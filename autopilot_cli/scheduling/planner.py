@@ -208,13 +208,13 @@ def plan_send_time(
     if prefs.dnd_until is not None and math.ceil(prefs.dnd_until.timestamp()) > lower:
         lower = math.ceil(prefs.dnd_until.timestamp())
         held = f"do not disturb until {prefs.dnd_until.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC"
-    horizon_from = now_s
+    horizon_from, away_held = now_s, False
     if prefs.away_until is not None and math.ceil(prefs.away_until.timestamp()) > lower:
         lower = math.ceil(prefs.away_until.timestamp())
         held = f"contact away until {prefs.away_until.astimezone(timezone.utc):%Y-%m-%d} (their out-of-office reply)"
         # The contact said when they are back: the reply waits for that, however far, then gets
         # the usual week to find a good hour (a DND, set by us, keeps the horizon from now).
-        horizon_from = lower
+        horizon_from, away_held = lower, True
     upper = horizon_from + int(rules.horizon.total_seconds())
     closes = None if window_closes is None else math.floor(window_closes.timestamp())
     if closes is not None:
@@ -232,6 +232,7 @@ def plan_send_time(
     allowed = f"allowed {format_days(days)} {format_hours(hours)} {zone_name(tz)}"
     if prefs.quiet is not None:
         allowed += f", quiet {format_hours(prefs.quiet)}"
+    hours_text = allowed
     if held:
         allowed += f", {held}"
     window = f"{label} window, which closes {_utc_label(closes)}" if closes is not None else ""
@@ -243,7 +244,11 @@ def plan_send_time(
                               f"timezone: {tz_source}", "no_allowed_slot", live)
     start, end, slot = found
     send = start + min(_jitter(seed, rules.jitter_seconds), end - 1 - start)
-    if live and start == lower:
+    if away_held:
+        # Held for the contact's return: no longer a live conversation, whenever they last wrote.
+        then = "first allowed time" if live else _pattern(slot, counts, channel_profile, label)
+        why = f"held: {held}; then {then} ({hours_text})"
+    elif live and start == lower:
         age = max(0, int((now - received_at).total_seconds()) // 60)
         why = (f"live conversation (last message {age} min ago): reply soon, "
                f"{held or f'{min_delay.total_seconds():g} s minimum delay'} + {send - start} s jitter")

@@ -61,6 +61,9 @@ def _render(result: Explanation) -> None:
         if result.delivery_status:
             line += f", {safe_line(result.delivery_status)}"
         out.print(line)
+        if result.send_explanation:
+            # Why then: the planner's one line (send hours, gaps, holds such as a contact's away date).
+            out.print(f"  why then: {safe_line(result.send_explanation, TEXT_LIMIT)}")
     if result.sent_text is not None and result.sent_differs:
         same = " (the approved text)" if result.sent_text == result.approved_text else ""
         out.print(_panel(result.sent_text, f"sent text{same}"))
