@@ -431,3 +431,18 @@ def test_outbox_file_in_a_folder_that_does_not_exist_yet_is_created(store, tmp_p
     [line] = path.read_text().splitlines()
     recorded = json.loads(line)
     assert recorded["channel"] == "email" and recorded["text"] == store.scalar("SELECT text FROM jobs WHERE id = ?", (job,))
+
+
+def test_channels_lists_each_expected_secret_and_whether_it_is_set(store, runner, tmp_path, monkeypatch) -> None:
+    """channel_credentials is read, not only written: which variable each channel expects, set or not."""
+    monkeypatch.setenv("WA_TOKEN_SET", "x" * 20)
+    conf = tmp_path / "wa.toml"
+    conf.write_text('[channels.whatsapp]\nadapter = "whatsapp"\nphone_number_id = "1064"\ntoken_env = "WA_TOKEN_SET"\n'
+                    'app_secret_env = "WA_SECRET_UNSET"\n')
+    result = runner.invoke(app, ["--db", store.path, "--config", str(conf), "channels", "--json"])
+    assert result.exit_code == 0, result.output
+    [whatsapp] = [row for row in json.loads(result.stdout) if row["channel"] == "whatsapp"]
+    assert {(c["purpose"], c["env_var"], c["set"]) for c in whatsapp["credentials"]} >= {
+        ("token", "WA_TOKEN_SET", True), ("app_secret", "WA_SECRET_UNSET", False)}
+    assert "x" * 20 not in result.stdout  # names, never values
+    assert store.scalar("SELECT count(*) FROM channel_credentials WHERE env_var = 'WA_TOKEN_SET'") == 1

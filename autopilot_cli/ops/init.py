@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from ..clock import Clock, to_iso
 from ..config import Config, load_config
+from ..db.channel_state import replace_credential_references
 from ..db.connection import Store
 from ..db.migrations import open_store
 from ..errors import AutopilotError
@@ -80,13 +81,7 @@ def credential_references(config: Config) -> list[tuple[str, str, str]]:
 
 def record_credential_references(store: Store, config: Config, clock: Clock) -> None:
     """Keep ``channel_credentials`` in step with the config: names of variables, never values."""
-    now = to_iso(clock.now())
-    with store.transaction() as conn:
-        conn.execute("DELETE FROM channel_credentials")
-        conn.executemany(
-            "INSERT INTO channel_credentials (channel, purpose, env_var, updated_at) VALUES (?, ?, ?, ?)",
-            [(*ref, now) for ref in credential_references(config)],
-        )
+    replace_credential_references(store, credential_references(config), to_iso(clock.now()))
 
 
 def init_directory(directory: Path, clock: Clock, *, mode: str = "one_click", force: bool = False) -> InitReport:

@@ -46,6 +46,7 @@ from ..channels.policy import POLICIES
 from ..channels.registry import Registry
 from ..clock import Clock, to_iso
 from ..config import Config
+from ..db.channel_state import paused_channels
 from ..db.connection import Store
 from ..inbound.statuses import adopt_statuses
 from .checks import Skip, new_message_id, outgoing, skip_reason
@@ -235,8 +236,7 @@ class Executor:
                     # against --limit, which bounds sends.
                     self._expired.append(JobResult(job_id=row["id"], channel=row["channel"],
                                                    outcome="needs_reconcile", error=error))
-            for row in conn.execute("SELECT channel, reason FROM channel_state WHERE paused_at IS NOT NULL"):
-                self.paused[row["channel"]] = row["reason"] or ""
+            self.paused.update(paused_channels(conn))
 
     def claim(self) -> dict[str, list[dict]]:
         now = self._now()
@@ -438,8 +438,7 @@ class Executor:
                 for result in self._expired:
                     self._add(result)
             else:
-                for row in self.store.query("SELECT channel, reason FROM channel_state WHERE paused_at IS NOT NULL"):
-                    self.paused[row[0]] = row[1] or ""
+                self.paused.update(paused_channels(self.store.conn))
         finally:
             try:
                 await self.registry.aclose()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 import typer
 from rich.table import Table
 
@@ -22,23 +20,10 @@ def register(app: typer.Typer) -> None:
         """
         if ctx.invoked_subcommand is not None:
             return
-        from ...channels.registry import Registry
+        from ...ops.channels import channel_overview
 
         rt = runtime(ctx)
-        config, store = rt.config(), rt.store()
-        paused = {r["channel"]: r["reason"] for r in store.query(
-            "SELECT channel, reason FROM channel_state WHERE paused_at IS NOT NULL")}
-        registry = Registry(config, rt.secrets(), store.path, rt.clock)
-        rows = []
-        for name, adapter in registry.all().items():
-            rows.append({
-                "channel": name,
-                "adapter": config.channels[name].adapter if name in config.channels else None,
-                "mode": config.mode_for(name),
-                "capabilities": asdict(adapter.capabilities) if adapter else None,
-                "health": adapter.health() if adapter else {"ready": False, "problem": "not configured"},
-                "paused": paused.get(name),
-            })
+        rows = channel_overview(rt.store(), rt.config(), rt.secrets(), rt.clock)
         if as_json:
             print_json(rows)
             return

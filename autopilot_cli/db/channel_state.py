@@ -1,0 +1,33 @@
+"""The ``channel_state`` and ``channel_credentials`` tables: paused channels, and which secret each
+channel's config names (variable names only, never values)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from .connection import Store
+
+
+def paused_channels(conn: sqlite3.Connection) -> dict[str, str]:
+    """Paused channel → the reason recorded when it was paused ("" when none was)."""
+    return {row[0]: row[1] or "" for row in conn.execute(
+        "SELECT channel, reason FROM channel_state WHERE paused_at IS NOT NULL")}
+
+
+def replace_credential_references(store: Store, refs: list[tuple[str, str, str]], at: str) -> None:
+    """Make ``channel_credentials`` exactly ``refs`` — (channel, purpose, variable) — in one transaction."""
+    with store.transaction() as conn:
+        conn.execute("DELETE FROM channel_credentials")
+        conn.executemany(
+            "INSERT INTO channel_credentials (channel, purpose, env_var, updated_at) VALUES (?, ?, ?, ?)",
+            [(*ref, at) for ref in refs],
+        )
+
+
+def credential_references(conn: sqlite3.Connection) -> dict[str, list[tuple[str, str]]]:
+    """Channel → [(purpose, variable)] as last recorded."""
+    refs: dict[str, list[tuple[str, str]]] = {}
+    for channel, purpose, env_var in conn.execute(
+            "SELECT channel, purpose, env_var FROM channel_credentials ORDER BY channel, purpose"):
+        refs.setdefault(channel, []).append((purpose, env_var))
+    return refs
