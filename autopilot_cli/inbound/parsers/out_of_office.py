@@ -27,7 +27,7 @@ _REPLY_PREFIX = re.compile(r"^\s*(re|aw|sv|antw|r|rif|res|fwd?|wg|tr|rv|enc)\s*(
 _SUBJECT = re.compile(
     r"^\s*(?:auto\s*:|"  # Lotus Notes: "AUTO: Jane is out of the office"
     r"(?:out\s+of\s+(?:the\s+)?office|ooo\b|automatic\s+reply|auto[\s-]?reply|autoreply|auto[\s-]?response|"
-    r"away\s*:|vacation\s+reply|on\s+vacation|"
+    r"away\s*:|vacation\s+reply|on\s+(?:vacation|holiday|leave)\b|"
     r"abwesenheitsnotiz|automatische\s+antwort|abwesend\s*:|"
     r"r[ée]ponse\s+automatique|absence\s+du\s+bureau|message\s+d'absence|absent(?:e|\(e\))?\s*:|absence\b|"
     r"respuesta\s+autom[áa]tica|fuera\s+de\s+(?:la\s+)?oficina|ausente\s*:|"
@@ -47,14 +47,14 @@ _FIRST_LINES = re.compile(
     r"(?:\b(?:i\s+am|i'm|i’m|i\s+will\s+be|i'll\s+be)\s+(?:currently\s+|now\s+)?(?:\w+\s+){0,2}" + _AWAY +
     r"|\bour\s+office\s+is\s+closed\s+until"
     r"|\bthis\s+is\s+an\s+automatic\s+reply"
-    r"|\bich\s+bin\s+(?:derzeit\s+|zurzeit\s+|momentan\s+)?(?:[^.]{0,40}\s)?(?:nicht\s+im\s+b[üu]ro|abwesend|"
+    r"|\bich\s+bin\s+(?:derzeit\s+|zurzeit\s+|momentan\s+)?(?:(?:[^.]|(?<=\d)\.){0,40}\s)?(?:nicht\s+im\s+b[üu]ro|abwesend|"
     r"im\s+urlaub|au[ßs]er\s+haus|nicht\s+erreichbar|wieder\s+im\s+b[üu]ro)"
-    r"|\bich\s+befinde\s+mich\s+(?:[^.]{0,40}\s)?in\s+(?:elternzeit|urlaub)"
+    r"|\bich\s+befinde\s+mich\s+(?:(?:[^.]|(?<=\d)\.){0,40}\s)?in\s+(?:elternzeit|urlaub)"
     r"|\bje\s+(?:suis|serai)\s+(?:actuellement\s+)?(?:absente?|en\s+cong[ée]s?|en\s+vacances|en\s+d[ée]placement)"
     r"|\b(?:estoy|estar[ée]|me\s+encuentro)\s+(?:de\s+vacaciones|de\s+baja|fuera\s+de\s+(?:la\s+)?oficina|ausente)"
     r"|\b(?:estou|estarei)\s+(?:de\s+f[ée]rias|de\s+licen[çc]a|fora\s+do\s+escrit[óo]rio|ausente)"
     r"|\bsono\s+(?:in\s+ferie|fuori\s+(?:ufficio|sede)|assente|in\s+viaggio)"
-    r"|\bik\s+ben\s+(?:momenteel\s+|tot\s+[^.]{1,20}\s)?(?:afwezig|met\s+vakantie|op\s+vakantie|niet\s+aanwezig|"
+    r"|\bik\s+ben\s+(?:momenteel\s+|tot\s+(?:[^.]|(?<=\d)\.){1,20}\s)?(?:afwezig|met\s+vakantie|op\s+vakantie|niet\s+aanwezig|"
     r"niet\s+op\s+kantoor))",
     re.I,
 )
@@ -85,12 +85,13 @@ _WEEKDAY = (r"(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|montag|dienstag|mitt
 _UNTIL = (r"(?:until|till|til|through|thru|returning(?:\s+on)?|return(?:ing)?\s+on|back\s+(?:in\s+the\s+office\s+)?on|"
           r"back\s+in\s+the\s+office\s+on|will\s+not\s+return\s+until|"
           r"bis(?:\s+zum|\s+einschlie[ßs]lich)?|ab(?:\s+dem)?|am|jusqu'au|jusqu’au|au|le|hasta\s+el|volver[ée]\s+el|el|"
-          r"até(?:\s+ao)?|a|fino\s+al|il|tot(?:\s+en\s+met)?|vanaf|returning|regresso|rientrer[òo]\s+in\s+ufficio\s+il|"
+          r"até(?:\s+ao)?|a|fino\s+al|il|tot(?:\s+en\s+met)?|vanaf|returning|regresso|retorno|to|al|reopen(?:s|ing)?(?:\s+on)?|rientrer[òo]\s+in\s+ufficio\s+il|"
           r"back\s+on)")
-_ENGLISH_CUE = re.compile(r"^(?:until|till|til|through|thru|return|back|will)", re.I)
+_COMMON_WORD_CUES = frozenset({"am", "ab", "a", "au", "le", "el", "il", "al", "to"})
+_ENGLISH_CUE = re.compile(r"^(?:until|till|til|through|thru|return|back|will|to\b|reopen)", re.I)
 _NUMERIC = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b|\b(\d{1,2})([./-])(\d{1,2})(?:\5(\d{2,4}))?\b")
 _WORDS = re.compile(
-    rf"\b(?:{_WEEKDAY},?\s+)?(?:(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th|\.|er)?\s+(?:of\s+|de\s+)?({_MONTH})\b\.?"
+    rf"\b(?:{_WEEKDAY},?\s+(?:den\s+)?)?(?:(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th|\.|er)?\s+(?:of\s+|de\s+)?({_MONTH})\b\.?"
     rf"(?:\s+(?:de\s+)?(\d{{4}}))?|({_MONTH})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}}))?)",
     re.I,
 )
@@ -117,6 +118,10 @@ def detect_out_of_office(subject: str | None, text: str, received_at: datetime) 
     marker, certain = None, False
     if subject and not _REPLY_PREFIX.match(subject) and _SUBJECT.match(subject):
         marker, certain = f"out of office (subject: {subject[:60]})", True
+        if _QUESTION.search(first):
+            # An auto-reply asks us nothing; a customer whose subject reads like one ("Out of office
+            # hours support", "OOO") and who asks a question is answered — after a person looked.
+            marker, certain = f"{marker}, but the text asks a question", False
     else:
         found = _FIRST_LINES.search(first)
         # The away statement opens the message (after a greeting or a thanks at most): a customer
@@ -129,6 +134,7 @@ def detect_out_of_office(subject: str | None, text: str, received_at: datetime) 
     return OutOfOffice(marker=marker, away_until=return_date(lead, received_at), certain=certain)
 
 
+_QUESTION = re.compile(r"[?¿]")
 _REQUEST = re.compile(r"\b(?:please|pls|bitte|don't|do\s+not|can|could|would|s'il\s+vous\s+pla[iî]t|por\s+favor|"
                       r"per\s+favore|alstublieft)\b|\?", re.I)
 
@@ -144,17 +150,20 @@ def return_date(text: str, received_at: datetime) -> date | None:
     anchor = received_at.date()
     for cue in re.finditer(rf"\b{_UNTIL}(?=\s)", text, re.I):
         window = text[cue.end(): cue.end() + 45]
+        # A cue that is also a common word ("am", "a", "le", "to", "al") counts only right before the
+        # date ("am 10.12.", "to 4 January"): English "I am away from 21 December" names no return.
+        gap = 2 if cue.group(0).lower() in _COMMON_WORD_CUES else 12
         # 01/04/2027 after "until" is 4 January (US order); after "jusqu'au", "bis", "hasta" … 1 April.
-        found = _first_date(window, anchor, month_first=bool(_ENGLISH_CUE.match(cue.group(0))))
+        found = _first_date(window, anchor, month_first=bool(_ENGLISH_CUE.match(cue.group(0))), gap=gap)
         if found is not None:
             return found
     return None
 
 
-def _first_date(window: str, anchor: date, *, month_first: bool) -> date | None:
+def _first_date(window: str, anchor: date, *, month_first: bool, gap: int) -> date | None:
     words, numeric = _WORDS.search(window), _NUMERIC.search(window)
     best = min((m for m in (words, numeric) if m is not None), key=lambda m: m.start(), default=None)
-    if best is None or best.start() > 12:
+    if best is None or best.start() > gap:
         return None
     try:
         if best is words:
