@@ -49,7 +49,8 @@ def measure(cases: list[dict]) -> dict[str, float]:
 
 
 def test_the_labelled_sets_are_big_enough_and_balanced() -> None:
-    cases = load("cases.jsonl") + load("holdout.jsonl")
+    cases = [case for name in FLOORS for case in load(name)]
+    assert sorted(FLOORS) == sorted(path.name for path in SETS.glob("*.jsonl"))  # every set is measured
     assert len(cases) >= 150
     positives = sum(c["ooo"] for c in cases)
     assert 0.35 < positives / len(cases) < 0.65
@@ -57,14 +58,18 @@ def test_the_labelled_sets_are_big_enough_and_balanced() -> None:
 
 
 # Floors per set, from what each measured (precision, recall, return dates, share of all cases that are
-# customers sent to review). The first two sets were written with the rules; second_author.jsonl was
-# written afterwards by someone else, blind to the rules, and first measured precision 0.825, recall
-# 0.917, dates 0.81: the rules were then generalised once (a question in the text sends a matching
-# subject to review, range ends "to"/"al", dotted German dates) and it measures 0.971 / 0.944 / 1.00.
+# customers sent to review). cases/holdout were written with the first rules (the holdout first run
+# once they were done). second_author.jsonl was written afterwards by another engineer from how
+# auto-replies and customers write (having read the rules, without running them); it first measured
+# precision 0.825, recall 0.917, dates 0.81, the rules were generalised once (a question in the text
+# sends an auto-reply-like subject to review; range ends "to"/"al"; dotted German dates; common-word
+# cues only right before a date) and it measures 0.971 / 0.944 / 1.00. final_holdout.jsonl was written
+# after that change and run once, untuned: 0.923 / 0.923 / 1.00, 4 customers of 46 cases to review.
 FLOORS = {
     "cases.jsonl": (1.0, 0.97, 0.97, 0.10),
     "holdout.jsonl": (1.0, 0.97, 0.97, 0.10),
     "second_author.jsonl": (0.97, 0.94, 0.97, 0.15),
+    "final_holdout.jsonl": (0.92, 0.92, 0.97, 0.10),
 }
 
 
