@@ -32,16 +32,17 @@ from typing import Any
 
 import httpx
 
-from ..secrets import redact_secret
-from .base import REQUEST_WRITTEN, HttpOptions, Outcome, SendResult
+from ..secrets import Redactor
+from .base import MAX_ERROR_CHARS, REQUEST_WRITTEN, HttpOptions, Outcome, SendResult
 
-MAX_ERROR_CHARS = 500
+SCAN_CHARS = 1_000_000
+"""How much of an error body is read for its message: far more than is kept, so that no cut is
+made before redaction close to what is kept (a cut token would no longer match its spellings)."""
 
 
 def redact(text: str, secret: str | None) -> str:
-    """``text`` with ``secret`` replaced, and cut to a readable length."""
-    text = redact_secret(text, secret)
-    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
+    """``text`` with every spelling of ``secret`` replaced, then cut to a readable length."""
+    return Redactor([secret]).clip(text, MAX_ERROR_CHARS)
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -106,7 +107,8 @@ def json_body(response: httpx.Response) -> Any:
 
 
 def short_text(response: httpx.Response) -> str:
-    return " ".join(response.text.split())[:200]
+    """The body on one line, not yet cut: ``redact`` cuts it, after the secrets are out."""
+    return " ".join(response.text[:SCAN_CHARS].split())
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Protocol
 
+MAX_ERROR_CHARS = 500
+"""How much of a provider's error text is kept (after redaction)."""
+
 REQUEST_WRITTEN: ContextVar[Callable[[], None] | None] = ContextVar("REQUEST_WRITTEN", default=None)
 """Set by the engine around one ``send``: an adapter that can tell calls it once the request has been
 written to the connection (the rate limiter counts from then); the engine calls it when ``send`` returns."""

@@ -12,7 +12,7 @@ from typing import Any
 from ..clock import Clock
 from ..config import Config
 from ..inbound.records import CHANNELS
-from ..secrets import Secrets
+from ..secrets import Redactor, Secrets, secret_env_names
 from .base import Adapter, HttpOptions
 
 HttpFactory = Callable[[str], Any]
@@ -56,10 +56,15 @@ def build_adapter(channel: str, config: Config, secrets: Secrets, db_path: str, 
 class Registry:
     """Adapters built on first use, one per channel per run."""
 
+    redactor: Redactor = Redactor()
+    """Cleans provider text of every secret the config names (tokens, app secrets, SMTP passwords,
+    the unsubscribe key …), not only the sending channel's own: a provider may echo any of them."""
+
     def __init__(self, config: Config, secrets: Secrets, db_path: str, clock: Clock,
                  http_factory: HttpFactory | None = None) -> None:
         self._args = (config, secrets, db_path, clock, http_factory)
         self._adapters: dict[str, Adapter | None] = {}
+        self.redactor = secrets.redactor(secret_env_names(config))
 
     def get(self, channel: str) -> Adapter | None:
         if channel not in self._adapters:

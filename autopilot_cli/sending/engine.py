@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import random
@@ -41,7 +42,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
 
-from ..channels.base import REQUEST_WRITTEN, Adapter, Outcome, Outgoing, SendResult
+from ..channels.base import MAX_ERROR_CHARS, REQUEST_WRITTEN, Adapter, Outcome, Outgoing, SendResult
 from ..channels.policy import POLICIES
 from ..channels.registry import Registry
 from ..clock import Clock, to_iso
@@ -379,12 +380,24 @@ class Executor:
         written = await bucket.take()
         token = REQUEST_WRITTEN.set(written)  # this task's own context: gather runs each send as a task
         try:
-            return await adapter.send(message)
+            result = await adapter.send(message)
         except Exception as exc:  # an adapter bug: after the request may have left, so ambiguous
-            return SendResult(Outcome.AMBIGUOUS, error=f"adapter error {type(exc).__name__}: {exc}")
+            result = SendResult(Outcome.AMBIGUOUS, error=f"adapter error {type(exc).__name__}: {exc}")
         finally:
             written()
             REQUEST_WRITTEN.reset(token)
+        return self._redacted(result)
+
+    def _redacted(self, result: SendResult) -> SendResult:
+        """The one place provider text leaves the adapters: every secret the config names, in every
+        spelling, is removed from it before it is stored (jobs, channel_state), reported or printed."""
+        redact = self.registry.redactor
+        if not redact:
+            return result
+        return dataclasses.replace(
+            result, error=None if result.error is None else redact.clip(result.error, MAX_ERROR_CHARS),
+            error_code=None if result.error_code is None else redact(result.error_code),
+            provider_message_id=None if result.provider_message_id is None else redact(result.provider_message_id))
 
     def _waves(self, channel: str, jobs: list[dict], size: int) -> list[list[dict]]:
         """Jobs in send order, cut into waves; with a recipient gap, one job per recipient per wave
