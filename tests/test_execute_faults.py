@@ -714,7 +714,10 @@ def test_disk_full_rolls_back_and_a_later_run_sends_every_job_once(tmp_path: Pat
 def test_disk_full_in_the_cli_exits_4_with_one_line(rig: Rig) -> None:
     ids = make_jobs(rig.db, 40)
     full = rig.run(wrapped=True, FAULT_MAX_PAGE_COUNT="1")  # 1 = no more pages than the file has
-    assert full.code == 4 and full.stdout == ""
+    assert full.code == 4
+    # execute --json answers a refusal with the JSON error object too (issue 12 item 17)
+    assert json.loads(full.stdout)["error"] == {"code": "database_full", "message": full.stderr.strip()[7:],
+                                                "exit_code": 4}
     assert full.stderr.count("\n") == 1 and full.stderr.startswith("error: database ")
     assert "is full" in full.stderr and "rolled back" in full.stderr
     at_failure = rig.states()

@@ -348,7 +348,7 @@ class Executor:
             return self._finish_in(conn, job, "skipped", "skipped", f"window closed: {result.error}",
                                    draft_to_review="window_closed", **kw)
         if result.outcome is Outcome.PAUSED:
-            self._pause_in(conn, job["channel"], result.error or "channel paused")
+            self._pause_in(conn, job["channel"], pause_reason(result))
             # Not an attempt that counts: the channel refused everything.
             return self._finish_in(conn, job, "retry_wait", "deferred", f"channel paused: {result.error}",
                                    uncount=True, **kw)
@@ -462,6 +462,17 @@ class Executor:
                                       for channel in self.report.paused_channels}
         self.report.busy_channels = sorted(self.busy)
         return self.report
+
+
+def pause_reason(result: SendResult) -> str:
+    """Why the channel stopped, as the operator needs it: the adapter's words ("access token missing:
+    environment variable WA_TOKEN is not set", "access token expired or invalid: …") and the
+    provider's own code when it gave one (Graph 190, SMTP 535, HTTP 403), to look up in its docs."""
+    reason = result.error or "the provider refused every send"
+    code = result.error_code or ""
+    if code.removeprefix("http_").isdigit() and f"(#{code})" not in reason:
+        reason = f"{reason} (provider code {code})"
+    return reason
 
 
 def execute_jobs(store: Store, config: Config, clock: Clock, registry: Registry, *,

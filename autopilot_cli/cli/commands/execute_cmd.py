@@ -6,9 +6,17 @@ import sys
 
 import typer
 
-from ...errors import EXIT_SEND_PROBLEMS
+from ...errors import EXIT_SEND_PROBLEMS, EXIT_USAGE
 from ..render import console, json_errors, print_json, safe, safe_line
 from ._shared import actor, json_option, runtime
+
+
+def _usage(as_json: bool, message: str) -> typer.BadParameter:
+    """A usage refusal (exit 2); with ``--json`` it is also a JSON error object on stdout, as every
+    other refusal of these commands is, so a script never reads an empty stdout."""
+    if as_json:
+        print_json({"error": {"code": "usage_error", "message": message, "exit_code": EXIT_USAGE}})
+    return typer.BadParameter(message)
 
 
 def register(app: typer.Typer) -> None:
@@ -29,38 +37,40 @@ def register(app: typer.Typer) -> None:
         from ...channels.registry import Registry
         from ...sending.engine import execute_jobs
 
-        rt = runtime(ctx)
-        config, store, secrets = rt.config(), rt.store(), rt.secrets()
-        if config.source is not None:
-            from pathlib import Path
-
-            from ...db.config_checks import record_valid_config
-
-            record_valid_config(store, Path(config.source), rt.clock)
-        registry = Registry(config, secrets, store.path, rt.clock)
-        unsubscribe_link = None
-        if config.server.public_url or config.server.unsubscribe_secret_env:
-            from ...contacts.unsubscribe import check_unsubscribe_settings, unsubscribe_url
-
-            check_unsubscribe_settings(config, secrets)  # fail now, with a clear message
-            unsubscribe_link = lambda contact_id, channel: unsubscribe_url(  # noqa: E731
-                config, secrets, contact_id, channel, rt.clock.now())
         interactive = sys.stdout.isatty() and not as_json
-        progress = None
-        bar = None
-        if interactive:
-            from rich.progress import Progress
+        # A refusal (config, database, unsubscribe settings) is also a JSON error object with --json.
+        with json_errors(as_json):
+            rt = runtime(ctx)
+            config, store, secrets = rt.config(), rt.store(), rt.secrets()
+            if config.source is not None:
+                from pathlib import Path
 
-            bar = Progress(transient=True, console=console())
-            task = bar.add_task("sending", total=None)
-            bar.start()
-            progress = lambda _result: bar.advance(task)  # noqa: E731
-        try:
-            report = execute_jobs(store, config, rt.clock, registry, limit=limit, progress=progress,
-                                  unsubscribe_link=unsubscribe_link)
-        finally:
-            if bar is not None:
-                bar.stop()
+                from ...db.config_checks import record_valid_config
+
+                record_valid_config(store, Path(config.source), rt.clock)
+            registry = Registry(config, secrets, store.path, rt.clock)
+            unsubscribe_link = None
+            if config.server.public_url or config.server.unsubscribe_secret_env:
+                from ...contacts.unsubscribe import check_unsubscribe_settings, unsubscribe_url
+
+                check_unsubscribe_settings(config, secrets)  # fail now, with a clear message
+                unsubscribe_link = lambda contact_id, channel: unsubscribe_url(  # noqa: E731
+                    config, secrets, contact_id, channel, rt.clock.now())
+            progress = None
+            bar = None
+            if interactive:
+                from rich.progress import Progress
+
+                bar = Progress(transient=True, console=console())
+                task = bar.add_task("sending", total=None)
+                bar.start()
+                progress = lambda _result: bar.advance(task)  # noqa: E731
+            try:
+                report = execute_jobs(store, config, rt.clock, registry, limit=limit, progress=progress,
+                                      unsubscribe_link=unsubscribe_link)
+            finally:
+                if bar is not None:
+                    bar.stop()
         if as_json:
             print_json(report.model_dump(mode="json"))
         elif interactive or report.has_problems:
@@ -97,7 +107,7 @@ def register(app: typer.Typer) -> None:
         chosen = [name for name, flag in (("sent", sent), ("resend", resend), ("cancel", cancel)) if flag]
         if not jobs:
             if chosen:
-                raise typer.BadParameter("name the job ids to reconcile")
+                raise _usage(as_json, "name the job ids to reconcile")
             with json_errors(as_json):
                 pending = jobs_needing_reconcile(rt.store())
             if as_json:
@@ -109,7 +119,7 @@ def register(app: typer.Typer) -> None:
                 out.print(f"  job {job['id']} {safe(job['channel'])} → {safe(job['recipient'])}: {safe(job['error'] or '')}")
             return
         if len(chosen) != 1:
-            raise typer.BadParameter("choose exactly one of --sent, --resend, --cancel")
+            raise _usage(as_json, "choose exactly one of --sent, --resend, --cancel")
         with json_errors(as_json):
             changes = reconcile(rt.store(), rt.clock, actor(), jobs, chosen[0], provider_id)
         if as_json:
@@ -133,9 +143,9 @@ def register(app: typer.Typer) -> None:
 
         rt = runtime(ctx)
         if jobs and failed:
-            raise typer.BadParameter("give job ids or --failed, not both")
+            raise _usage(as_json, "give job ids or --failed, not both")
         if not jobs and not failed:
-            raise typer.BadParameter("give job ids, or --failed for every failed job")
+            raise _usage(as_json, "give job ids, or --failed for every failed job")
         with json_errors(as_json):
             changes = retry(rt.store(), rt.clock, actor(), None if failed else jobs)
         if as_json:
