@@ -9,12 +9,12 @@ them once dealt with; ``status`` counts them. All the table's SQL lives here.
 from __future__ import annotations
 
 import hashlib
-import json
 import sqlite3
 
 from pydantic import BaseModel
 
 from ..clock import Clock, to_iso
+from . import audit
 from .connection import Store
 
 REASON_KEEP_CHARS = 300
@@ -90,9 +90,6 @@ def clear_rejects(store: Store, clock: Clock, actor: str, ids: list[int] | None 
                     cleared.append(int(row[0]))
         cleared.sort()
         if cleared:
-            conn.execute(
-                "INSERT INTO audit_log (at, actor, action, object_type, object_id, detail) "
-                "VALUES (?, ?, 'rejects:clear', 'reject', NULL, ?)",
-                (now, actor, json.dumps({"count": len(cleared), "ids": cleared if ids is not None else "all"})),
-            )
+            audit.record(conn, at=now, actor=actor, action="rejects:clear", object_type="reject", object_id=None,
+                         detail={"count": len(cleared), "ids": cleared if ids is not None else "all"})
     return cleared
