@@ -31,3 +31,16 @@ def credential_references(conn: sqlite3.Connection) -> dict[str, list[tuple[str,
             "SELECT channel, purpose, env_var FROM channel_credentials ORDER BY channel, purpose"):
         refs.setdefault(channel, []).append((purpose, env_var))
     return refs
+
+
+def pause(conn: sqlite3.Connection, channel: str, at: str, reason: str) -> None:
+    """Mark a channel paused (again), with why."""
+    conn.execute(
+        "INSERT INTO channel_state (channel, paused_at, reason) VALUES (?, ?, ?) ON CONFLICT (channel) "
+        "DO UPDATE SET paused_at = excluded.paused_at, reason = excluded.reason", (channel, at, reason))
+
+
+def resume(conn: sqlite3.Connection, channel: str) -> bool:
+    """Clear a channel's pause; False when it was not paused."""
+    return bool(conn.execute("UPDATE channel_state SET paused_at = NULL, reason = NULL "
+                             "WHERE channel = ? AND paused_at IS NOT NULL", (channel,)).rowcount)

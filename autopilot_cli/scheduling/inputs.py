@@ -22,6 +22,7 @@ from ..channels.policy import POLICIES
 from ..clock import from_iso
 from ..config import Config
 from ..contacts.preferences import contact_timezone
+from ..db import activity
 from ..db.ratelimits import Limit
 from .planner import Preferences, SendPlan, hour_of_week_profile, plan_send_time
 
@@ -30,10 +31,8 @@ CHANNEL_SAMPLE = 5000
 
 
 def channel_profile(conn: sqlite3.Connection, channel: str, tz_name: str) -> list[float]:
-    rows = conn.execute(
-        "SELECT received_at FROM events WHERE channel = ? ORDER BY received_at DESC LIMIT ?", (channel, CHANNEL_SAMPLE)
-    ).fetchall()
-    return hour_of_week_profile((from_iso(r[0]) for r in rows), ZoneInfo(tz_name))
+    times = activity.inbound_times_on_channel(conn, channel, CHANNEL_SAMPLE)
+    return hour_of_week_profile((from_iso(t) for t in times), ZoneInfo(tz_name))
 
 
 def plan_reply_time(conn: sqlite3.Connection, config: Config, now: datetime, event: sqlite3.Row,
@@ -51,13 +50,8 @@ def plan_reply_time(conn: sqlite3.Connection, config: Config, now: datetime, eve
     if ignore_dnd:
         prefs = dataclasses.replace(prefs, dnd_until=None)
     tz, tz_source = contact_timezone(conn, event["contact_id"], config.autopilot.timezone, event=event)
-    history = [from_iso(r[0]) for r in conn.execute(
-        "SELECT received_at FROM events WHERE contact_id = ? ORDER BY received_at DESC LIMIT ?",
-        (event["contact_id"], HISTORY))]
-    last = conn.execute(
-        "SELECT max(coalesce(sent_at, send_at)) FROM jobs WHERE contact_id = ? AND channel = ? "
-        "AND state IN ('scheduled', 'claimed', 'sending', 'sent', 'retry_wait')",
-        (event["contact_id"], channel)).fetchone()[0]
+    history = [from_iso(t) for t in activity.inbound_times_of_contact(conn, event["contact_id"], HISTORY)]
+    last = activity.last_reply_to_contact(conn, event["contact_id"], channel)
     entry = config.channels.get(channel)
     rules = config.schedule.rules_for(channel, getattr(entry, "min_gap_seconds", None))
     return plan_send_time(
@@ -77,10 +71,7 @@ def window_closes(conn: sqlite3.Connection, event: Mapping[str, Any]) -> datetim
     span = WINDOW_CHANNELS.get(event["channel"])
     if span is None:
         return None
-    last = conn.execute(
-        "SELECT max(received_at) FROM events WHERE contact_id = ? AND channel = ?",
-        (event["contact_id"], event["channel"]),
-    ).fetchone()[0]
+    last = activity.last_inbound_at(conn, event["contact_id"], event["channel"])
     return from_iso(last) + span
 
 

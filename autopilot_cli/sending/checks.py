@@ -17,6 +17,8 @@ from email.utils import make_msgid, parseaddr
 from ..channels.base import Adapter, Outgoing
 from ..clock import from_iso, to_iso
 from ..config import Config
+from ..contacts.consent import opted_out
+from ..db import activity
 
 
 @dataclass(frozen=True)
@@ -35,8 +37,7 @@ def text_sha256(text: str) -> str:
 
 
 def window_closed(conn: sqlite3.Connection, row: sqlite3.Row, hours: int, now: datetime) -> bool:
-    last = conn.execute("SELECT max(received_at) FROM events WHERE contact_id = ? AND channel = ?",
-                        (row["contact_id"], row["channel"])).fetchone()[0]
+    last = activity.last_inbound_at(conn, row["contact_id"], row["channel"])
     return last is None or from_iso(last) + timedelta(hours=hours) <= now
 
 
@@ -44,9 +45,7 @@ def skip_reason(conn: sqlite3.Connection, row: sqlite3.Row, adapter: Adapter | N
                 now: datetime) -> Skip | None:
     if adapter is None:
         return Skip("failed", "failed", f"channel {row['channel']} is not configured")
-    opted = conn.execute(
-        "SELECT 1 FROM consent WHERE contact_id = ? AND category = 'all' AND state = 'opted_out' "
-        "AND scope IN ('all', ?)", (row["contact_id"], row["channel"])).fetchone()
+    opted = opted_out(conn, row["contact_id"], row["channel"])
     # The one confirmation of an opt-out is the only message an opted-out contact may get.
     if opted and row["origin"] != "confirmation":
         return Skip("skipped", "skipped", "contact opted out after the reply was scheduled")
@@ -64,9 +63,7 @@ def skip_reason(conn: sqlite3.Connection, row: sqlite3.Row, adapter: Adapter | N
                     draft_to_review="window_closed")
     gap = getattr(cfg, "min_gap_seconds", 0.0)
     if gap:
-        last_sent = conn.execute(
-            "SELECT max(sent_at) FROM jobs WHERE channel = ? AND recipient = ? AND state = 'sent'",
-            (row["channel"], row["recipient"])).fetchone()[0]
+        last_sent = activity.last_sent_to_recipient(conn, row["channel"], row["recipient"])
         if last_sent and from_iso(last_sent) + timedelta(seconds=gap) > now:
             until = to_iso(from_iso(last_sent) + timedelta(seconds=gap))
             return Skip("retry_wait", "deferred", f"keeping {gap:g} s between sends to this recipient", send_at=until)

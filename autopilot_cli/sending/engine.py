@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import os
 import random
 import socket
@@ -47,21 +46,13 @@ from ..channels.policy import POLICIES
 from ..channels.registry import Registry
 from ..clock import Clock, to_iso
 from ..config import Config
+from ..db import channel_state, drafts
+from ..db import jobs as job_rows
 from ..db.channel_state import paused_channels
 from ..db.connection import Store
 from ..inbound.statuses import adopt_statuses
 from .checks import Skip, new_message_id, outgoing, skip_reason
 from .locks import ChannelLocks
-
-DUE = (
-    "((state IN ('scheduled', 'retry_wait') AND send_at <= :now) "
-    "OR (state = 'claimed' AND lease_until < :now))"
-)
-_JOB_ROW = (
-    "SELECT j.*, e.external_id, e.subject, e.thread_id, e.metadata AS event_metadata, d.approved_text "
-    "FROM jobs j JOIN events e ON e.id = j.event_id JOIN drafts d ON d.id = j.draft_id "
-    "WHERE j.id = ? AND j.lease_owner = ? AND j.state = ?"
-)
 
 
 class JobResult(BaseModel):
@@ -178,9 +169,7 @@ def default_owner() -> str:
 
 
 def anything_due(store: Store, now: datetime) -> bool:
-    return bool(store.query(
-        f"SELECT 1 FROM jobs WHERE {DUE} OR (state = 'sending' AND lease_until < :now) LIMIT 1", {"now": to_iso(now)}
-    ))
+    return job_rows.anything_due(store, to_iso(now))
 
 
 class Executor:
@@ -223,16 +212,13 @@ class Executor:
         """Jobs whose run died mid-send: ambiguous, so reconcile — unless re-sending is idempotent."""
         now = self._now()
         with self.store.transaction() as conn:
-            for row in conn.execute("SELECT id, channel FROM jobs WHERE state = 'sending' AND lease_until < ?",
-                                    (now,)).fetchall():
+            for row in job_rows.sending_past_lease(conn, now):
                 adapter = self.registry.get(row["channel"])
                 if adapter is not None and adapter.capabilities.idempotency_key:
-                    conn.execute("UPDATE jobs SET state = 'retry_wait', lease_owner = NULL, updated_at = ? "
-                                 "WHERE id = ? AND state = 'sending'", (now, row["id"]))
+                    job_rows.requeue_expired(conn, row["id"], now)
                 else:
                     error = "the run sending it stopped before recording the outcome; the message may have been sent"
-                    conn.execute("UPDATE jobs SET state = 'needs_reconcile', lease_owner = NULL, updated_at = ?, "
-                                 "error = ? WHERE id = ? AND state = 'sending'", (now, error, row["id"]))
+                    job_rows.mark_needs_reconcile(conn, row["id"], now, error)
                     # Reported (exit 7) once the run ends, so cron tells the operator; not counted
                     # against --limit, which bounds sends.
                     self._expired.append(JobResult(job_id=row["id"], channel=row["channel"],
@@ -244,8 +230,7 @@ class Executor:
         claimed: dict[str, list[dict]] = {}
         taken = 0
         with self.store.transaction() as conn:
-            channels = [r[0] for r in conn.execute(f"SELECT DISTINCT channel FROM jobs WHERE {DUE}", {"now": now})]
-            for channel in channels:
+            for channel in job_rows.due_channels(conn, now):
                 if channel in self.paused:
                     continue
                 if not self.locks.acquire(channel):
@@ -260,12 +245,8 @@ class Executor:
                     size = min(size, self.limit - len(self.report.jobs) - taken)
                 if size <= 0:
                     break
-                rows = conn.execute(
-                    f"UPDATE jobs SET state = 'claimed', lease_owner = :owner, lease_until = :lease, updated_at = :now "
-                    f"WHERE id IN (SELECT id FROM jobs WHERE channel = :channel AND {DUE} "
-                    f"ORDER BY send_at, id LIMIT :size) RETURNING id, channel, draft_id, send_key, send_at, recipient",
-                    {"owner": self.owner, "lease": self._lease_until(), "now": now, "channel": channel, "size": size},
-                ).fetchall()
+                rows = job_rows.claim_due(conn, channel=channel, owner=self.owner, lease_until=self._lease_until(),
+                                          now=now, size=size)
                 if rows:
                     claimed[channel] = sorted((dict(r) for r in rows), key=lambda r: (r["send_at"], r["id"]))
                     taken += len(rows)
@@ -276,28 +257,17 @@ class Executor:
                    draft_to_review: str | None = None, send_at: str | None = None, error_code: str | None = None,
                    provider_id: str | None = None, from_state: str = "claimed", uncount: bool = False) -> JobResult:
         now = self._now()
-        updated = conn.execute(
-            "UPDATE jobs SET state = ?, error = COALESCE(?, error), error_code = COALESCE(?, error_code), "
-            "send_at = COALESCE(?, send_at), provider_message_id = COALESCE(?, provider_message_id), "
-            "sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END, attempts = attempts - ?, "
-            "lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND state = ?",
-            (state, error, error_code, send_at, provider_id, state, now, int(uncount), now, job["id"], self.owner,
-             from_state),
-        ).rowcount
+        updated = job_rows.finish(conn, job_id=job["id"], owner=self.owner, from_state=from_state, state=state,
+                                  now=now, error=error, error_code=error_code, send_at=send_at,
+                                  provider_id=provider_id, uncount=uncount)
         if updated and draft_to_review:
-            draft = conn.execute("SELECT reasons FROM drafts WHERE id = ?", (job["draft_id"],)).fetchone()
-            reasons = json.loads(draft["reasons"] or "[]")
-            if draft_to_review not in reasons:
-                reasons.append(draft_to_review)
-            conn.execute("UPDATE drafts SET state = 'review', ready = 0, reasons = ?, updated_at = ? WHERE id = ?",
-                         (json.dumps(reasons), now, job["draft_id"]))
+            drafts.send_back_to_review(conn, job["draft_id"], draft_to_review, now)
         if not updated and from_state == "sending":
             # Our lease ran out mid-request and another run marked the job needs_reconcile.
             # What we learnt settles it, as a status webhook would; anything else stays for a human.
-            if state == "sent" and provider_id and conn.execute(
-                "UPDATE jobs SET state = 'sent', provider_message_id = ?, sent_at = ?, updated_at = ? "
-                "WHERE id = ? AND state = 'needs_reconcile'", (provider_id, now, now, job["id"])).rowcount:
-                updated = 1
+            if state == "sent" and provider_id and job_rows.settle_reconcile_as_sent(conn, job["id"], provider_id,
+                                                                                     now):
+                updated = True
             else:
                 return JobResult(job_id=job["id"], channel=job["channel"], outcome="needs_reconcile",
                                  provider_message_id=provider_id,
@@ -314,7 +284,7 @@ class Executor:
         ready: list[tuple[dict, Outgoing]] = []
         with self.store.transaction() as conn:
             for job in jobs:
-                row = conn.execute(_JOB_ROW, (job["id"], self.owner, "claimed")).fetchone()
+                row = job_rows.claimed_job(conn, job["id"], self.owner, "claimed")
                 if row is None:
                     continue  # our lease was taken over: the other run owns it now
                 skip: Skip | None = skip_reason(conn, row, adapter, self.config, now_dt)
@@ -327,17 +297,15 @@ class Executor:
                 rules = POLICIES.get(row["channel"])
                 if rules is not None and rules.mints_message_id and message_id is None:
                     message_id = new_message_id(self.config, row["channel"])  # reused on every retry
-                conn.execute(
-                    "UPDATE jobs SET state = 'sending', attempts = attempts + 1, sending_at = ?, lease_until = ?, "
-                    "message_id = ?, updated_at = ? WHERE id = ? AND lease_owner = ? AND state = 'claimed'",
-                    (now, self._lease_until(), message_id, now, row["id"], self.owner))
+                job_rows.mark_sending(conn, job_id=row["id"], owner=self.owner, now=now,
+                                      lease_until=self._lease_until(), message_id=message_id)
                 link = (self.unsubscribe_link(row["contact_id"], row["channel"])
                         if self.unsubscribe_link is not None and rules is not None and rules.list_unsubscribe else None)
                 ready.append((job, outgoing(conn, row, adapter, self.config, now_dt, message_id, link)))
         return ready
 
     def _record(self, conn: sqlite3.Connection, job: dict, adapter: Adapter, result: SendResult) -> JobResult:
-        attempts = int(conn.execute("SELECT attempts FROM jobs WHERE id = ?", (job["id"],)).fetchone()[0] or 1)
+        attempts = job_rows.attempts(conn, job["id"])
         kw = {"error_code": result.error_code, "from_state": "sending"}
         if result.outcome is Outcome.SENT:
             return self._finish_in(conn, job, "sent", "sent", provider_id=result.provider_message_id, **kw)
@@ -371,9 +339,7 @@ class Executor:
 
     def _pause_in(self, conn: sqlite3.Connection, channel: str, reason: str) -> None:
         self.paused[channel] = reason
-        conn.execute(
-            "INSERT INTO channel_state (channel, paused_at, reason) VALUES (?, ?, ?) ON CONFLICT (channel) "
-            "DO UPDATE SET paused_at = excluded.paused_at, reason = excluded.reason", (channel, self._now(), reason))
+        channel_state.pause(conn, channel, self._now(), reason)
 
     # -- sending -----------------------------------------------------------
     async def _send(self, adapter: Adapter, bucket: RateLimiter, message: Outgoing) -> SendResult:

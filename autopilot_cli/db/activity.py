@@ -1,0 +1,39 @@
+"""When a contact, a recipient or a channel was last active: the times the scheduler, the window
+rules and the pre-send checks read from ``events`` (inbound) and ``jobs`` (outbound)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+LIVE_JOB_STATES = "('scheduled', 'claimed', 'sending', 'sent', 'retry_wait')"
+
+
+def last_inbound_at(conn: sqlite3.Connection, contact_id: int, channel: str) -> str | None:
+    """When the contact last wrote on ``channel`` (what a messaging window counts from)."""
+    return conn.execute("SELECT max(received_at) FROM events WHERE contact_id = ? AND channel = ?",
+                        (contact_id, channel)).fetchone()[0]
+
+
+def inbound_times_on_channel(conn: sqlite3.Connection, channel: str, limit: int) -> list[str]:
+    """The channel's latest ``limit`` inbound message times, newest first."""
+    return [r[0] for r in conn.execute(
+        "SELECT received_at FROM events WHERE channel = ? ORDER BY received_at DESC LIMIT ?", (channel, limit))]
+
+
+def inbound_times_of_contact(conn: sqlite3.Connection, contact_id: int, limit: int) -> list[str]:
+    """The contact's latest ``limit`` inbound message times, on any channel, newest first."""
+    return [r[0] for r in conn.execute(
+        "SELECT received_at FROM events WHERE contact_id = ? ORDER BY received_at DESC LIMIT ?", (contact_id, limit))]
+
+
+def last_reply_to_contact(conn: sqlite3.Connection, contact_id: int, channel: str) -> str | None:
+    """When the latest reply to the contact on ``channel`` went or will go out (sent or still to send)."""
+    return conn.execute(
+        f"SELECT max(coalesce(sent_at, send_at)) FROM jobs WHERE contact_id = ? AND channel = ? "
+        f"AND state IN {LIVE_JOB_STATES}", (contact_id, channel)).fetchone()[0]
+
+
+def last_sent_to_recipient(conn: sqlite3.Connection, channel: str, recipient: str) -> str | None:
+    """When a message was last sent to this address on ``channel``."""
+    return conn.execute("SELECT max(sent_at) FROM jobs WHERE channel = ? AND recipient = ? AND state = 'sent'",
+                        (channel, recipient)).fetchone()[0]

@@ -1,0 +1,105 @@
+"""The ``jobs`` table as ``execute`` moves it: due, claimed, sending, and each outcome.
+
+Every function runs inside the caller's transaction (``Store.transaction()``), except the
+read-only ``anything_due``. A transition names the state it expects and the run that owns the job
+(``lease_owner``), so a run whose lease was taken over changes nothing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from .connection import Store
+
+DUE = (
+    "((state IN ('scheduled', 'retry_wait') AND send_at <= :now) "
+    "OR (state = 'claimed' AND lease_until < :now))"
+)
+
+
+def anything_due(store: Store, now: str) -> bool:
+    """Whether any job is due, or left in ``sending`` past its lease (one indexed read, no lock)."""
+    return bool(store.query(
+        f"SELECT 1 FROM jobs WHERE {DUE} OR (state = 'sending' AND lease_until < :now) LIMIT 1", {"now": now}
+    ))
+
+
+def sending_past_lease(conn: sqlite3.Connection, now: str) -> list[sqlite3.Row]:
+    """(id, channel) of jobs whose sending run stopped before recording the outcome."""
+    return conn.execute("SELECT id, channel FROM jobs WHERE state = 'sending' AND lease_until < ?",
+                        (now,)).fetchall()
+
+
+def requeue_expired(conn: sqlite3.Connection, job_id: int, now: str) -> None:
+    """A ``sending`` job back to ``retry_wait`` (its adapter's resend cannot duplicate)."""
+    conn.execute("UPDATE jobs SET state = 'retry_wait', lease_owner = NULL, updated_at = ? "
+                 "WHERE id = ? AND state = 'sending'", (now, job_id))
+
+
+def mark_needs_reconcile(conn: sqlite3.Connection, job_id: int, now: str, error: str) -> None:
+    """A ``sending`` job whose outcome is unknown, for a human to settle."""
+    conn.execute("UPDATE jobs SET state = 'needs_reconcile', lease_owner = NULL, updated_at = ?, "
+                 "error = ? WHERE id = ? AND state = 'sending'", (now, error, job_id))
+
+
+def due_channels(conn: sqlite3.Connection, now: str) -> list[str]:
+    """Channels with at least one due job."""
+    return [r[0] for r in conn.execute(f"SELECT DISTINCT channel FROM jobs WHERE {DUE}", {"now": now})]
+
+
+def claim_due(conn: sqlite3.Connection, *, channel: str, owner: str, lease_until: str, now: str,
+              size: int) -> list[sqlite3.Row]:
+    """Claim up to ``size`` due jobs of one channel, oldest ``send_at`` first; the rows claimed."""
+    return conn.execute(
+        f"UPDATE jobs SET state = 'claimed', lease_owner = :owner, lease_until = :lease, updated_at = :now "
+        f"WHERE id IN (SELECT id FROM jobs WHERE channel = :channel AND {DUE} "
+        f"ORDER BY send_at, id LIMIT :size) RETURNING id, channel, draft_id, send_key, send_at, recipient",
+        {"owner": owner, "lease": lease_until, "now": now, "channel": channel, "size": size},
+    ).fetchall()
+
+
+def claimed_job(conn: sqlite3.Connection, job_id: int, owner: str, state: str) -> sqlite3.Row | None:
+    """A job this run owns in ``state``, with what sending needs of its event and draft; None when taken over."""
+    return conn.execute(
+        "SELECT j.*, e.external_id, e.subject, e.thread_id, e.metadata AS event_metadata, d.approved_text "
+        "FROM jobs j JOIN events e ON e.id = j.event_id JOIN drafts d ON d.id = j.draft_id "
+        "WHERE j.id = ? AND j.lease_owner = ? AND j.state = ?",
+        (job_id, owner, state),
+    ).fetchone()
+
+
+def mark_sending(conn: sqlite3.Connection, *, job_id: int, owner: str, now: str, lease_until: str,
+                 message_id: str | None) -> None:
+    """``claimed`` → ``sending``, counting the attempt; committed before the request leaves."""
+    conn.execute(
+        "UPDATE jobs SET state = 'sending', attempts = attempts + 1, sending_at = ?, lease_until = ?, "
+        "message_id = ?, updated_at = ? WHERE id = ? AND lease_owner = ? AND state = 'claimed'",
+        (now, lease_until, message_id, now, job_id, owner))
+
+
+def attempts(conn: sqlite3.Connection, job_id: int) -> int:
+    """How many attempts the job has made (at least 1 once it was sent)."""
+    return int(conn.execute("SELECT attempts FROM jobs WHERE id = ?", (job_id,)).fetchone()[0] or 1)
+
+
+def finish(conn: sqlite3.Connection, *, job_id: int, owner: str, from_state: str, state: str, now: str,
+           error: str | None, error_code: str | None, send_at: str | None, provider_id: str | None,
+           uncount: bool) -> bool:
+    """Settle a job this run owns in ``from_state``; False when another run took it over.
+
+    ``None`` keeps the stored error, code, send time and provider id; ``uncount`` takes back the
+    attempt (a paused channel refused everything, which is not the job's fault)."""
+    return bool(conn.execute(
+        "UPDATE jobs SET state = ?, error = COALESCE(?, error), error_code = COALESCE(?, error_code), "
+        "send_at = COALESCE(?, send_at), provider_message_id = COALESCE(?, provider_message_id), "
+        "sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END, attempts = attempts - ?, "
+        "lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND state = ?",
+        (state, error, error_code, send_at, provider_id, state, now, int(uncount), now, job_id, owner, from_state),
+    ).rowcount)
+
+
+def settle_reconcile_as_sent(conn: sqlite3.Connection, job_id: int, provider_id: str, now: str) -> bool:
+    """A ``needs_reconcile`` job the provider confirmed after all; False when it is in another state."""
+    return bool(conn.execute(
+        "UPDATE jobs SET state = 'sent', provider_message_id = ?, sent_at = ?, updated_at = ? "
+        "WHERE id = ? AND state = 'needs_reconcile'", (provider_id, now, now, job_id)).rowcount)
