@@ -103,3 +103,38 @@ def settle_reconcile_as_sent(conn: sqlite3.Connection, job_id: int, provider_id:
     return bool(conn.execute(
         "UPDATE jobs SET state = 'sent', provider_message_id = ?, sent_at = ?, updated_at = ? "
         "WHERE id = ? AND state = 'needs_reconcile'", (provider_id, now, now, job_id)).rowcount)
+
+
+# -- what operators do to jobs the engine will not decide alone -------------
+def state_of(conn: sqlite3.Connection, job_id: int) -> str | None:
+    """The job's state; None when there is no such job."""
+    row = conn.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    return None if row is None else str(row["state"])
+
+
+def reconcile(conn: sqlite3.Connection, job_id: int, target: str, now: str, provider_id: str | None) -> None:
+    """Settle a ``needs_reconcile`` job as ``sent``, ``retry_wait`` (send again now) or ``cancelled``."""
+    conn.execute(
+        "UPDATE jobs SET state = ?, send_at = CASE WHEN ? = 'retry_wait' THEN ? ELSE send_at END, "
+        "sent_at = CASE WHEN ? = 'sent' THEN coalesce(sent_at, ?) ELSE sent_at END, "
+        "provider_message_id = coalesce(?, provider_message_id), updated_at = ? WHERE id = ?",
+        (target, target, now, target, now, provider_id, now, job_id),
+    )
+
+
+def failed_ids(conn: sqlite3.Connection) -> list[int]:
+    """Every failed job, oldest first."""
+    return [r[0] for r in conn.execute("SELECT id FROM jobs WHERE state = 'failed' ORDER BY id")]
+
+
+def requeue_failed(conn: sqlite3.Connection, job_id: int, now: str) -> None:
+    """A failed job back to the queue, due now, its attempts reset."""
+    conn.execute("UPDATE jobs SET state = 'retry_wait', attempts = 0, send_at = ?, updated_at = ? WHERE id = ?",
+                 (now, now, job_id))
+
+
+def needing_reconcile(store: Store) -> list[sqlite3.Row]:
+    """Jobs whose outcome is unknown, oldest first, with what an operator needs to settle them."""
+    return store.query(
+        "SELECT id, channel, recipient, state, attempts, sending_at, provider_message_id, error, text "
+        "FROM jobs WHERE state = 'needs_reconcile' ORDER BY id")

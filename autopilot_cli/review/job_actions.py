@@ -6,12 +6,12 @@ current state, and writes an ``audit_log`` row naming the operator.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 
 from pydantic import BaseModel
 
 from ..clock import Clock, to_iso
+from ..db import audit, channel_state, jobs
 from ..db.connection import Store
 from ..errors import AutopilotError, NotFound
 
@@ -23,10 +23,7 @@ class JobChange(BaseModel):
 
 
 def _audit(conn: sqlite3.Connection, at: str, actor: str, action: str, job_id: int, detail: dict) -> None:
-    conn.execute(
-        "INSERT INTO audit_log (at, actor, action, object_type, object_id, detail) VALUES (?, ?, ?, 'job', ?, ?)",
-        (at, actor, action, str(job_id), json.dumps(detail)),
-    )
+    audit.record(conn, at=at, actor=actor, action=action, object_type="job", object_id=job_id, detail=detail)
 
 
 def reconcile(store: Store, clock: Clock, actor: str, job_ids: list[int], decision: str,
@@ -38,23 +35,18 @@ def reconcile(store: Store, clock: Clock, actor: str, job_ids: list[int], decisi
     with store.transaction() as conn:
         for job_id in job_ids:
             _require_state(conn, job_id, "needs_reconcile")
-            conn.execute(
-                "UPDATE jobs SET state = ?, send_at = CASE WHEN ? = 'retry_wait' THEN ? ELSE send_at END, "
-                "sent_at = CASE WHEN ? = 'sent' THEN coalesce(sent_at, ?) ELSE sent_at END, "
-                "provider_message_id = coalesce(?, provider_message_id), updated_at = ? WHERE id = ?",
-                (target, target, now, target, now, provider_id, now, job_id),
-            )
+            jobs.reconcile(conn, job_id, target, now, provider_id)
             _audit(conn, now, actor, f"reconcile:{decision}", job_id, {"provider_message_id": provider_id})
             changes.append(JobChange(job_id=job_id, before="needs_reconcile", after=target))
     return changes
 
 
 def _require_state(conn: sqlite3.Connection, job_id: int, state: str) -> None:
-    row = conn.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
-    if row is None:
+    found = jobs.state_of(conn, job_id)
+    if found is None:
         raise NotFound(f"no job with id {job_id}")
-    if row["state"] != state:
-        raise AutopilotError(f"job {job_id} is {row['state']}, not {state}; nothing changed")
+    if found != state:
+        raise AutopilotError(f"job {job_id} is {found}, not {state}; nothing changed")
 
 
 def retry(store: Store, clock: Clock, actor: str, job_ids: list[int] | None) -> list[JobChange]:
@@ -63,11 +55,10 @@ def retry(store: Store, clock: Clock, actor: str, job_ids: list[int] | None) -> 
     changes = []
     with store.transaction() as conn:
         if job_ids is None:
-            job_ids = [r[0] for r in conn.execute("SELECT id FROM jobs WHERE state = 'failed' ORDER BY id")]
+            job_ids = jobs.failed_ids(conn)
         for job_id in job_ids:
             _require_state(conn, job_id, "failed")
-            conn.execute("UPDATE jobs SET state = 'retry_wait', attempts = 0, send_at = ?, updated_at = ? WHERE id = ?",
-                         (now, now, job_id))
+            jobs.requeue_failed(conn, job_id, now)
             _audit(conn, now, actor, "retry", job_id, {})
             changes.append(JobChange(job_id=job_id, before="failed", after="retry_wait"))
     return changes
@@ -76,18 +67,11 @@ def retry(store: Store, clock: Clock, actor: str, job_ids: list[int] | None) -> 
 def resume_channel(store: Store, clock: Clock, actor: str, channel: str) -> bool:
     now = to_iso(clock.now())
     with store.transaction() as conn:
-        resumed = conn.execute(
-            "UPDATE channel_state SET paused_at = NULL, reason = NULL WHERE channel = ? AND paused_at IS NOT NULL",
-            (channel,),
-        ).rowcount
+        resumed = channel_state.resume(conn, channel)
         if resumed:
-            conn.execute(
-                "INSERT INTO audit_log (at, actor, action, object_type, object_id, detail) "
-                "VALUES (?, ?, 'resume', 'channel', ?, '{}')", (now, actor, channel))
-    return bool(resumed)
+            audit.record(conn, at=now, actor=actor, action="resume", object_type="channel", object_id=channel)
+    return resumed
 
 
 def jobs_needing_reconcile(store: Store) -> list[dict]:
-    return [dict(r) for r in store.query(
-        "SELECT id, channel, recipient, state, attempts, sending_at, provider_message_id, error, text "
-        "FROM jobs WHERE state = 'needs_reconcile' ORDER BY id")]
+    return [dict(r) for r in jobs.needing_reconcile(store)]
