@@ -37,3 +37,17 @@ def last_sent_to_recipient(conn: sqlite3.Connection, channel: str, recipient: st
     """When a message was last sent to this address on ``channel``."""
     return conn.execute("SELECT max(sent_at) FROM jobs WHERE channel = ? AND recipient = ? AND state = 'sent'",
                         (channel, recipient)).fetchone()[0]
+
+
+def conversation_before(conn: sqlite3.Connection, contact_id: int, event_id: int, received_at: str,
+                        limit: int) -> list[sqlite3.Row]:
+    """(role, text, at) of the ``limit`` messages before an event — the contact's and the replies sent —
+    oldest first."""
+    rows = conn.execute(
+        "SELECT * FROM (SELECT 'contact' AS role, text, received_at AS at FROM events "
+        "WHERE contact_id = ? AND id != ? AND received_at <= ? "
+        "UNION ALL SELECT 'us', text, sent_at FROM jobs WHERE contact_id = ? AND state = 'sent' AND sent_at <= ?) "
+        "ORDER BY at DESC LIMIT ?",
+        (contact_id, event_id, received_at, contact_id, received_at, limit),
+    ).fetchall()
+    return list(reversed(rows))

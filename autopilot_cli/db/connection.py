@@ -155,3 +155,26 @@ def connect(path: str | Path, *, busy_timeout_ms: int = 5000, create: bool = Tru
             conn.close()
             raise
     return Store(conn, path_str)
+
+
+def snapshot(store: Store) -> Store:
+    """An in-memory copy of the database, for a dry run that may write freely and leaves the file as it was."""
+    memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    store.conn.backup(memory)
+    memory.row_factory = sqlite3.Row
+    memory.execute("PRAGMA foreign_keys = ON")
+    return Store(memory, f"{store.path} (dry-run snapshot)")
+
+
+@contextmanager
+def savepoint(conn: sqlite3.Connection, name: str = "step") -> Iterator[None]:
+    """A nested all-or-nothing step inside the caller's transaction: on an exception its writes are
+    undone (the rest of the transaction stays) and the exception goes on."""
+    conn.execute(f"SAVEPOINT {name}")
+    try:
+        yield
+    except BaseException:
+        conn.execute(f"ROLLBACK TO {name}")
+        conn.execute(f"RELEASE {name}")
+        raise
+    conn.execute(f"RELEASE {name}")

@@ -138,3 +138,48 @@ def needing_reconcile(store: Store) -> list[sqlite3.Row]:
     return store.query(
         "SELECT id, channel, recipient, state, attempts, sending_at, provider_message_id, error, text "
         "FROM jobs WHERE state = 'needs_reconcile' ORDER BY id")
+
+
+# -- scheduling replies --------------------------------------------------------
+def schedule(conn: sqlite3.Connection, *, draft_id: int, event_id: int, contact_id: int, channel: str,
+             recipient: str, send_key: str, text: str, text_sha256: str, send_at: str, variant_id: int | None,
+             variant: str | None, origin: str, explanation: str | None, now: str) -> int:
+    """A new ``scheduled`` job; its id. ``send_key`` and ``draft_id`` are unique: a second job for the
+    same reply raises ``sqlite3.IntegrityError``."""
+    return int(conn.execute(
+        "INSERT INTO jobs (draft_id, event_id, contact_id, channel, recipient, send_key, text, text_sha256, "
+        "send_at, state, variant_id, variant, origin, explanation, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'scheduled', ?, ?, ?, ?, ?, ?)",
+        (draft_id, event_id, contact_id, channel, recipient, send_key, text, text_sha256, send_at, variant_id,
+         variant, origin, explanation, now, now),
+    ).lastrowid or 0)
+
+
+def for_draft(conn: sqlite3.Connection, draft_id: int) -> sqlite3.Row | None:
+    """(id, state) of the job made from a draft, if one was."""
+    return conn.execute("SELECT id, state FROM jobs WHERE draft_id = ?", (draft_id,)).fetchone()
+
+
+def reschedule_approved(conn: sqlite3.Connection, job_id: int, *, send_key: str, text: str, text_sha256: str,
+                        send_at: str, explanation: str, now: str) -> None:
+    """Reuse a skipped or cancelled job for the approved text: scheduled afresh, attempts and errors cleared."""
+    conn.execute(
+        "UPDATE jobs SET send_key = ?, text = ?, text_sha256 = ?, send_at = ?, state = 'scheduled', origin = "
+        "'approved', explanation = ?, attempts = 0, lease_owner = NULL, lease_until = NULL, error = NULL, "
+        "error_code = NULL, sending_at = NULL, updated_at = ? WHERE id = ?",
+        (send_key, text, text_sha256, send_at, explanation, now, job_id))
+
+
+def get(store: Store, job_id: int) -> sqlite3.Row | None:
+    """One job, every column."""
+    rows = store.query("SELECT * FROM jobs WHERE id = ?", (job_id,))
+    return rows[0] if rows else None
+
+
+def confirmation_since_opt_in(conn: sqlite3.Connection, contact_id: int) -> bool:
+    """Whether an opt-out confirmation was already made for the contact since they last opted in."""
+    return conn.execute(
+        "SELECT 1 FROM jobs WHERE contact_id = ? AND origin = 'confirmation' AND created_at > ("
+        "SELECT coalesce(max(at), '') FROM consent_changes WHERE contact_id = ? AND action = 'opt_in')",
+        (contact_id, contact_id),
+    ).fetchone() is not None

@@ -23,6 +23,7 @@ from ..clock import to_iso
 from ..config import Config
 from ..contacts.consent import opted_out
 from ..contacts.optout import ConsentSignal, classify_message, is_typed
+from ..db import activity
 from ..db.ratelimits import count, earliest_allowed
 from ..drafting.base import DraftRequest, DraftResult, HistoryItem, Passage
 from ..drafting.knowledge import KnowledgeIndex
@@ -92,14 +93,8 @@ class Context:
 def history(conn: sqlite3.Connection, event: sqlite3.Row, limit: int) -> list[HistoryItem]:
     if limit <= 0:
         return []
-    rows = conn.execute(
-        "SELECT * FROM (SELECT 'contact' AS role, text, received_at AS at FROM events "
-        "WHERE contact_id = ? AND id != ? AND received_at <= ? "
-        "UNION ALL SELECT 'us', text, sent_at FROM jobs WHERE contact_id = ? AND state = 'sent' AND sent_at <= ?) "
-        "ORDER BY at DESC LIMIT ?",
-        (event["contact_id"], event["id"], event["received_at"], event["contact_id"], event["received_at"], limit),
-    ).fetchall()
-    return [HistoryItem(role=r["role"], text=r["text"], at=r["at"]) for r in reversed(rows)]
+    rows = activity.conversation_before(conn, event["contact_id"], event["id"], event["received_at"], limit)
+    return [HistoryItem(role=r["role"], text=r["text"], at=r["at"]) for r in rows]
 
 
 def _loop_guard(conn: sqlite3.Connection, ctx: Context, event: sqlite3.Row, plan: Plan) -> bool:

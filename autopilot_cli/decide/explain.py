@@ -12,6 +12,7 @@ import json
 
 from pydantic import BaseModel, Field
 
+from ..db import decisions, drafts, inbox, jobs
 from ..db.connection import Store
 from ..errors import NotFound
 from .outcomes import Check
@@ -56,32 +57,31 @@ class Explanation(BaseModel):
 
 
 def explain_event(store: Store, event_id: int) -> Explanation:
-    rows = store.query("SELECT * FROM events WHERE id = ?", (event_id,))
-    if not rows:
+    event = inbox.get(store, event_id)
+    if event is None:
         raise NotFound(f"no event with id {event_id}")
-    event = rows[0]
     result = Explanation(
         event_id=event["id"], external_id=event["external_id"], channel=event["channel"], contact=event["sender"],
         received_at=event["received_at"], text=event["text"], outcome=event["outcome"],
         reasons=json.loads(event["reasons"] or "[]"),
     )
-    decision = store.query("SELECT * FROM decisions WHERE event_id = ?", (event_id,))
-    if decision:
-        d = decision[0]
+    d = decisions.for_event(store, event_id)
+    if d is not None:
         result.checks = [Check(**c) for c in json.loads(d["checks"])]
         result.confidence = d["confidence"]
         result.draft_id = d["draft_id"]
         result.job_id = d["job_id"]
         result.send_at = d["send_at"]
     if result.draft_id is not None:
-        draft = store.query("SELECT state, text, approved_text, decided_by, decided_at FROM drafts WHERE id = ?",
-                            (result.draft_id,))[0]
+        draft = drafts.summary(store, result.draft_id)
+        assert draft is not None  # decisions.draft_id references drafts
         result.draft_state, result.draft_text = draft["state"], draft["text"]
         if draft["approved_text"] is not None:
             result.approved_text = draft["approved_text"]
             result.approved_by, result.approved_at = draft["decided_by"], draft["decided_at"]
     if result.job_id is not None:
-        job = store.query("SELECT * FROM jobs WHERE id = ?", (result.job_id,))[0]
+        job = jobs.get(store, result.job_id)
+        assert job is not None  # decisions.job_id references jobs
         result.job_state, result.send_at = job["state"], job["send_at"]
         result.send_explanation = job["explanation"]
         result.provider_message_id, result.delivery_status = job["provider_message_id"], job["delivery_status"]

@@ -18,6 +18,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from ..clock import to_iso
+from ..db import decisions, drafts, inbox, jobs
 
 Outcome = Literal["auto_scheduled", "review_queue", "opted_out", "opted_in", "rate_limited", "skipped", "error"]
 OUTCOMES: tuple[str, ...] = (
@@ -86,47 +87,30 @@ def text_hash(text: str) -> str:
 def create_reply(conn: sqlite3.Connection, event: sqlite3.Row, reply: Reply, now: str) -> tuple[int, int | None]:
     """Insert the draft (and job); returns (draft_id, job_id)."""
     state = "scheduled" if reply.schedule_at is not None else "review"
-    draft_id = conn.execute(
-        "INSERT INTO drafts (event_id, contact_id, channel, text, confidence, reasons, ready, state, drafter, "
-        "variant_id, variant, intent, approved_text, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            event["id"], event["contact_id"], event["channel"], reply.text, reply.confidence,
-            json.dumps(reply.reasons), int(reply.ready), state, reply.drafter, reply.variant_id,
-            reply.variant, reply.intent, reply.text if state == "scheduled" else None, now, now,
-        ),
-    ).lastrowid
+    draft_id = drafts.insert(
+        conn, event_id=event["id"], contact_id=event["contact_id"], channel=event["channel"], text=reply.text,
+        confidence=reply.confidence, reasons=reply.reasons, ready=reply.ready, state=state, drafter=reply.drafter,
+        variant_id=reply.variant_id, variant=reply.variant, intent=reply.intent,
+        approved_text=reply.text if state == "scheduled" else None, now=now)
     if reply.schedule_at is None:
-        return int(draft_id), None
-    job_id = conn.execute(
-        "INSERT INTO jobs (draft_id, event_id, contact_id, channel, recipient, send_key, text, text_sha256, "
-        "send_at, state, variant_id, variant, origin, explanation, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'scheduled', ?, ?, ?, ?, ?, ?)",
-        (
-            draft_id, event["id"], event["contact_id"], event["channel"], event["sender"],
-            send_key(event["channel"], event["external_id"], reply.origin), reply.text, text_hash(reply.text),
-            to_iso(reply.schedule_at), reply.variant_id, reply.variant, reply.origin, reply.explanation, now, now,
-        ),
-    ).lastrowid
-    return int(draft_id), int(job_id)
+        return draft_id, None
+    job_id = jobs.schedule(
+        conn, draft_id=draft_id, event_id=event["id"], contact_id=event["contact_id"], channel=event["channel"],
+        recipient=event["sender"], send_key=send_key(event["channel"], event["external_id"], reply.origin),
+        text=reply.text, text_sha256=text_hash(reply.text), send_at=to_iso(reply.schedule_at),
+        variant_id=reply.variant_id, variant=reply.variant, origin=reply.origin, explanation=reply.explanation,
+        now=now)
+    return draft_id, job_id
 
 
 def store_decision(conn: sqlite3.Connection, decision: Decision, now: str) -> bool:
     """Mark the event processed with its decision; False if it was no longer pending."""
-    updated = conn.execute(
-        "UPDATE events SET state = 'processed', outcome = ?, reasons = ?, processed_at = ? "
-        "WHERE id = ? AND state = 'pending'",
-        (decision.outcome, json.dumps(decision.reasons), now, decision.event_id),
-    ).rowcount
-    if not updated:
+    if not inbox.mark_processed(conn, decision.event_id, decision.outcome, decision.reasons, now):
         return False
-    conn.execute(
-        "INSERT INTO decisions (event_id, outcome, reasons, checks, confidence, draft_id, job_id, send_at, decided_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            decision.event_id, decision.outcome, json.dumps(decision.reasons),
-            json.dumps([c.as_dict() for c in decision.checks], ensure_ascii=False),
-            decision.confidence, decision.draft_id, decision.job_id, decision.send_at, now,
-        ),
+    decisions.insert(
+        conn, event_id=decision.event_id, outcome=decision.outcome, reasons=json.dumps(decision.reasons),
+        checks=json.dumps([c.as_dict() for c in decision.checks], ensure_ascii=False),
+        confidence=decision.confidence, draft_id=decision.draft_id, job_id=decision.job_id,
+        send_at=decision.send_at, decided_at=now,
     )
     return True

@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from typing import cast
 
 from pydantic import BaseModel, Field, PrivateAttr
 
 from ..clock import Clock, to_iso
 from ..config import Config
 from ..contacts.consent import opt_out_and_cancel, record_change
-from ..db.connection import Store
+from ..db import decisions, inbox, jobs
+from ..db.connection import Store, savepoint, snapshot
 from ..db.ratelimits import cleanup, record
 from ..drafting.base import DraftResult
 from ..drafting.factory import Services as Services  # re-exported: the run's services
@@ -80,14 +80,6 @@ class ProcessReport(BaseModel):
                          for problem, n in self._failed_drafts.items()]
 
 
-def _snapshot(store: Store) -> Store:
-    memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-    store.conn.backup(memory)
-    memory.row_factory = sqlite3.Row
-    memory.execute("PRAGMA foreign_keys = ON")
-    return Store(memory, f"{store.path} (dry-run snapshot)")
-
-
 def _apply_consent(conn: sqlite3.Connection, ctx: Context, event: sqlite3.Row, plan: Plan, now: str) -> None:
     signal = plan.consent
     assert signal is not None
@@ -103,11 +95,7 @@ def _apply_consent(conn: sqlite3.Connection, ctx: Context, event: sqlite3.Row, p
                                          record_repeat=True)
     plan.check("consent", "info", f"cancelled {cancelled} scheduled job(s); scope {scope}")
     confirmation = ctx.config.consent.confirmation_text.strip()
-    already = conn.execute(
-        "SELECT 1 FROM jobs WHERE contact_id = ? AND origin = 'confirmation' AND created_at > ("
-        "SELECT coalesce(max(at), '') FROM consent_changes WHERE contact_id = ? AND action = 'opt_in')",
-        (event["contact_id"], event["contact_id"]),
-    ).fetchone()
+    already = jobs.confirmation_since_opt_in(conn, event["contact_id"])
     if confirmation and not already:
         # At most one confirmation per opt-out, with no marketing in it (FCC 2024 TCPA order).
         plan.reply = Reply(text=confirmation, confidence=1.0, drafter="confirmation_text", intent="opt_out_confirmation",
@@ -139,7 +127,7 @@ def _write(conn: sqlite3.Connection, ctx: Context, event: sqlite3.Row, plan: Pla
 def _decide_in(
     conn: sqlite3.Connection, ctx: Context, event_id: int, draft: DraftResult | None, moderation: GateResult | None
 ) -> Decision | None:
-    event = conn.execute("SELECT * FROM events WHERE id = ? AND state = 'pending'", (event_id,)).fetchone()
+    event = inbox.pending_event(conn, event_id)
     if event is None:
         return None  # decided by another process meanwhile
     plan = evaluate(conn, ctx, event, draft, moderation)
@@ -149,7 +137,7 @@ def _decide_in(
 
 
 def _error_in(conn: sqlite3.Connection, ctx: Context, event_id: int, exc: Exception) -> Decision | None:
-    event = conn.execute("SELECT * FROM events WHERE id = ? AND state = 'pending'", (event_id,)).fetchone()
+    event = inbox.pending_event(conn, event_id)
     if event is None:
         return None
     plan = Plan()
@@ -164,19 +152,14 @@ def _record_usage(store: Store, day: str, results: list[DraftResult]) -> None:
     if not requests:
         return
     with store.transaction() as conn:
-        conn.execute(
-            "INSERT INTO model_usage (day, requests, tokens) VALUES (?, ?, ?) ON CONFLICT (day) DO UPDATE SET "
-            "requests = requests + excluded.requests, tokens = tokens + excluded.tokens",
-            (day, requests, tokens),
-        )
+        decisions.add_model_usage(conn, day, requests, tokens)
 
 
 def _token_budget(store: Store, config: Config, day: str) -> int | None:
     budget = config.drafter.daily_token_budget
     if budget == 0:
         return None
-    spent = store.scalar("SELECT tokens FROM model_usage WHERE day = ?", (day,)) or 0
-    return max(0, budget - int(spent))
+    return max(0, budget - decisions.tokens_spent(store, day))
 
 
 def _plan_all(store: Store, ctx: Context, events: list[sqlite3.Row]) -> dict[int, Plan | Exception]:
@@ -217,17 +200,15 @@ def _run_chunk(store: Store, ctx: Context, services: Services, events: list[sqli
         for event in events:
             event_id = event["id"]
             planned = plans[event_id]
-            conn.execute("SAVEPOINT event")
             try:
-                if isinstance(planned, Exception):
-                    raise planned
-                decision = _decide_in(conn, ctx, event_id, drafts.get(event_id), moderation.get(event_id))
+                with savepoint(conn, "event"):
+                    if isinstance(planned, Exception):
+                        raise planned
+                    decision = _decide_in(conn, ctx, event_id, drafts.get(event_id), moderation.get(event_id))
             except AutopilotError:
                 raise  # database or configuration trouble is the whole run's problem
             except Exception as exc:
-                conn.execute("ROLLBACK TO event")
                 decision = _error_in(conn, ctx, event_id, exc)
-            conn.execute("RELEASE event")
             if decision is not None:
                 report.add(decision, drafts.get(event_id))
 
@@ -236,11 +217,7 @@ def _next_chunk(store: Store, after: tuple[str | None, int], remaining: int | No
     size = CHUNK if remaining is None else min(CHUNK, remaining)
     if size <= 0:
         return []
-    return store.query(
-        "SELECT * FROM events WHERE state = 'pending' AND (received_at, id) > (?, ?) "
-        "ORDER BY received_at, id LIMIT ?",
-        (after[0] or "", after[1], size),
-    )
+    return inbox.pending_after(store, after[0] or "", after[1], size)
 
 
 def process_events(
@@ -249,8 +226,8 @@ def process_events(
     progress: Progress | None = None,
 ) -> ProcessReport:
     if dry_run:
-        with _snapshot(store) as snapshot:
-            report = process_events(snapshot, config, clock, services, limit=limit,
+        with snapshot(store) as copy:
+            report = process_events(copy, config, clock, services, limit=limit,
                                     protected_fragments=protected_fragments, progress=progress)
         report.dry_run = True
         return report
@@ -269,7 +246,7 @@ def process_events(
     try:
         total = 0
         if config.autopilot.parallel_checks or progress is not None:
-            pending = cast(int, store.scalar("SELECT count(*) FROM events WHERE state = 'pending'") or 0)
+            pending = inbox.pending_count(store)
             total = pending if limit is None else min(limit, pending)
         if config.autopilot.parallel_checks:
             checks.start_worker(total)
