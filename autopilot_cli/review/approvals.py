@@ -39,6 +39,7 @@ from ..channels.policy import channels_where, policy
 from ..clock import Clock, to_iso
 from ..config import Config
 from ..contacts.consent import opt_out_and_cancel, opted_out
+from ..db import audit, decisions, drafts, inbox, jobs
 from ..db.connection import Store
 from ..db.ratelimits import earliest_allowed, record
 from ..decide.outcomes import send_key, text_hash
@@ -153,18 +154,8 @@ def edit_distance(a: str, b: str, max_cells: int = EDIT_DISTANCE_CELLS) -> tuple
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _audit(conn: sqlite3.Connection, at: str, actor: str, action: str, object_type: str, object_id: object,
-           detail: dict) -> None:
-    conn.execute(
-        "INSERT INTO audit_log (at, actor, action, object_type, object_id, detail) VALUES (?, ?, ?, ?, ?, ?)",
-        (at, actor, action, object_type, str(object_id), json.dumps(detail, ensure_ascii=False)),
-    )
-
-
 def _draft(conn: sqlite3.Connection, draft_id: int) -> sqlite3.Row:
-    row = conn.execute(
-        "SELECT d.*, e.external_id, e.sender, e.received_at, e.channel AS event_channel FROM drafts d "
-        "JOIN events e ON e.id = d.event_id WHERE d.id = ?", (draft_id,)).fetchone()
+    row = drafts.with_event(conn, draft_id)
     if row is None:
         raise ApprovalRefused(draft_id, "not_found", f"no draft with id {draft_id}")
     return row
@@ -279,25 +270,20 @@ def _plan(conn: sqlite3.Connection, config: Config, now: datetime, draft: sqlite
 def _write_job(conn: sqlite3.Connection, draft: sqlite3.Row, event: sqlite3.Row, text: str, send_at: datetime,
                explanation: str, now: str) -> int:
     key = send_key(draft["channel"], event["external_id"], "approved")
-    existing = conn.execute("SELECT id, state FROM jobs WHERE draft_id = ?", (draft["id"],)).fetchone()
+    existing = jobs.for_draft(conn, draft["id"])
     if existing is not None:
         if existing["state"] not in REUSABLE_JOB_STATES:
             raise ApprovalRefused(draft["id"], "job_exists",
                                   f"draft {draft['id']} already has job {existing['id']} ({existing['state']})")
-        conn.execute(
-            "UPDATE jobs SET send_key = ?, text = ?, text_sha256 = ?, send_at = ?, state = 'scheduled', origin = "
-            "'approved', explanation = ?, attempts = 0, lease_owner = NULL, lease_until = NULL, error = NULL, "
-            "error_code = NULL, sending_at = NULL, updated_at = ? WHERE id = ?",
-            (key, text, text_hash(text), to_iso(send_at), explanation, now, existing["id"]))
+        jobs.reschedule_approved(conn, existing["id"], send_key=key, text=text, text_sha256=text_hash(text),
+                                 send_at=to_iso(send_at), explanation=explanation, now=now)
         return int(existing["id"])
     try:
-        job_id = conn.execute(
-            "INSERT INTO jobs (draft_id, event_id, contact_id, channel, recipient, send_key, text, text_sha256, "
-            "send_at, state, variant_id, variant, origin, explanation, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'scheduled', ?, ?, 'approved', ?, ?, ?)",
-            (draft["id"], event["id"], draft["contact_id"], draft["channel"], event["sender"], key, text,
-             text_hash(text), to_iso(send_at), draft["variant_id"], draft["variant"], explanation, now, now),
-        ).lastrowid
+        job_id = jobs.schedule(
+            conn, draft_id=draft["id"], event_id=event["id"], contact_id=draft["contact_id"],
+            channel=draft["channel"], recipient=event["sender"], send_key=key, text=text,
+            text_sha256=text_hash(text), send_at=to_iso(send_at), variant_id=draft["variant_id"],
+            variant=draft["variant"], origin="approved", explanation=explanation, now=now)
     except sqlite3.IntegrityError:
         raise ApprovalRefused(draft["id"], "job_exists",
                               f"draft {draft['id']}: a reply to this message is already scheduled") from None
@@ -324,21 +310,17 @@ def approve_one(store: Store, config: Config, clock: Clock, actor: str, draft_id
                                   "was not approved (autopilot contacts set … --unblock first)")
         approved_text = draft["text"] if text is None else text
         _check_text(draft_id, draft["channel"], approved_text)
-        event = conn.execute("SELECT * FROM events WHERE id = ?", (draft["event_id"],)).fetchone()
+        event = inbox.event(conn, draft["event_id"])
         send_at, explanation, template, deferred = _plan(conn, config, at, draft, event, now, override_dnd)
         job_id = _write_job(conn, draft, event, approved_text, send_at, explanation, stamp)
         # `explain` follows the decision row to the job: point it at the approved one.
-        conn.execute("UPDATE decisions SET job_id = ?, send_at = ? WHERE event_id = ?",
-                     (job_id, to_iso(send_at), event["id"]))
-        updated = conn.execute(
-            "UPDATE drafts SET state = 'approved', approved_text = ?, decided_by = ?, decided_at = ?, updated_at = ? "
-            "WHERE id = ? AND state = 'review'", (approved_text, actor, stamp, stamp, draft_id)).rowcount
-        if updated != 1:  # cannot happen under the write lock; refuse rather than guess
+        decisions.point_to_job(conn, event["id"], job_id, to_iso(send_at))
+        if not drafts.approve(conn, draft_id, approved_text, actor, stamp):  # cannot happen under the write lock; refuse rather than guess
             raise ApprovalRefused(draft_id, "not_in_review", f"draft {draft_id} changed while being approved")
         record(conn, [("contact", str(draft["contact_id"])), ("channel", draft["channel"])], send_at)
         distance, approximate = edit_distance(draft["text"], approved_text)
         edited = approved_text != draft["text"]
-        _audit(conn, stamp, actor, "approve", "draft", draft_id, {
+        audit.record(conn, at=stamp, actor=actor, action="approve", object_type="draft", object_id=draft_id, detail={
             "state": ["review", "approved"], "event_id": draft["event_id"], "channel": draft["channel"],
             "job_id": job_id, "send_at": to_iso(send_at), "now": now, "edited": edited,
             "edit_distance": distance, "edit_distance_approximate": approximate,
@@ -371,11 +353,7 @@ def ready_draft_ids(store: Store) -> list[int]:
     Human-approval-only channels (LinkedIn) are left out: their terms want a member's action per
     message, so each such reply is approved by its id or in ``review``, never in bulk.
     """
-    excluded = channels_where(human_approved_only=True)
-    marks = ", ".join("?" for _ in excluded) or "NULL"
-    return [int(r[0]) for r in store.query(
-        "SELECT d.id FROM drafts d JOIN events e ON e.id = d.event_id WHERE d.state = 'review' AND d.ready = 1 "
-        f"AND d.channel NOT IN ({marks}) ORDER BY e.received_at, d.id", excluded)]
+    return drafts.ready_ids(store, list(channels_where(human_approved_only=True)))
 
 
 def approve_all_ready(store: Store, config: Config, clock: Clock, actor: str, now: bool = False) -> Batch:
@@ -389,10 +367,8 @@ def reject_one(store: Store, clock: Clock, actor: str, draft_id: int, reason: st
     with store.transaction() as conn:
         draft = _draft(conn, draft_id)
         _require_review(conn, draft)
-        conn.execute(
-            "UPDATE drafts SET state = 'rejected', reject_reason = ?, decided_by = ?, decided_at = ?, updated_at = ? "
-            "WHERE id = ? AND state = 'review'", (reason, actor, stamp, stamp, draft_id))
-        _audit(conn, stamp, actor, "reject", "draft", draft_id, {
+        drafts.reject(conn, draft_id, reason, actor, stamp)
+        audit.record(conn, at=stamp, actor=actor, action="reject", object_type="draft", object_id=draft_id, detail={
             "state": ["review", "rejected"], "event_id": draft["event_id"], "channel": draft["channel"],
             "reason": reason, "confidence": draft["confidence"], "reasons": json.loads(draft["reasons"] or "[]"),
         })
@@ -422,15 +398,14 @@ def opt_out_contact(store: Store, config: Config, clock: Clock, actor: str, draf
         draft = _draft(conn, draft_id)
         contact_id, channel = draft["contact_id"], draft["channel"]
         scope = "all" if config.consent.scope == "contact" else channel
-        recorded, jobs, drafts = opt_out_and_cancel(
+        recorded, cancelled_jobs, cancelled_drafts = opt_out_and_cancel(
             conn, contact_id=contact_id, scope=scope, source="operator", rule=f"operator:{actor}", at=stamp,
             event_id=draft["event_id"], detail=note, job_error="contact opted out (operator)")
-        _audit(conn, stamp, actor, "opt_out", "contact", contact_id, {
-            "draft_id": draft_id, "scope": scope, "recorded": recorded, "cancelled_jobs": jobs,
-            "cancelled_drafts": drafts, "note": note,
-        })
+        audit.record(conn, at=stamp, actor=actor, action="opt_out", object_type="contact", object_id=contact_id,
+                     detail={"draft_id": draft_id, "scope": scope, "recorded": recorded,
+                             "cancelled_jobs": cancelled_jobs, "cancelled_drafts": cancelled_drafts, "note": note})
     return OptedOut(contact_id=contact_id, contact=draft["sender"], scope=scope, recorded=recorded,
-                    cancelled_jobs=jobs, cancelled_drafts=drafts)
+                    cancelled_jobs=cancelled_jobs, cancelled_drafts=cancelled_drafts)
 
 
 __all__ = [

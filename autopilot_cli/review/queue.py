@@ -27,6 +27,7 @@ from ..channels.policy import channels_where, policy
 from ..clock import Clock, from_iso, to_iso
 from ..config import Config
 from ..contacts.preferences import find_contact_id
+from ..db import drafts, inbox
 from ..db.connection import Store
 from ..decide.checks import history
 from ..scheduling.inputs import plan_reply_time, window_closes
@@ -182,14 +183,6 @@ class ReviewFilter(BaseModel):
     ready: bool | None = None
 
 
-_QUEUE_SQL = (
-    "SELECT d.id, d.event_id, d.channel, d.contact_id, d.text AS draft_text, d.confidence, d.reasons, d.ready, "
-    "d.variant, d.state, d.created_at, e.sender, e.name, e.subject, e.text AS inbound_text, e.received_at, "
-    "e.external_id, c.name AS contact_name FROM drafts d JOIN events e ON e.id = d.event_id "
-    "JOIN contacts c ON c.id = d.contact_id"
-)
-
-
 def _template_for(config: Config, channel: str) -> str | None:
     return getattr(config.channels.get(channel), "window_template", None)
 
@@ -226,19 +219,9 @@ def review_queue(store: Store, config: Config, clock: Clock, filters: ReviewFilt
     """Drafts in review, most urgent first (module docstring), with the filters applied."""
     filters = filters or ReviewFilter()
     conn = store.conn
-    where: list[str] = ["d.state = 'review'"]
-    params: list[object] = []
-    if filters.channel:
-        where.append("d.channel = ?")
-        params.append(filters.channel)
-    if filters.ready is not None:
-        where.append("d.ready = ?")
-        params.append(int(filters.ready))
-    if filters.contact:
-        where.append("d.contact_id = ?")
-        params.append(find_contact_id(conn, filters.contact))
+    contact_id = find_contact_id(conn, filters.contact) if filters.contact else None
     now = clock.now()
-    rows = store.query(f"{_QUEUE_SQL} WHERE {' AND '.join(where)}", tuple(params))
+    rows = drafts.queue(store, channel=filters.channel or None, ready=filters.ready, contact_id=contact_id)
     items = [_item(conn, config, now, r) for r in rows]
     if filters.reason:
         items = [i for i in items if _matches_reason(i.reasons, filters.reason)]
@@ -247,20 +230,20 @@ def review_queue(store: Store, config: Config, clock: Clock, filters: ReviewFilt
 
 def drafts_in_review(store: Store) -> int:
     """Every draft in review, whatever the filters: says whether an empty listing is a filter's doing."""
-    return int(store.conn.execute("SELECT count(*) FROM drafts WHERE state = 'review'").fetchone()[0])
+    return drafts.in_review_count(store)
 
 
 def get_item(store: Store, config: Config, clock: Clock, draft_id: int) -> ReviewItem | None:
     """One draft as a review item, whatever its state now (another terminal may have decided it)."""
-    rows = store.query(f"{_QUEUE_SQL} WHERE d.id = ?", (draft_id,))
-    return _item(store.conn, config, clock.now(), rows[0]) if rows else None
+    row = drafts.queue_item(store, draft_id)
+    return _item(store.conn, config, clock.now(), row) if row is not None else None
 
 
 def load_details(store: Store, config: Config, clock: Clock, item: ReviewItem,
                  profiles: dict[str, list[float]] | None = None) -> ReviewItem:
     """Add the recent conversation and the send time approving now would plan (read-only)."""
     conn = store.conn
-    event = conn.execute("SELECT * FROM events WHERE id = ?", (item.event_id,)).fetchone()
+    event = inbox.event(conn, item.event_id)
     item.history = [HistoryEntry(role=h.role, text=h.text, at=h.at) for h in history(conn, event, HISTORY_MESSAGES)]
     closes = from_iso(item.window_closes_at) if item.window_closes_at else None
     if item.channel in channels_where(human_approved_only=True):
