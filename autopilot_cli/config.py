@@ -13,6 +13,7 @@ environment variable that holds the secret (see ``secrets.py``).
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -457,7 +458,7 @@ def _format_location(loc: tuple[Any, ...]) -> str:
     return ".".join(parts)
 
 
-def _format_error(err: dict[str, Any]) -> str:
+def _format_error(err: Mapping[str, Any]) -> str:
     key = _format_location(err["loc"])
     kind = err["type"]
     if kind == "extra_forbidden":

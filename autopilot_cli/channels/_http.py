@@ -165,16 +165,16 @@ def classify_graph_error(response: httpx.Response, *, secret: str | None,
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
     if err is None:
         text = short_text(response)
-        code = f"http_{status}"
+        http_code = f"http_{status}"
         if status == 401:
-            return SendResult(Outcome.PAUSED, error_code=code, error="access token expired or invalid")
+            return SendResult(Outcome.PAUSED, error_code=http_code, error="access token expired or invalid")
         if status == 429 or status == 503:
-            return SendResult(Outcome.RETRYABLE, error_code=code, error=redact(f"HTTP {status} {text}", secret),
-                              retry_after=retry_after)
+            return SendResult(Outcome.RETRYABLE, error_code=http_code,
+                              error=redact(f"HTTP {status} {text}", secret), retry_after=retry_after)
         if status >= 500:
-            return SendResult(Outcome.AMBIGUOUS, error_code=code, error=redact(
+            return SendResult(Outcome.AMBIGUOUS, error_code=http_code, error=redact(
                 f"HTTP {status} without a Graph error (the request may have been processed): {text}", secret))
-        return SendResult(Outcome.PERMANENT, error_code=code, error=redact(f"HTTP {status} {text}", secret))
+        return SendResult(Outcome.PERMANENT, error_code=http_code, error=redact(f"HTTP {status} {text}", secret))
 
     code = err.code if err.code is not None else status
     label = str(code)

@@ -35,10 +35,14 @@ from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from email.utils import format_datetime, parseaddr
+from typing import TYPE_CHECKING
 
 from ..config import SmtpChannel
 from ..secrets import Secrets, redact_secret
 from .base import Capabilities, Outcome, Outgoing, SendResult
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer  # collections.abc.Buffer from Python 3.12
 
 TEXT_LIMIT = 100_000
 DEFAULT_TIMEOUT = 30.0
@@ -51,7 +55,7 @@ class _TrackedSMTP(smtplib.SMTP):
 
     body_started = _in_data = False
 
-    def data(self, msg: bytes | str) -> tuple[int, bytes]:
+    def data(self, msg: Buffer | str) -> tuple[int, bytes]:
         self._in_data = True
         try:
             return super().data(msg)

@@ -35,7 +35,8 @@ def _friendly_metavars(command: Any) -> None:
             # Usage adds the brackets and "..." itself.
             given = (param.metavar or "").strip("[]{}. ")
             param.metavar = given or _ARGUMENT_METAVARS.get(param.name or "", (param.name or "value").upper())
-            param.display_type_rich = lambda ctx: None  # the metavar says it; no "<list[int]>" after it
+            # The metavar says it; no "<list[int]>" after it.
+            param.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
             continue
         if param.metavar is not None or getattr(param, "is_flag", False):
             continue
@@ -59,14 +60,15 @@ class _Group(TyperGroup):
             _friendly_metavars(command)
         return command
 
-    def main(self, *args: object, standalone_mode: bool = True, **kwargs: object) -> object:
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         # Usage errors too are one line on stderr (click prints three: usage,
         # hint, error); exit code 2 as documented.
         argv = kwargs.pop("args", None) if "args" in kwargs else (args[0] if args else None)
-        args = args[1:] if args else ()
-        argv = list(sys.argv[1:] if argv is None else argv)  # type: ignore[arg-type]
+        # click's positional order after ``args``; named here so standalone_mode cannot be given twice.
+        kwargs.update(zip(("prog_name", "complete_var"), args[1:] if args else ()))
+        argv = list(sys.argv[1:] if argv is None else argv)
         try:
-            rv = super().main(argv or ["--help"], *args, standalone_mode=False, **kwargs)
+            rv = super().main(argv or ["--help"], standalone_mode=False, **kwargs)
         except typer.TyperException as exc:
             if not standalone_mode:
                 raise
@@ -74,7 +76,7 @@ class _Group(TyperGroup):
                 exc.show()  # type: ignore[attr-defined]
             else:
                 hint = " (see --help)" if getattr(exc, "exit_code", 1) == 2 else ""
-                typer.echo("error: " + " ".join(exc.format_message().split()) + hint, err=True)  # type: ignore[attr-defined]
+                typer.echo("error: " + " ".join(exc.format_message().split()) + hint, err=True)
             sys.exit(getattr(exc, "exit_code", 1))
         except typer.Abort:
             if not standalone_mode:
@@ -85,7 +87,7 @@ class _Group(TyperGroup):
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)
 
-    def invoke(self, ctx: typer.Context) -> object:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except AutopilotError as exc:

@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 
@@ -66,7 +67,8 @@ class Store:
         with translate_errors(self.path):
             return self.conn.execute(sql, params).fetchall()
 
-    def scalar(self, sql: str, params: tuple | dict = ()) -> object:
+    def scalar(self, sql: str, params: tuple | dict = ()) -> Any:
+        """The first column of the first row (None when there is none); its type is the column's."""
         rows = self.query(sql, params)
         return rows[0][0] if rows else None
 

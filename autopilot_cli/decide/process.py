@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from concurrent.futures import Future
 
 from pydantic import BaseModel, Field, PrivateAttr
 
@@ -40,7 +41,7 @@ from ..experiments.variants import load_experiments, record_assignment, sync_exp
 from ..gates import GateResult
 from .checks import Context, Plan, evaluate
 from .outcomes import OUTCOMES, Decision, Reply, create_reply, store_decision
-from .text_checks import InboundChecks, Settings
+from .text_checks import InboundChecks, InboundResult, Settings
 
 CHUNK = 200
 
@@ -254,8 +255,9 @@ def process_events(
         if progress is not None:
             progress(0, total)
         rows = _next_chunk(store, (None, 0), remaining)
-        ahead = checks.submit(rows)
+        ahead: Future[dict[int, InboundResult]] | None = checks.submit(rows)
         while rows:
+            assert ahead is not None  # submitted for every non-empty chunk
             if remaining is not None:
                 remaining -= len(rows)
             # The next chunk's texts are checked (in the worker) while this one is decided.

@@ -133,7 +133,9 @@ def parse_reply(content: str | None) -> ModelReply | None:
 
 def make_client(cfg: DrafterSection, api_key: str, http_client: httpx.Client | None = None) -> openai.OpenAI:
     return openai.OpenAI(api_key=api_key, base_url=cfg.base_url, timeout=cfg.timeout_seconds,
-                         max_retries=cfg.max_retries, http_client=http_client)
+                         # openai 3 annotates its own httpx fork's Client; an httpx.Client is accepted
+                         # (tests/test_openai_drafter.py: an injected client is used).
+                         max_retries=cfg.max_retries, http_client=http_client)  # type: ignore[arg-type]
 
 
 class OpenAIDrafter:

@@ -311,6 +311,7 @@ def approve_one(store: Store, config: Config, clock: Clock, actor: str, draft_id
         approved_text = draft["text"] if text is None else text
         _check_text(draft_id, draft["channel"], approved_text)
         event = inbox.event(conn, draft["event_id"])
+        assert event is not None  # drafts.event_id references events
         send_at, explanation, template, deferred = _plan(conn, config, at, draft, event, now, override_dnd)
         job_id = _write_job(conn, draft, event, approved_text, send_at, explanation, stamp)
         # `explain` follows the decision row to the job: point it at the approved one.

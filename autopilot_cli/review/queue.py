@@ -244,6 +244,7 @@ def load_details(store: Store, config: Config, clock: Clock, item: ReviewItem,
     """Add the recent conversation and the send time approving now would plan (read-only)."""
     conn = store.conn
     event = inbox.event(conn, item.event_id)
+    assert event is not None  # drafts.event_id references events
     item.history = [HistoryEntry(role=h.role, text=h.text, at=h.at) for h in history(conn, event, HISTORY_MESSAGES)]
     closes = from_iso(item.window_closes_at) if item.window_closes_at else None
     if item.channel in channels_where(human_approved_only=True):

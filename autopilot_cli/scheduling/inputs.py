@@ -66,16 +66,17 @@ def plan_reply_time(conn: sqlite3.Connection, config: Config, now: datetime, eve
 WINDOW_CHANNELS = {name: p.window for name, p in POLICIES.items() if p.window is not None}
 
 
-def window_closes(conn: sqlite3.Connection, event: Mapping[str, Any]) -> datetime | None:
+def window_closes(conn: sqlite3.Connection, event: Mapping[str, Any] | sqlite3.Row) -> datetime | None:
     """When free-form replies to this contact on ``event``'s channel stop being allowed; None: no window."""
     span = WINDOW_CHANNELS.get(event["channel"])
     if span is None:
         return None
     last = activity.last_inbound_at(conn, event["contact_id"], event["channel"])
+    assert last is not None, "a reply always answers a stored inbound message"
     return from_iso(last) + span
 
 
-def reply_limits(config: Config, event: Mapping[str, Any]) -> list[Limit]:
+def reply_limits(config: Config, event: Mapping[str, Any] | sqlite3.Row) -> list[Limit]:
     """The rolling limits a reply on ``event``'s channel to its contact must respect."""
     limits = config.limits
     entry = config.channels.get(event["channel"])

@@ -82,8 +82,9 @@ def outgoing(conn: sqlite3.Connection, row: sqlite3.Row, adapter: Adapter, confi
     cfg = config.channels.get(row["channel"])
     template = None
     hours = adapter.capabilities.window_hours
-    if hours and getattr(cfg, "window_template", None) and window_closed(conn, row, hours, now):
-        template = cfg.window_template
+    window_template = getattr(cfg, "window_template", None)
+    if hours and window_template and window_closed(conn, row, hours, now):
+        template = window_template
     return Outgoing(
         job_id=row["id"], send_key=row["send_key"], channel=row["channel"], recipient=row["recipient"],
         text=row["text"], reply_to_id=row["external_id"], thread_id=row["thread_id"], subject=row["subject"],

@@ -38,6 +38,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -306,7 +307,7 @@ class Executor:
 
     def _record(self, conn: sqlite3.Connection, job: dict, adapter: Adapter, result: SendResult) -> JobResult:
         attempts = job_rows.attempts(conn, job["id"])
-        kw = {"error_code": result.error_code, "from_state": "sending"}
+        kw: dict[str, Any] = {"error_code": result.error_code, "from_state": "sending"}
         if result.outcome is Outcome.SENT:
             return self._finish_in(conn, job, "sent", "sent", provider_id=result.provider_message_id, **kw)
         if result.outcome is Outcome.AMBIGUOUS and not adapter.capabilities.idempotency_key:
@@ -372,7 +373,9 @@ class Executor:
         waves: list[list[dict]] = []
         pending = list(jobs)
         while pending:
-            wave, later, seen = [], [], set()
+            wave: list[dict] = []
+            later: list[dict] = []
+            seen: set[str | None] = set()
             for job in pending:
                 recipient = job.get("recipient")
                 if len(wave) < size and not (gap and recipient in seen):

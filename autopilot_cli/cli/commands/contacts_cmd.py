@@ -142,7 +142,7 @@ def set_prefs(
     """
     update = PrefsUpdate(timezone=timezone, quiet_hours=quiet_hours, allowed_hours=allowed_hours,
                          allowed_days=allowed_days, dnd_until=dnd_until, preferred_channel=preferred_channel,
-                         blocked=blocked, clear=clear)  # type: ignore[arg-type]  # _clear checked the names
+                         blocked=blocked, clear=clear)
     try:
         update.values()
     except ValueError as exc:

@@ -51,9 +51,9 @@ def _render(report: DemoReport) -> None:
     table.add_column("message", overflow="fold", ratio=1)
     table.add_column("outcome", no_wrap=True)
     table.add_column("reasons", overflow="fold", ratio=1)
-    for item in report.decisions:
-        d = item.decision
-        table.add_row(str(d.event_id), safe(d.channel), safe(_short(item.text, 40)), d.outcome,
+    for decided in report.decisions:
+        d = decided.decision
+        table.add_row(str(d.event_id), safe(d.channel), safe(_short(decided.text, 40)), d.outcome,
                       safe("\n".join(d.reasons)))
     out.print(table)
     out.rule("3. review: drafts waiting for a person (autopilot review)")
@@ -63,9 +63,10 @@ def _render(report: DemoReport) -> None:
     table.add_column("message", overflow="fold", ratio=1)
     table.add_column("conf.", no_wrap=True, justify="right")
     table.add_column("reasons", overflow="fold", ratio=1)
-    for r in report.review:
-        table.add_row(str(r.id), safe(r.channel), safe(_short(r.inbound_text, 40)),
-                      "" if r.confidence is None else f"{r.confidence:.2f}", safe("\n".join(r.reasons)))
+    for waiting in report.review:
+        table.add_row(str(waiting.id), safe(waiting.channel), safe(_short(waiting.inbound_text, 40)),
+                      "" if waiting.confidence is None else f"{waiting.confidence:.2f}",
+                      safe("\n".join(waiting.reasons)))
     out.print(table)
     a = report.approved
     if a is not None:
@@ -77,12 +78,12 @@ def _render(report: DemoReport) -> None:
     out.print(f"demo clock now {report.execute_clock}, when the last scheduled reply is due")
     out.print(f"sent {e.sent}, retried {e.retried}, failed {e.failed}, needs reconcile {e.needs_reconcile}, "
               f"skipped {e.skipped}")
-    for item in report.outbox:
-        variant = f" (A/B variant {safe(item.variant)})" if item.variant else ""
-        out.print(f"[bold]job {item.job_id} → {safe(item.channel)} {safe(item.recipient)}[/bold]{variant}")
-        if item.explanation:
-            out.print(f"[dim]when: {safe(item.explanation)}[/dim]")
-        out.print(safe(item.text))
+    for sent in report.outbox:
+        variant = f" (A/B variant {safe(sent.variant)})" if sent.variant else ""
+        out.print(f"[bold]job {sent.job_id} → {safe(sent.channel)} {safe(sent.recipient)}[/bold]{variant}")
+        if sent.explanation:
+            out.print(f"[dim]when: {safe(sent.explanation)}[/dim]")
+        out.print(safe(sent.text))
     out.rule("5. ab-report: the greeting experiment")
     for ab_report in report.ab_reports:
         render_report(ab_report, out)

@@ -11,6 +11,7 @@ the interactive review (one line: what was decided, what is left).
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 from rich import box
@@ -20,10 +21,17 @@ from ...errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_PARTIAL, EXIT_USAGE, Au
 from ..render import console, print_json, safe, safe_line
 from ._shared import actor, json_option, runtime
 
+if TYPE_CHECKING:
+    from ...clock import Clock
+    from ...config import Config
+    from ...db.connection import Store
+    from ...review.approvals import Batch
+    from ...review.queue import ReviewItem
+
 FORCE_INTERACTIVE_ENV = "AUTOPILOT_REVIEW_FORCE_INTERACTIVE"
 
 
-def _finish(batch, key: str, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+def _finish(batch: Batch, key: str, as_json: bool) -> None:
     done = getattr(batch, key)
     if as_json:
         print_json({key: [d.model_dump(mode="json") for d in done],
@@ -53,7 +61,7 @@ def empty_queue_text(in_review: int) -> str:
     return "nothing to review: the queue is empty"
 
 
-def _list(items: list, as_json: bool, in_review: int) -> None:  # type: ignore[type-arg]
+def _list(items: list[ReviewItem], as_json: bool, in_review: int) -> None:
     if as_json:
         print_json([item.list_entry() for item in items])
         return
@@ -230,7 +238,7 @@ def register(app: typer.Typer) -> None:
         _finish(reject(rt.store(), rt.clock, actor(), drafts, reason), "rejected", as_json)
 
 
-def _edited(store, config, clock, draft_id: int) -> str:  # type: ignore[no-untyped-def]
+def _edited(store: Store, config: Config, clock: Clock, draft_id: int) -> str:
     from ...review.queue import get_item
     from ..review_screen import click_editor, normalize_edit
 

@@ -248,7 +248,8 @@ def _build(data: bytes, raw: str, line: int | None, index: str | None, now: date
     ids = hdr.message_ids(hdr.first_raw(msg, "Message-ID"))
     external_id = ids[0] if ids else "sha256:" + hashlib.sha256(data).hexdigest()
     received_at, date_meta = _received_at(msg, now)
-    in_reply_to = (hdr.message_ids(hdr.first_raw(msg, "In-Reply-To")) or [None])[0]
+    reply_ids = hdr.message_ids(hdr.first_raw(msg, "In-Reply-To"))
+    in_reply_to = reply_ids[0] if reply_ids else None
     references = hdr.message_ids(" ".join(hdr.raw_values(msg, "References")))
     body = extract_body(msg)
     text = clean_body(body.reply) or body.full

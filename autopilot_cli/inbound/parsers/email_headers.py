@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from email.header import decode_header, make_header
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
+from typing import Any
 
 from ...contacts.addresses import AddressError, normalize_address
 
@@ -63,7 +64,7 @@ def addresses(msg: Message, name: str) -> list[tuple[str, str]]:
     if first_raw(msg, name) is None:
         return []
     try:
-        header = msg[name]
+        header: Any = msg[name]  # email.headerregistry.AddressHeader under the default policy
         pairs = [(a.display_name, a.addr_spec) for a in header.addresses]
     except Exception:
         pairs = []

@@ -126,7 +126,8 @@ def parse(data: bytes, limits: Limits) -> Iterator[ParsedItem]:
             if not isinstance(value["elements"], list):
                 yield Rejected(line=doc.line, index="elements", reason="'elements' is not a list")
                 continue
-            located = [(json_path("elements", i), e) for i, e in enumerate(value["elements"])]
+            located: list[tuple[str | None, Any]] = [(json_path("elements", i), e)
+                                                     for i, e in enumerate(value["elements"])]
         else:
             located = [(None, value)]
         for index, event in located:

@@ -147,7 +147,8 @@ class _Context:
         except AddressError as exc:
             raise BadRecord(f"'from' {exc}") from None
         received_at = timestamp_of(msg)
-        mtype = msg.get("type") if isinstance(msg.get("type"), str) else "unknown"
+        raw_type = msg.get("type")
+        mtype = raw_type if isinstance(raw_type, str) else "unknown"
         text, extra = _render(mtype, msg)
         automated = mtype == "system"
         context = _obj(msg, "context")
@@ -243,7 +244,7 @@ def _render_location(loc: dict, _msg: dict) -> tuple[str, dict[str, Any]]:
 
 
 def _render_contacts(_body: dict, msg: dict) -> tuple[str, dict[str, Any]]:
-    summaries = []
+    summaries: list[dict[str, Any]] = []
     for card in _dicts(msg, "contacts"):
         name = _obj(card, "name")
         full = _text(name, "formatted_name") or " ".join(
