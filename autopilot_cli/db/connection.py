@@ -22,18 +22,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from ..errors import DatabaseCorrupt, DatabaseFull, DatabaseLocked, StoreError
 
 
 class Store:
-    """A database handle: the raw connection plus a sqlite-utils view of it."""
+    """A database handle: the connection, its path (for error messages) and the one way to write."""
 
     def __init__(self, conn: sqlite3.Connection, path: str) -> None:
         self.conn = conn
         self.path = path
-        self.db = sqlite_utils.Database(conn)
 
     def close(self) -> None:
         self.conn.close()

@@ -187,7 +187,8 @@ def evaluate(
         plan.consent = signal
         return plan.finish("opted_out" if signal.action == "opt_out" else "opted_in", f"{signal.action}:{signal.rule}")
     tapped = "" if is_typed(event["message_type"]) else " (a tapped button or quick reply: its title is no keyword)"
-    plan.check("consent", "pass", f"no opt-out or opt-in request{tapped}" if signal is None else f"help request ({signal.rule})")
+    plan.check("consent", "pass",
+               f"no opt-out or opt-in request{tapped}" if signal is None else f"help request ({signal.rule})")
     if _contact_checks(conn, ctx, event, plan):
         return plan
     if signal is not None:  # HELP / INFO: the configured help text, no model involved
@@ -256,7 +257,8 @@ def _decide(conn: sqlite3.Connection, ctx: Context, event: sqlite3.Row, plan: Pl
     blocking = list(plan.reasons)
     if mode != "auto" and reply.origin != "help":
         plan.reasons.append(f"{mode}_mode")
-    plan.check("mode", "info", f"{mode}; " + ("passes every gate" if not blocking else "needs a human: " + ", ".join(blocking)))
+    verdict = "passes every gate" if not blocking else "needs a human: " + ", ".join(blocking)
+    plan.check("mode", "info", f"{mode}; {verdict}")
     reply.reasons = list(plan.reasons)
     # ASSIST drafts are suggestions: never one-click ready.
     reply.ready = not blocking and mode != "assist"

@@ -99,8 +99,9 @@ def _apply_consent(conn: sqlite3.Connection, ctx: Context, event: sqlite3.Row, p
     already = jobs.confirmation_since_opt_in(conn, event["contact_id"])
     if confirmation and not already:
         # At most one confirmation per opt-out, with no marketing in it (FCC 2024 TCPA order).
-        plan.reply = Reply(text=confirmation, confidence=1.0, drafter="confirmation_text", intent="opt_out_confirmation",
-                           reasons=[], ready=True, schedule_at=ctx.now, origin="confirmation")
+        plan.reply = Reply(text=confirmation, confidence=1.0, drafter="confirmation_text",
+                           intent="opt_out_confirmation", reasons=[], ready=True, schedule_at=ctx.now,
+                           origin="confirmation")
 
 
 def _write(conn: sqlite3.Connection, ctx: Context, event: sqlite3.Row, plan: Plan, now: str) -> Decision:
@@ -191,7 +192,8 @@ def _draft_all(
     return dict(zip(needing, results)), moderation
 
 
-def _run_chunk(store: Store, ctx: Context, services: Services, events: list[sqlite3.Row], report: ProcessReport) -> None:
+def _run_chunk(store: Store, ctx: Context, services: Services, events: list[sqlite3.Row],
+               report: ProcessReport) -> None:
     plans = _plan_all(store, ctx, events)
     drafts, moderation = _draft_all(store, ctx, services, plans)
     # One transaction for the chunk, a savepoint per event: each event is

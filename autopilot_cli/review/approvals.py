@@ -231,7 +231,8 @@ def _plan(conn: sqlite3.Connection, config: Config, now: datetime, draft: sqlite
     if send_now or rules.human_approved_only:
         send_at = now
         explanation = (f"{label}: sent at the next execute run (its terms allow no scheduled sends)"
-                       if rules.human_approved_only and not send_now else "approved with --now: sent at the next execute run")
+                       if rules.human_approved_only and not send_now
+                       else "approved with --now: sent at the next execute run")
         if dnd is not None and override_dnd:
             explanation += f", inside the contact's do-not-disturb (until {to_iso(dnd)}): --override-dnd"
         elif dnd is not None:
@@ -316,7 +317,8 @@ def approve_one(store: Store, config: Config, clock: Clock, actor: str, draft_id
         job_id = _write_job(conn, draft, event, approved_text, send_at, explanation, stamp)
         # `explain` follows the decision row to the job: point it at the approved one.
         decisions.point_to_job(conn, event["id"], job_id, to_iso(send_at))
-        if not drafts.approve(conn, draft_id, approved_text, actor, stamp):  # cannot happen under the write lock; refuse rather than guess
+        # Cannot fail under the write lock; refuse rather than guess if it ever does.
+        if not drafts.approve(conn, draft_id, approved_text, actor, stamp):
             raise ApprovalRefused(draft_id, "not_in_review", f"draft {draft_id} changed while being approved")
         record(conn, [("contact", str(draft["contact_id"])), ("channel", draft["channel"])], send_at)
         distance, approximate = edit_distance(draft["text"], approved_text)
