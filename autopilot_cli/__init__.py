@@ -39,9 +39,29 @@ _EXPORTS: dict[str, str] = {
     "open_store": "db.migrations",
     "init_directory": "ops.init",
     "Secrets": "secrets",
+    "secrets_from_environment": "secrets",
     "StatusReport": "ops.status",
     "system_status": "ops.status",
     "Store": "db.connection",
+    # The pipeline, one call per CLI command: ingest → process → review / approve / reject → execute → explain.
+    "ingest": "inbound.ingest:ingest_bytes",
+    "ingest_bytes": "inbound.ingest",
+    "process_events": "decide.process",
+    "ProcessReport": "decide.process",
+    "Services": "drafting.factory",
+    "build_services": "drafting.factory",
+    "review_queue": "review.queue",
+    "ReviewFilter": "review.queue",
+    "ReviewItem": "review.queue",
+    "approve": "review.approvals",
+    "approve_all_ready": "review.approvals",
+    "reject": "review.approvals",
+    "Batch": "review.approvals",
+    "execute_jobs": "sending.engine",
+    "ExecuteReport": "sending.engine",
+    "Registry": "channels.registry",
+    "explain": "decide.explain:explain_event",
+    "Explanation": "decide.explain",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -51,7 +71,8 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'autopilot_cli' has no attribute {name!r}")
-    value = getattr(import_module(f".{module}", __name__), name)
+    module, _, attribute = module.partition(":")
+    value = getattr(import_module(f".{module}", __name__), attribute or name)
     globals()[name] = value
     return value
 
