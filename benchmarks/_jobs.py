@@ -27,8 +27,8 @@ def make_due_jobs(path: Path, count: int, channel: str = "email", recipients: in
             "received_at, ingested_at, state) VALUES (?, ?, ?, ?, ?, 'text', 'q', 'jsonl', ?, 'x', 'processed')",
             ((i, channel, f"m{i}", i % recipients, sender(i % recipients), SENT_AT) for i in range(count)))
         conn.executemany(
-            "INSERT INTO drafts (id, event_id, contact_id, channel, text, approved_text, state, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, 'scheduled', 'x', 'x')",
+            "INSERT INTO drafts (id, event_id, contact_id, channel, text, approved_text, state, created_at, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?, 'scheduled', 'x', 'x')",
             ((i, i, i % recipients, channel, text, text) for i in range(count)))
         conn.executemany(
             "INSERT INTO jobs (draft_id, event_id, contact_id, channel, recipient, send_key, text, text_sha256, "

@@ -129,7 +129,8 @@ def generate(path: Path, events: int, contacts: int, seed: int) -> int:
                        "instagram": f"aWdfZAG1faXRlbToxOklH{i}", "linkedin": f"urn:li:message:{i}"}[channel],
                 "from": who["from"],
                 "text": _text(rng, channel),
-                "received_at": (start + timedelta(seconds=i * 13 + rng.randrange(13))).isoformat().replace("+00:00", "Z"),
+                "received_at": (start + timedelta(seconds=i * 13 + rng.randrange(13)))
+                .isoformat().replace("+00:00", "Z"),
             }
             if who["name"]:
                 record["name"] = who["name"]

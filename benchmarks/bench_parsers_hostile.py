@@ -52,7 +52,8 @@ def _whatsapp(messages: int, contacts: int) -> bytes:
         "messages": [{"from": str(16505550000 + i), "id": f"wamid.{i}", "timestamp": "1744344496", "type": "text",
                       "text": {"body": "hi"}} for i in range(messages)],
     }
-    doc = {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}]}
+    doc = {"object": "whatsapp_business_account",
+           "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}]}
     return json.dumps(doc).encode()
 
 
@@ -67,28 +68,42 @@ def inputs(scale: float) -> dict[str, tuple[str, Callable[[], bytes]]]:
         "jsonl: 1 MB of good events": ("jsonl", lambda: b"\n".join(_jsonl_event(i) for i in range(size // 110))),
         "jsonl: deep nesting lines": ("jsonl", lambda: _fill(b"[" * 5000 + b"]" * 5000 + b"\n", size)),
         "jsonl: 5,000-digit numbers": ("jsonl", lambda: _fill(b'{"a": ' + b"9" * 5000 + b"}\n", size)),
-        "jsonl: lone surrogates": ("jsonl", lambda: _fill(_jsonl_event(1, "x").replace(b'"x"', b'"\\ud800"') + b"\n", size)),
+        "jsonl: lone surrogates": ("jsonl", lambda: _fill(_jsonl_event(1, "x").replace(b'"x"', b'"\\ud800"') + b"\n",
+                                                          size)),
         "jsonl: one 20 MB line": ("jsonl", lambda: b'{"text": "' + b"x" * (20 * size) + b'"}\n'),
         "whatsapp: deep nesting": ("whatsapp", lambda: b"[" * (size // 2) + b"]" * (size // 2)),
-        "whatsapp: 4,000 messages x 4,000 contacts": ("whatsapp", lambda: _whatsapp(int(4000 * scale), int(4000 * scale))),
-        "linkedin: deep nesting": ("linkedin", lambda: b'{"elements": ' + b"[" * (size // 2) + b"]" * (size // 2) + b"}"),
+        "whatsapp: 4,000 messages x 4,000 contacts": ("whatsapp",
+                                                      lambda: _whatsapp(int(4000 * scale), int(4000 * scale))),
+        "linkedin: deep nesting": ("linkedin",
+                                   lambda: b'{"elements": ' + b"[" * (size // 2) + b"]" * (size // 2) + b"}"),
         "email: HTML table": ("email", lambda: _html_mail(b"<table>" + _fill(b"<tr><td>a</td><td>b</td></tr>", size))),
         "email: stray end tags": ("email", lambda: _html_mail(b"<div>" * (n // 2) + b"x" + b"</span>" * n)),
         "email: unterminated '<a'": ("email", lambda: _html_mail(_fill(b"<a", size))),
         "email: unclosed comments among tags": ("email", lambda: _html_mail(_fill(b"<!--<textarea>", size) + b">")),
-        "email: 50,000 header fields": ("email", lambda: HEAD + b"".join(b"X-H%d: v\n" % i for i in range(int(50_000 * scale))) + b"\nhi\n"),
-        "email: 280 kB Subject of encoded words": ("email", lambda: HEAD + b"Subject: " + b"=?utf-8?q?a?= " * 20_000 + b"\n\nhi\n"),
-        "email: To with 20,000 addresses": ("email", lambda: HEAD + b"To: " + b", ".join(b"u%d@example.com" % i for i in range(20_000)) + b"\n\nhi\n"),
-        "email: 5,000 nested multiparts": ("email", lambda: HEAD + b'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b0"\n\n'
-                                           + b"".join(b'--b%d\nContent-Type: multipart/mixed; boundary="b%d"\n\n' % (i, i + 1) for i in range(5000))),
-        "email: 30,000 MIME parts": ("email", lambda: HEAD + b'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b"\n\n'
-                                     + b"".join(b"--b\nContent-Type: text/plain\n\npart %d\n" % i for i in range(int(30_000 * scale))) + b"--b--\n"),
+        "email: 50,000 header fields": ("email", lambda: HEAD + b"".join(b"X-H%d: v\n" % i
+                                                                          for i in range(int(50_000 * scale)))
+                                        + b"\nhi\n"),
+        "email: 280 kB Subject of encoded words": ("email", lambda: HEAD + b"Subject: " + b"=?utf-8?q?a?= " * 20_000
+                                                   + b"\n\nhi\n"),
+        "email: To with 20,000 addresses": ("email", lambda: HEAD + b"To: "
+                                            + b", ".join(b"u%d@example.com" % i for i in range(20_000)) + b"\n\nhi\n"),
+        "email: 5,000 nested multiparts": ("email", lambda: HEAD + b'MIME-Version: 1.0\nContent-Type: multipart/mixed; '
+                                                            b'boundary="b0"\n\n'
+                                           + b"".join(b'--b%d\nContent-Type: multipart/mixed; boundary="b%d"\n\n'
+                                                      % (i, i + 1) for i in range(5000))),
+        "email: 30,000 MIME parts": ("email", lambda: HEAD + b'MIME-Version: 1.0\nContent-Type: multipart/mixed; '
+                                                      b'boundary="b"\n\n'
+                                     + b"".join(b"--b\nContent-Type: text/plain\n\npart %d\n" % i
+                                                for i in range(int(30_000 * scale))) + b"--b--\n"),
         "email: 300,000 signature lines": ("email", lambda: HEAD + b"\nHi\n" + _fill(b"--\n", size)),
         "email: mobile footer lines": ("email", lambda: HEAD + b"\nHi\n" + _fill(b"Sent from my phone\nx\n", size)),
-        "email: raw 8-bit headers": ("email", lambda: HEAD + _fill(b"X-8: caf\xc3\xa9 \xed\xa0\x80 \xff\n", 40_000) + b"\nhi\n"),
+        "email: raw 8-bit headers": ("email", lambda: HEAD + _fill(b"X-8: caf\xc3\xa9 \xed\xa0\x80 \xff\n", 40_000)
+                                     + b"\nhi\n"),
         "mbox: 30,000 empty messages": ("mbox", lambda: _fill(b"From x Mon Mar 17 09:00:00 2025\n\n", size)),
-        "mbox: From lines in bodies": ("mbox", lambda: b"From a Mon Mar 17 09:00:00 2025\n" + HEAD + b"\nHi\n" + _fill(b"From here on\n", size)),
-        "mbox: blank lines first, 3,000 messages": ("mbox", lambda: b"\n\n" + _fill(b"From a Mon Mar 17 09:00:00 2025\n" + HEAD + b"\nHello\n\n", size)),
+        "mbox: From lines in bodies": ("mbox", lambda: b"From a Mon Mar 17 09:00:00 2025\n" + HEAD + b"\nHi\n"
+                                       + _fill(b"From here on\n", size)),
+        "mbox: blank lines first, 3,000 messages": ("mbox", lambda: b"\n\n" + _fill(b"From a Mon Mar 17 09:00:00 2025\n"
+                                                                                    + HEAD + b"\nHello\n\n", size)),
     }
 
 

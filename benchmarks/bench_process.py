@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         clock = FixedClock(datetime(2026, 11, 17, tzinfo=timezone.utc))
         config = Config.model_validate({"autopilot": {"parallel_checks": not args.inline}})
         with open_store(Path(tmp) / "bench.db", clock) as store:
-            report = ingest_bytes(store, source.read_bytes(), fmt="jsonl", config=config, clock=clock, secrets=Secrets({}))
+            report = ingest_bytes(store, source.read_bytes(), fmt="jsonl", config=config, clock=clock,
+                                  secrets=Secrets({}))
             services = Services(drafter=OfflineDrafter(), index=KnowledgeIndex.from_file(KNOWLEDGE))
             profiler = cProfile.Profile() if args.profile else None
             start = time.perf_counter()

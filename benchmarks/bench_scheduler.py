@@ -45,7 +45,8 @@ def build(decisions: int, history: int, seed: int) -> list[dict]:
         tz = ZoneInfo(ZONES[i % len(ZONES)])
         now = base + timedelta(minutes=rng.randint(0, 60 * 24 * 21))
         habit = rng.randint(0, 167)
-        past = [now - timedelta(days=rng.randint(1, 180), hours=habit % 24 if rng.random() < 0.7 else rng.randint(0, 23),
+        past = [now - timedelta(days=rng.randint(1, 180),
+                                hours=habit % 24 if rng.random() < 0.7 else rng.randint(0, 23),
                                 minutes=rng.randint(0, 59)) for _ in range(history)]
         channel = "whatsapp" if i % 2 else "email"
         received = now - timedelta(minutes=rng.choice((1, 5, 30, 240, 900)))
