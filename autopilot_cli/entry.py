@@ -12,7 +12,7 @@ a full run validated before (``config_checks``), the database file exists and
 has the jobs table, and no job is due, stuck in a lease, or waiting on a
 paused channel. In every other case — including any doubt, or
 any error — the full CLI runs and does the real work (and reports config
-errors). The check is the same query ``execute.anything_due`` runs.
+errors). The reads are ``db/fastpath.py``'s, kept to the standard library too.
 """
 
 from __future__ import annotations
@@ -21,6 +21,10 @@ import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported at run time only once the fast path is considered
+    import sqlite3
 
 
 def _db_path(args: list[str]) -> tuple[Path, Path | None] | None:
@@ -62,16 +66,16 @@ def _db_path(args: list[str]) -> tuple[Path, Path | None] | None:
     return (path if path.is_absolute() else found.path.resolve().parent / path), found.path
 
 
-def _validated(conn: object, config: Path | None) -> bool:
+def _validated(conn: sqlite3.Connection, config: Path | None) -> bool:
     """The full CLI validated exactly these config bytes before (config_checks.py)."""
     if config is None:
         return True
     import hashlib
 
+    from .db.fastpath import validated_digest
+
     digest = hashlib.sha256(config.read_bytes()).hexdigest()
-    row = conn.execute("SELECT sha256 FROM config_checks WHERE config_path = ?",  # type: ignore[attr-defined]
-                       (str(config.resolve()),)).fetchone()
-    return row is not None and row[0] == digest
+    return validated_digest(conn, str(config.resolve())) == digest
 
 
 def nothing_to_do(args: list[str]) -> bool:
@@ -82,21 +86,18 @@ def nothing_to_do(args: list[str]) -> bool:
         path, config = paths
         import sqlite3
 
+        from .db.fastpath import anything_to_do
+
         now = datetime.now(timezone.utc)
         now_s = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1.0)
         try:
             if not _validated(conn, config):
                 return False
-            row = conn.execute(
-                "SELECT EXISTS (SELECT 1 FROM jobs WHERE ((state IN ('scheduled', 'retry_wait') AND send_at <= :now) "
-                "OR (state IN ('claimed', 'sending') AND lease_until < :now))) "
-                "OR EXISTS (SELECT 1 FROM channel_state WHERE paused_at IS NOT NULL)",
-                {"now": now_s},
-            ).fetchone()
+            busy = anything_to_do(conn, now_s)
         finally:
             conn.close()
-        return row is not None and row[0] == 0
+        return busy is False
     except Exception:  # any doubt: let the full CLI run and report properly
         return False
 
