@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from ..db import status as counts
 from ..db.connection import Store
 
 JOB_STATES = (
@@ -37,13 +38,6 @@ class StatusReport(BaseModel):
     delivery_statuses: int
 
 
-def _counts(store: Store, sql: str, keys: tuple[str, ...] = ()) -> dict[str, int]:
-    counts = {key: 0 for key in keys}
-    for key, count in store.query(sql):
-        counts[str(key)] = int(count)
-    return counts
-
-
 def _absolute(path: str) -> str:
     # resolve(): the operator asking "which files?" wants the real ones, symlinks followed.
     return str(Path(path).resolve())
@@ -53,19 +47,14 @@ def system_status(store: Store, config: str | None = None, config_found_by: str 
     return StatusReport(
         database=store.path, database_path=_absolute(store.path), config=config,
         config_path=_absolute(config) if config else None, config_found_by=config_found_by,
-        schema_version=store.scalar("SELECT max(name) FROM _migrations"),
-        events=_counts(store, "SELECT state, count(*) FROM events GROUP BY state", ("pending", "processed")),
-        events_by_channel=_counts(store, "SELECT channel, count(*) FROM events GROUP BY channel"),
-        drafts_in_review=int(store.scalar("SELECT count(*) FROM drafts WHERE state = 'review'") or 0),
-        drafts_ready=int(store.scalar("SELECT count(*) FROM drafts WHERE state = 'review' AND ready = 1") or 0),
-        jobs=_counts(store, "SELECT state, count(*) FROM jobs GROUP BY state", JOB_STATES),
-        contacts=int(store.scalar("SELECT count(*) FROM contacts") or 0),
-        opted_out_contacts=int(
-            store.scalar(
-                "SELECT count(DISTINCT contact_id) FROM consent WHERE state = 'opted_out' AND category = 'all'"
-            )
-            or 0
-        ),
-        rejects=int(store.scalar("SELECT count(*) FROM rejects") or 0),
-        delivery_statuses=int(store.scalar("SELECT count(*) FROM delivery_statuses") or 0),
+        schema_version=counts.schema_version(store),
+        events=counts.events_by_state(store, ("pending", "processed")),
+        events_by_channel=counts.events_by_channel(store),
+        drafts_in_review=counts.drafts_in_review(store),
+        drafts_ready=counts.drafts_ready(store),
+        jobs=counts.jobs_by_state(store, JOB_STATES),
+        contacts=counts.contacts(store),
+        opted_out_contacts=counts.opted_out_contacts(store),
+        rejects=counts.rejects(store),
+        delivery_statuses=counts.delivery_statuses(store),
     )
