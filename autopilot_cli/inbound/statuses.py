@@ -17,20 +17,14 @@ import json
 import sqlite3
 
 from ..clock import to_iso
+from ..db import deliveries
 from .records import STATUS_RANK, StatusUpdate
 
 
 def _find_job(conn: sqlite3.Connection, status: StatusUpdate) -> sqlite3.Row | None:
-    row = conn.execute(
-        "SELECT id, state, delivery_status, provider_message_id FROM jobs "
-        "WHERE channel = ? AND provider_message_id = ?",
-        (status.channel, status.provider_message_id),
-    ).fetchone()
+    row = deliveries.job_by_provider_id(conn, status.channel, status.provider_message_id)
     if row is None and status.callback_data:
-        row = conn.execute(
-            "SELECT id, state, delivery_status, provider_message_id FROM jobs WHERE send_key = ?",
-            (status.callback_data,),
-        ).fetchone()
+        row = deliveries.job_by_send_key(conn, status.callback_data)
     return row
 
 
@@ -38,24 +32,20 @@ def apply_status(conn: sqlite3.Connection, status: StatusUpdate, now: str) -> bo
     """Store a status and advance its job; False when this status was already stored."""
     job = _find_job(conn, status)
     job_id = job["id"] if job is not None else None
-    cursor = conn.execute(
-        "INSERT INTO delivery_statuses (channel, provider_message_id, status, at, recipient, "
-        "callback_data, errors, raw, job_id, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (channel, provider_message_id, status) DO NOTHING",
-        (
-            status.channel,
-            status.provider_message_id,
-            status.status,
-            to_iso(status.at),
-            status.recipient,
-            status.callback_data,
-            json.dumps(status.errors, ensure_ascii=False),
-            json.dumps(status.raw, ensure_ascii=False) if status.raw is not None else None,
-            job_id,
-            now,
-        ),
+    stored = deliveries.store_status(
+        conn,
+        channel=status.channel,
+        provider_message_id=status.provider_message_id,
+        status=status.status,
+        at=to_iso(status.at),
+        recipient=status.recipient,
+        callback_data=status.callback_data,
+        errors=json.dumps(status.errors, ensure_ascii=False),
+        raw=json.dumps(status.raw, ensure_ascii=False) if status.raw is not None else None,
+        job_id=job_id,
+        ingested_at=now,
     )
-    if cursor.rowcount == 0:
+    if not stored:
         return False
     if job is not None:
         _advance_job(conn, job, status, now)
@@ -65,37 +55,21 @@ def apply_status(conn: sqlite3.Connection, status: StatusUpdate, now: str) -> bo
 def _advance_job(conn: sqlite3.Connection, job: sqlite3.Row, status: StatusUpdate, now: str) -> None:
     current = STATUS_RANK.get(job["delivery_status"] or "", 0)
     if current < STATUS_RANK[status.status] and job["delivery_status"] != "failed":
-        conn.execute(
-            "UPDATE jobs SET delivery_status = ?, delivery_updated_at = ?, updated_at = ? WHERE id = ?",
-            (status.status, to_iso(status.at), now, job["id"]),
-        )
+        deliveries.set_delivery_status(conn, job["id"], status.status, to_iso(status.at), now)
     if job["state"] in ("sending", "needs_reconcile"):
         settled = "failed" if status.status == "failed" else "sent"
         error = json.dumps(status.errors, ensure_ascii=False) if status.errors else None
-        conn.execute(
-            "UPDATE jobs SET state = ?, provider_message_id = COALESCE(provider_message_id, ?), "
-            "sent_at = CASE WHEN ? = 'sent' THEN COALESCE(sent_at, ?) ELSE sent_at END, "
-            "error = COALESCE(?, error), updated_at = ? WHERE id = ?",
-            (settled, status.provider_message_id, settled, to_iso(status.at), error, now, job["id"]),
-        )
+        deliveries.settle_job(conn, job_id=job["id"], state=settled, provider_message_id=status.provider_message_id,
+                              at=to_iso(status.at), error=error, now=now)
 
 
 def adopt_statuses(conn: sqlite3.Connection, job_id: int, channel: str, provider_message_id: str, now: str) -> None:
     """Statuses that arrived before we recorded the provider id (a fast webhook) now join their job."""
-    rows = conn.execute(
-        "SELECT status, at FROM delivery_statuses WHERE channel = ? AND provider_message_id = ? AND job_id IS NULL",
-        (channel, provider_message_id),
-    ).fetchall()
+    rows = deliveries.unattached_statuses(conn, channel, provider_message_id)
     if not rows:
         return
-    conn.execute(
-        "UPDATE delivery_statuses SET job_id = ? WHERE channel = ? AND provider_message_id = ? AND job_id IS NULL",
-        (job_id, channel, provider_message_id),
-    )
+    deliveries.attach_statuses(conn, job_id, channel, provider_message_id)
     best = max(rows, key=lambda r: STATUS_RANK[r["status"]])
-    current = conn.execute("SELECT delivery_status FROM jobs WHERE id = ?", (job_id,)).fetchone()[0]
+    current = deliveries.delivery_status(conn, job_id)
     if STATUS_RANK.get(current or "", 0) < STATUS_RANK[best["status"]] and current != "failed":
-        conn.execute(
-            "UPDATE jobs SET delivery_status = ?, delivery_updated_at = ?, updated_at = ? WHERE id = ?",
-            (best["status"], best["at"], now, job_id),
-        )
+        deliveries.set_delivery_status(conn, job_id, best["status"], best["at"], now)
