@@ -40,6 +40,7 @@ from ..config import Config
 from ..contacts.consent import apply_preference
 from ..contacts.directory import ContactCache, note_away
 from ..db.connection import Store
+from ..db.events import insert_event
 from ..db.rejects import LOCATION_KEEP_CHARS, bounded, store_reject
 from ..errors import AutopilotError, ConfigError, InputError
 from ..secrets import Secrets
@@ -190,36 +191,31 @@ class _Writer:
             self._reject(conn, Rejected(line=msg.line, index=msg.index, reason=reason, raw=None))
             return
         contact_id = self.contacts.contact_for(conn, msg.channel, msg.sender, msg.name, self.now)
-        cursor = conn.execute(
-            "INSERT INTO events (channel, external_id, contact_id, sender, name, message_type, text, body, "
-            "subject, thread_id, reply_to_id, timezone, automated, automated_reason, metadata, raw, format, "
-            "received_at, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (channel, external_id) DO NOTHING",
-            (
-                msg.channel,
-                msg.external_id,
-                contact_id,
-                msg.sender,
-                msg.name,
-                msg.message_type,
-                msg.text,
-                msg.body,
-                msg.subject,
-                msg.thread_id,
-                msg.reply_to_id,
-                msg.timezone,
-                int(msg.automated),
-                msg.automated_reason,
-                json.dumps(msg.metadata, ensure_ascii=False, default=str),
-                _raw_text(msg.raw),
-                self.fmt,
-                to_iso(msg.received_at),
-                self.now,
-            ),
+        event_id = insert_event(
+            conn,
+            channel=msg.channel,
+            external_id=msg.external_id,
+            contact_id=contact_id,
+            sender=msg.sender,
+            name=msg.name,
+            message_type=msg.message_type,
+            text=msg.text,
+            body=msg.body,
+            subject=msg.subject,
+            thread_id=msg.thread_id,
+            reply_to_id=msg.reply_to_id,
+            timezone=msg.timezone,
+            automated=msg.automated,
+            automated_reason=msg.automated_reason,
+            metadata=json.dumps(msg.metadata, ensure_ascii=False, default=str),
+            raw=_raw_text(msg.raw),
+            fmt=self.fmt,
+            received_at=to_iso(msg.received_at),
+            ingested_at=self.now,
         )
-        if cursor.rowcount:
+        if event_id is not None:
             self.report.ingested += 1
-            self.report.event_ids.append(int(cursor.lastrowid))
+            self.report.event_ids.append(event_id)
             note_away(conn, contact_id, msg.metadata.get("away_until") if msg.automated else None,
                       automated=msg.automated, received_at=to_iso(msg.received_at))
         else:

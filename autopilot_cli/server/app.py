@@ -66,6 +66,7 @@ from ..config import Config
 from ..contacts.consent import opt_out_and_cancel
 from ..contacts.unsubscribe import TokenInvalid, read_token, unsubscribe_secret
 from ..db.connection import Store, connect
+from ..db.events import contact_exists
 from ..db.migrations import open_store, pending_migrations
 from ..errors import AutopilotError, ConfigError, DatabaseLocked, InputError, StoreError
 from ..inbound.ingest import ingest_bytes
@@ -515,7 +516,7 @@ def _record_unsubscribe(store: Store, config: Config, token: Any, now: str) -> d
     """The opt-out and the cancellation of the contact's pending sends, in one transaction."""
     scope = "all" if config.consent.scope == "contact" else token.channel
     with store.transaction() as conn:
-        if conn.execute("SELECT 1 FROM contacts WHERE id = ?", (token.contact_id,)).fetchone() is None:
+        if not contact_exists(conn, token.contact_id):
             return None
         recorded, cancelled, _ = opt_out_and_cancel(
             conn, contact_id=token.contact_id, scope=scope, source="unsubscribe_link", rule="rfc8058 one-click",
