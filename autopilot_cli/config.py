@@ -419,7 +419,9 @@ class Config(_Section):
         # LinkedIn's Messages API terms: a member sends each message; no automated sends.
         linkedin = self.channels.get("linkedin")
         if linkedin is not None and linkedin.mode == "auto":
-            raise ValueError("channels.linkedin.mode cannot be 'auto': LinkedIn's terms require a member to send each message")
+            raise ValueError(
+                "channels.linkedin.mode cannot be 'auto': LinkedIn's terms require a member to send each message"
+            )
         for exp in self.experiments:
             unknown = [c for c in exp.channels if c not in CHANNELS]
             if unknown:

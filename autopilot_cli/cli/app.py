@@ -150,12 +150,17 @@ def _version(value: bool) -> None:
 def _main(
     ctx: typer.Context,
     config: Path | None = typer.Option(
-        None, "--config", envvar="AUTOPILOT_CONFIG", help="Config file (TOML). Default: autopilot.toml in this folder or a parent, else $AUTOPILOT_HOME/autopilot.toml, else built-in defaults."
+        None, "--config", envvar="AUTOPILOT_CONFIG",
+        help="Config file (TOML). Default: autopilot.toml in this folder or a parent, "
+        "else $AUTOPILOT_HOME/autopilot.toml, else built-in defaults.",
     ),
     db: Path | None = typer.Option(
-        None, "--db", envvar="AUTOPILOT_DB", help="SQLite database file. Default: the config's [database] path, else $AUTOPILOT_HOME/autopilot.db."
+        None, "--db", envvar="AUTOPILOT_DB",
+        help="SQLite database file. Default: the config's [database] path, else $AUTOPILOT_HOME/autopilot.db.",
     ),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
 ) -> None:
     ctx.obj = Runtime(config_path=config, db_path=db)
 

@@ -17,8 +17,8 @@ _PLACEHOLDER = re.compile(r"\{(greeting_name|answer|signature)\}")
 
 
 # A first name is letters, with inner apostrophes or hyphens and an optional
-# final dot ("O'Neil", "Jean-Luc", "J."). Anything else — inner dots (domains) — digits, links, markup, emoji — could carry
-# a customer's payload into our automatic reply, so it is not echoed back.
+# final dot ("O'Neil", "Jean-Luc", "J."). Anything else — inner dots (domains) — digits, links, markup,
+# emoji — could carry a customer's payload into our automatic reply, so it is not echoed back.
 _NAME = re.compile(r"[^\W\d_](?:[^\W\d_]|['\u2019\-](?=[^\W\d_]))*\.?")
 
 

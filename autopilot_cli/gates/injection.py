@@ -67,14 +67,18 @@ def _rx(*parts: str, flags: int = 0) -> re.Pattern[str]:
 
 _NOUNS = (r"instructions?|rules?|prompts?|directions?|guidelines?|directives?|commands?|programming|training"
           r"|constraints?|guardrails?|restrictions?|polic(?:y|ies)|system\s+prompt")
-_QUAL = r"(?:(?:all|any|the|your|of|everything|previous|prior|above|earlier|preceding|former|original|initial|system|existing|those|these|safety|other)\s+)*"
+_QUAL = (r"(?:(?:all|any|the|your|of|everything|previous|prior|above|earlier"
+         r"|preceding|former|original|initial|system|existing|those|these|safety|other)\s+)*")
 _IGNORE = _rx(
     rf"\b(?:ignore|disregard|forget|override|bypass)\s+{_QUAL}(?:{_NOUNS})\b",
-    r"\b(?:ignore|disregard|forget)\s+(?:all\s+|everything\s+)?(?:the\s+|that\s+is\s+|you\s+were\s+told\s+)?(?:above|before|previously|so\s+far)\b",
-    r"\b(?:ignore|disregard|forget)\s+(?:everything|all)\s+(?:you(?:'ve|\s+have|\s+were)?\s+(?:been\s+)?told|said\s+(?:above|before))",
+    r"\b(?:ignore|disregard|forget)\s+(?:all\s+|everything\s+)?(?:the\s+|that\s+is\s+|you\s+were\s+told\s+)?"
+    r"(?:above|before|previously|so\s+far)\b",
+    r"\b(?:ignore|disregard|forget)\s+(?:everything|all)\s+"
+    r"(?:you(?:'ve|\s+have|\s+were)?\s+(?:been\s+)?told|said\s+(?:above|before))",
     r"\b(?:do\s+not|don't)\s+follow\s+(?:your|the|any)\s+(?:previous\s+|system\s+)?(?:instructions|rules|guidelines)\b",
     r"\b(?:ignoriere|vergiss|missachte)\s+(?:alle\s+)?(?:vorherigen|bisherigen|obigen|deine)\s+(?:anweisungen|regeln)",
-    r"\bignor(?:e|ez)\s+(?:toutes\s+)?(?:les|tes|vos)\s+(?:instructions|consignes|règles)\s+(?:précédentes|antérieures)",
+    r"\bignor(?:e|ez)\s+(?:toutes\s+)?(?:les|tes|vos)\s+(?:instructions|consignes|règles)"
+    r"\s+(?:précédentes|antérieures)",
     r"\bignora\s+(?:todas\s+)?(?:las|tus)\s+(?:instrucciones|reglas)\s+(?:anteriores|previas)",
 )
 _ROLE = _rx(
@@ -86,21 +90,25 @@ _ROLE = _rx(
     r"\brole-?\s?play\s+as\b|\bfrom\s+now\s+on,?\s+you\s+(?:are|will|must|shall|can)\b",
 )
 _JAILBREAK = _rx(r"\bdeveloper\s+mode\b|\bjail-?break\w*|\bdo\s+anything\s+now\b|\bgod\s+mode\s+(?:on|enabled)\b")
-_DAN = re.compile(r"\b(?:[Yy]ou\s+are|[Yy]ou're|[Aa]ct\s+as|[Bb]ecome|[Ee]nable|[Aa]ctivate|as)\s+(?:a\s+|the\s+)?DAN\b|\bDAN\s+(?:[Mm]ode|[Pp]rompt|[Jj]ailbreak)\b")
+_DAN = re.compile(r"\b(?:[Yy]ou\s+are|[Yy]ou're|[Aa]ct\s+as|[Bb]ecome|[Ee]nable|[Aa]ctivate|as)\s+(?:a\s+|the\s+)?DAN\b"
+                  r"|\bDAN\s+(?:[Mm]ode|[Pp]rompt|[Jj]ailbreak)\b")
 _PROMPT = _rx(
     r"\b(?:system|initial|original|hidden|secret|internal|pre-?)\s*prompt\b",
-    r"\b(?:reveal|print|show|display|repeat|output|echo|dump|leak|tell\s+me|give\s+me|share|list|write\s+out|recite|quote"
-    r"|translate|summari[sz]e|paraphrase|rewrite|what\s+(?:are|were|is))"
-    r"\s+(?:me\s+)?(?:all\s+)?(?:of\s+)?(?:your\s+(?:(?:system|initial|original|hidden|secret|internal|real|actual|full|exact"
-    r"|complete|first)\s+)?|the\s+(?:initial|original|hidden|secret|internal)\s+)"
-    r"(?:instructions?|rules|guidelines|directives|prompt|programming|configuration)\b(?!\s+(?:for|on|about|regarding|when|if|to)\b)",
+    r"\b(?:reveal|print|show|display|repeat|output|echo|dump|leak|tell\s+me|give\s+me|share|list"
+    r"|write\s+out|recite|quote|translate|summari[sz]e|paraphrase|rewrite|what\s+(?:are|were|is))"
+    r"\s+(?:me\s+)?(?:all\s+)?(?:of\s+)?(?:your\s+(?:(?:system|initial|original|hidden|secret|internal|real|actual"
+    r"|full|exact|complete|first)\s+)?|the\s+(?:initial|original|hidden|secret|internal)\s+)"
+    r"(?:instructions?|rules|guidelines|directives|prompt|programming|configuration)"
+    r"\b(?!\s+(?:for|on|about|regarding|when|if|to)\b)",
     r"\b(?:repeat|summari[sz]e|translate|print|output|reveal|paraphrase|rewrite)\s+(?:the\s+|all\s+|everything\s+)?"
-    r"(?:text\s+|words\s+|content\s+|instructions\s+)?(?:above|before\s+this)\b|\bwhat\s+(?:were|have)\s+you\s+been\s+told\b",
+    r"(?:text\s+|words\s+|content\s+|instructions\s+)?(?:above|before\s+this)\b"
+    r"|\bwhat\s+(?:were|have)\s+you\s+been\s+told\b",
 )
 _VERB = r"\b(?:give|send|show|tell|share|reveal|print|leak|provide|list|output|dump|paste|what(?:'s|\s+is|\s+are))\b"
 _SECRET = _rx(
     rf"{_VERB}\W+{_W}{{0,4}}?(?:api[\s_-]?keys?|openai[\s_-]?(?:api[\s_-]?)?keys?|secret\s+keys?|access\s+tokens?"
-    r"|auth(?:entication)?\s+tokens?|bearer\s+tokens?|app\s+secret|private\s+keys?|ssh\s+keys?|env(?:ironment)?\s+var(?:iable)?s|\.env\b)",
+    r"|auth(?:entication)?\s+tokens?|bearer\s+tokens?|app\s+secret|private\s+keys?|ssh\s+keys?"
+    r"|env(?:ironment)?\s+var(?:iable)?s|\.env\b)",
     rf"{_VERB}\W+{_W}{{0,3}}?(?:your|the\s+(?:admin|root|system|database|db|server|master))\s+"
     r"(?:(?:admin|root|system|database|db|server|master|login)\s+)?(?:passwords?|credentials|tokens?|secrets?)\b"
     r"(?!\s+(?:policy|requirements|reset|rules|page|link))",
@@ -109,7 +117,8 @@ _PEOPLE = r"(?:customers?|users?|clients?|members?|buyers?|people)"
 _DATA = _rx(
     rf"\bother\s+{_PEOPLE}(?:'s?)?\s+(?:personal\s+)?(?:data|details|info|information|e-?mails?|e-?mail\s+addresses"
     r"|addresses|phone\s+numbers|numbers|names|accounts?|contact|records|order\s+history|purchase\s+history|payment)",
-    rf"\b(?:orders?|data|details|e-?mails?|addresses|accounts?|information)\s+of\s+(?:other|all|every|another)\s+{_PEOPLE}",
+    r"\b(?:orders?|data|details|e-?mails?|addresses|accounts?|information)"
+    rf"\s+of\s+(?:other|all|every|another)\s+{_PEOPLE}",
     r"\b(?:customer|client|user)\s+(?:list|database|db|records|e-?mail\s+list)\b",
     r"\b(?:list|export|dump|show|give|send|share|download|print)\s+(?:me\s+)?(?:the\s+|a\s+)?(?:list\s+of\s+)?"
     r"(?:all|every)\s+(?:(?:your|the|of\s+the|other)\s+)?(?:customers|users|clients|accounts|orders)\b",

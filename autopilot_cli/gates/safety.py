@@ -65,9 +65,11 @@ def _rx(*parts: str) -> re.Pattern[str]:
 _NOUN = (r"idiots?|morons?|imbeciles?|losers?|bitch(?:es)?|bastards?|assholes?|arseholes?|dickheads?"
          r"|scumbags?|scum|cunts?|twats?|wankers?|retards?|pieces? of (?:shit|crap|garbage|trash)")
 _ADJ = r"stupid|dumb|useless|worthless|pathetic|incompetent|retarded|brainless"
-_FILL = rf"(?:(?:such|so|a|an|the|all|just|really|very|total|complete|absolute|fucking|fuckin|bloody|bunch of|nothing but|utter|little|lazy|{_ADJ})\s+)*"
+_FILL = (r"(?:(?:such|so|a|an|the|all|just|really|very|total|complete|absolute"
+         rf"|fucking|fuckin|bloody|bunch of|nothing but|utter|little|lazy|{_ADJ})\s+)*")
 _HARASSMENT = _rx(
-    rf"\b(?:you|u|ya)\s+(?:(?:stupid|dumb|fucking|fuckin|useless|worthless|pathetic|lazy|little|absolute|complete|total|bloody)\s+){{0,3}}(?:{_NOUN})\b",
+    r"\b(?:you|u|ya)\s+(?:(?:stupid|dumb|fucking|fuckin|useless|worthless|pathetic"
+    rf"|lazy|little|absolute|complete|total|bloody)\s+){{0,3}}(?:{_NOUN})\b",
     rf"\b(?:you\s*(?:are|'re|r)|u\s*(?:are|r)|ur)\s+{_FILL}(?:{_NOUN}|{_ADJ})\b(?!-\w)",
     rf"\bare\s+(?:you|u)\s+(?:(?:so|that|an?|really|just|fucking)\s+)*(?:{_NOUN}|{_ADJ})\b(?!-\w)",
     rf"\byour\s+(?:\w+\s+){{0,2}}(?:is|are)\s+{_FILL}(?:{_NOUN})\b(?!-\w)",
@@ -79,22 +81,32 @@ _HARASSMENT = _rx(
     r"\b(?:n[i1]gg(?:er|a)s?|f[a@]gg[o0]ts?|kikes?|spics?|wetbacks?|retards?)\b",
 )
 
-_MODAL = (r"\b(?:i|we)\s*(?:'?ll|will|shall|would|'d|could|(?:am|'?m|are|'re)\s+(?:going\s+to|gonna|about\s+to|coming\s+to)"
-          r"|gonna|wanna|want\s+to|need\s+to|have\s+to|gotta|'?ma|mma)\s+")
-_ADV = r"(?:(?:literally|really|actually|personally|seriously|fucking|fuckin|definitely|just|come\s+(?:(?!and\b|come\b)\w+\s+){0,2}?and|find\s+you\s+and|hunt\s+you\s+down\s+and)\s+)*"
-_VICTIM = r"(?:you|u|ya|him|her|them|everyone|everybody|your\s+(?:family|kids|children|wife|husband|staff|boss|manager|employees|mother|mom|mum|dad))\b"
+_MODAL = (r"\b(?:i|we)\s*(?:'?ll|will|shall|would|'d|could|(?:am|'?m|are|'re)\s+(?:going\s+to|gonna|about\s+to"
+          r"|coming\s+to)|gonna|wanna|want\s+to|need\s+to|have\s+to|gotta|'?ma|mma)\s+")
+_ADV = (r"(?:(?:literally|really|actually|personally|seriously|fucking|fuckin|definitely|just"
+        r"|come\s+(?:(?!and\b|come\b)\w+\s+){0,2}?and|find\s+you\s+and|hunt\s+you\s+down\s+and)\s+)*")
+_VICTIM = (r"(?:you|u|ya|him|her|them|everyone|everybody"
+           r"|your\s+(?:family|kids|children|wife|husband|staff|boss|manager|employees|mother|mom|mum|dad))\b")
 _PLACE = r"(?:your|the|this|that)\s+(?:store|shop|office|building|place|house|home|school|warehouse|business)"
 _THREAT = _rx(
-    rf"{_MODAL}{_ADV}(?:kill|murder|hurt|stab|strangle|choke|slaughter|butcher|rape|torture|behead|execute|attack|punch|end)\s+{_VICTIM}",
-    rf"{_MODAL}{_ADV}(?:slap|smack|kick|hit)\s+{_VICTIM}(?!\s+(?:up|back|with\s+(?:an?|the|some)\s+(?:email|text|call|message|discount|deal|offer)))",
+    rf"{_MODAL}{_ADV}(?:kill|murder|hurt|stab|strangle|choke|slaughter|butcher"
+    rf"|rape|torture|behead|execute|attack|punch|end)\s+{_VICTIM}",
+    rf"{_MODAL}{_ADV}(?:slap|smack|kick|hit)\s+{_VICTIM}"
+    r"(?!\s+(?:up|back|with\s+(?:an?|the|some)\s+(?:email|text|call|message|discount|deal|offer)))",
     rf"{_MODAL}{_ADV}shoot\s+{_VICTIM}(?=\s*(?:$|[.!?,;]|\s(?:dead|down|in\s+the|in\s+your|if|unless|when)\b))",
-    rf"{_MODAL}{_ADV}(?:beat\s+(?:you|u)\s+(?:up|to\s+death|senseless)|beat\s+the\s+(?:shit|crap|hell|life)\s+out\s+of\s+(?:you|u))",
-    rf"{_MODAL}{_ADV}(?:break\s+your\s+(?:legs?|neck|face|bones|arms?|jaw)|burn\s+(?:down\s+)?{_PLACE}|come\s+for\s+you)\b",
-    r"\b(?:you|u)\s*(?:'ll|will|are\s+going\s+to|'re\s+going\s+to|are\s+gonna|'re\s+gonna)\s+(?:die|be\s+dead|get\s+hurt)\b",
-    r"\b(?:you|u)\s*(?:are|'re)\s+(?:dead\s+meat|a\s+dead\s+(?:man|woman))\b|\bwatch\s+your\s+back\b|\byour\s+days\s+are\s+numbered\b",
-    r"\b(?:hope|wish)\s+(?:you|u|your\s+\w+)\s+(?:die|dies|rots?\s+in\s+hell|burns?\s+(?:down|in\s+hell)|gets?\s+(?:hurt|killed|shot|stabbed|raped))\b",
+    rf"{_MODAL}{_ADV}(?:beat\s+(?:you|u)\s+(?:up|to\s+death|senseless)"
+    r"|beat\s+the\s+(?:shit|crap|hell|life)\s+out\s+of\s+(?:you|u))",
+    rf"{_MODAL}{_ADV}(?:break\s+your\s+(?:legs?|neck|face|bones|arms?|jaw)"
+    rf"|burn\s+(?:down\s+)?{_PLACE}|come\s+for\s+you)\b",
+    r"\b(?:you|u)\s*(?:'ll|will|are\s+going\s+to|'re\s+going\s+to|are\s+gonna|'re\s+gonna)"
+    r"\s+(?:die|be\s+dead|get\s+hurt)\b",
+    r"\b(?:you|u)\s*(?:are|'re)\s+(?:dead\s+meat|a\s+dead\s+(?:man|woman))\b"
+    r"|\bwatch\s+your\s+back\b|\byour\s+days\s+are\s+numbered\b",
+    r"\b(?:hope|wish)\s+(?:you|u|your\s+\w+)\s+(?:die|dies|rots?\s+in\s+hell|burns?\s+(?:down|in\s+hell)"
+    r"|gets?\s+(?:hurt|killed|shot|stabbed|raped))\b",
     r"\bi\s+know\s+where\s+(?:you|u)\s+(?:live|sleep)\b|\bi\s+know\s+where\s+your\s+(?:kids|children|family)\b",
-    r"\bthere\s*(?:is|'s|will\s+be)\s+a\s+bomb\b|\b(?:plant|planted|place|placed|put|set\s+off|detonate)\s+(?:a|the)\s+bomb\b",
+    r"\bthere\s*(?:is|'s|will\s+be)\s+a\s+bomb\b"
+    r"|\b(?:plant|planted|place|placed|put|set\s+off|detonate)\s+(?:a|the)\s+bomb\b",
     rf"\bbomb\s+{_PLACE}\b|\bblow\s+up\s+{_PLACE}\b|\bblow\s+{_PLACE}\s+up\b|\bshoot\s+up\s+{_PLACE}\b",
 )
 
@@ -102,15 +114,19 @@ _SELF_HARM = _rx(
     r"\bkill(?:ing|ed)?\s+myself\b(?!\s+(?:laughing|with\s+laughter))|\bkms\s+(?:now|tonight|today)\b",
     r"\b(?:end|ending|ended|take|taking|took)\s+my\s+(?:own\s+)?life\b|\bend(?:ing)?\s+it\s+all\b",
     r"\bsuicid(?:e|al)\b(?!\s+(?:squad|doors?|mission))",
-    r"\b(?:i|just)\s+(?:want|wanna|wish\s+i\s+could|am\s+ready|'m\s+ready)\s+(?:to\s+)?die\b|\bwish\s+i\s+(?:was|were)\s+dead\b|\bbetter\s+off\s+dead\b",
-    r"\b(?:want|wanna|going|gonna|urge|thinking\s+(?:of|about)|feel\s+like|been|keep|started)\s+(?:to\s+)?(?:hurt|harm|cut|hurting|harming|cutting)\s+myself\b",
-    r"\bself[\s-]?harm(?:ing)?\b|\bno\s+(?:reason|point)\s+(?:(?:to|in)\s+)?(?:live|living|going\s+on)\b|\bnot\s+worth\s+living\b",
+    r"\b(?:i|just)\s+(?:want|wanna|wish\s+i\s+could|am\s+ready|'m\s+ready)\s+(?:to\s+)?die\b"
+    r"|\bwish\s+i\s+(?:was|were)\s+dead\b|\bbetter\s+off\s+dead\b",
+    r"\b(?:want|wanna|going|gonna|urge|thinking\s+(?:of|about)|feel\s+like|been|keep|started)"
+    r"\s+(?:to\s+)?(?:hurt|harm|cut|hurting|harming|cutting)\s+myself\b",
+    r"\bself[\s-]?harm(?:ing)?\b|\bno\s+(?:reason|point)\s+(?:(?:to|in)\s+)?(?:live|living|going\s+on)\b"
+    r"|\bnot\s+worth\s+living\b",
     r"\b(?:do\s+not|don't|dont)\s+want\s+to\s+(?:live|be\s+alive|exist)\s+(?:anymore|any\s+more)\b",
 )
 
 _SEXUAL = (r"sex|sexual(?:ly)?|sexy|sext(?:ing)?|porn\w*|erotic\w*|nsfw|lewd|molest\w*|nudes|undress(?:ed|ing)?"
            r"|(?:nude|naked)\s+(?:photos?|pics?|pictures?|images?|videos?|selfies?|bod(?:y|ies))|get\s+naked")
-_MINOR = (r"child(?:ren)?(?:'s)?|kids?(?:'s?)?|kiddies?|minors?|under-?aged?|pre-?teens?|teen(?:s|age|agers?)?|toddlers?"
+_MINOR = (r"child(?:ren)?(?:'s)?|kids?(?:'s?)?|kiddies?|minors?|under-?aged?|pre-?teens?"
+          r"|teen(?:s|age|agers?)?|toddlers?"
           r"|(?:little|young)\s+(?:girls?|boys?)|(?:[1-9]|1[0-7])\s*(?:yo|y/o|yrs?\s+old|years?[\s-]old)")
 _GAP = r"\W+(?:\w+(?:'\w+)*\W+){0,6}?"
 _SEXUAL_MINORS = _rx(
@@ -119,19 +135,23 @@ _SEXUAL_MINORS = _rx(
     r"\b(?:csam|child\s+porn\w*|p(?:a|ae|e)dophil(?:e|es|ia)|pedos?|cp\s+(?:links?|videos?|pics?))\b",
 )
 
-_WEAPON = r"guns?|rifles?|shotguns?|pistols?|handguns?|knife|knives|machetes?|bombs?|explosives?|grenades?|ak-?47s?|ar-?15s?"
-_ACT = (r"(?:shoot|shot|stab|stabbed|kill|murder|slaughter|attack|gun\s+down|massacre)\s+(?:you|u|him|her|them|everyone|everybody"
+_WEAPON = (r"guns?|rifles?|shotguns?|pistols?|handguns?|knife|knives|machetes?|bombs?"
+           r"|explosives?|grenades?|ak-?47s?|ar-?15s?")
+_ACT = (r"(?:shoot|shot|stab|stabbed|kill|murder|slaughter|attack|gun\s+down|massacre)"
+        r"\s+(?:you|u|him|her|them|everyone|everybody"
         r"|people|us|your\s+\w+|the\s+(?:staff|manager|owner|cashier|employees?|workers?|customers?))\b")
 _VIOLENCE = _rx(
     r"\b(?:behead\w*|decapitat\w*|dismember\w*|disembowel\w*)\b",
     r"\bslit\s+(?:his|her|their|your|my)\s+throats?\b|\bgouged?\s+(?:out\s+)?(?:his|her|their|your)\s+eyes\b",
-    r"\bmutilat\w*\s+(?:him|her|them|you|bod(?:y|ies)|corpses?|animals?)\b|\btortur\w*\s+(?:him|her|them|animals?|people)\b",
+    r"\bmutilat\w*\s+(?:him|her|them|you|bod(?:y|ies)|corpses?|animals?)\b"
+    r"|\btortur\w*\s+(?:him|her|them|animals?|people)\b",
     r"\bblood\s+(?:everywhere|all\s+over\s+the)\b|\b(?:guts|brains)\s+(?:spilled|splattered|all\s+over)\b",
     r"\bstabbed\s+(?:him|her|them|you)\s+(?:\d+|multiple|several|many|over\s+and\s+over)\b",
     rf"\b(?:{_WEAPON})\b{_GAP}{_ACT}",
     rf"\b{_ACT}{_GAP}(?:{_WEAPON})\b",
     rf"\bbring(?:ing)?\s+(?:a|my|our|the)\s+(?:{_WEAPON})\s+(?:to|into)\s+{_PLACE}\b",
-    rf"\b(?:come|coming|show\s+up|turn\s+up)\s+(?:to|at|into)\s+{_PLACE}\s+with\s+(?:a\s+|my\s+|our\s+)?(?:{_WEAPON})\b",
+    rf"\b(?:come|coming|show\s+up|turn\s+up)\s+(?:to|at|into)\s+{_PLACE}"
+    rf"\s+with\s+(?:a\s+|my\s+|our\s+)?(?:{_WEAPON})\b",
 )
 
 _RULES: tuple[tuple[str, str, re.Pattern[str]], ...] = (

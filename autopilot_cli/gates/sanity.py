@@ -113,7 +113,9 @@ def _generic_secret(draft: str) -> bool:
             return True
     for m in _B64.finditer(draft):
         token = m.group().rstrip("=")
-        if in_url(m.start()) or not (re.search(r"[a-z]", token) and re.search(r"[A-Z]", token) and re.search(r"\d", token)):
+        if in_url(m.start()) or not (
+            re.search(r"[a-z]", token) and re.search(r"[A-Z]", token) and re.search(r"\d", token)
+        ):
             continue
         # A slug ("winter-jacket-blue-XL-2024-...") splits into short pieces; a key does not.
         if max(len(part) for part in re.split(r"[-_/+]", token)) >= 16 and _entropy(token) >= 4.2:

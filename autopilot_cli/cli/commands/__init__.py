@@ -22,4 +22,7 @@ from . import (
     status_cmd,
 )
 
-COMMAND_MODULES = (init_cmd, ingest_cmd, process_cmd, explain_cmd, execute_cmd, channels_cmd, serve_cmd, status_cmd, rejects_cmd, contacts_cmd, history_cmd, review_cmd, ab_cmd, demo_cmd)
+COMMAND_MODULES = (
+    init_cmd, ingest_cmd, process_cmd, explain_cmd, execute_cmd, channels_cmd, serve_cmd, status_cmd, rejects_cmd,
+    contacts_cmd, history_cmd, review_cmd, ab_cmd, demo_cmd,
+)

@@ -38,7 +38,8 @@ def _channels(value: str | None) -> list[str] | None:
     names = [c.strip() for c in value.split(",") if c.strip()]
     unknown = [c for c in names if c not in CHANNELS]
     if unknown or not names:
-        raise typer.BadParameter(f"unknown channel {unknown[0] if unknown else value!r}; channels are {', '.join(CHANNELS)}")
+        bad = unknown[0] if unknown else value
+        raise typer.BadParameter(f"unknown channel {bad!r}; channels are {', '.join(CHANNELS)}")
     return names
 
 
@@ -172,17 +173,20 @@ ab_app = typer.Typer(
 def create(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Experiment name (letters, digits, _ - .)."),
-    variant: list[str] = typer.Option(..., "--variant", help="NAME:WEIGHT:TEMPLATE, repeated; the first is the control. "
+    variant: list[str] = typer.Option(..., "--variant",
+                                      help="NAME:WEIGHT:TEMPLATE, repeated; the first is the control. "
                                       "Placeholders {greeting_name}, {answer}, {signature}; \\n is a new line."),
     channels: str | None = typer.Option(None, "--channels", help="Comma-separated channels (default: all)."),
     metric: str = typer.Option("replied", "--metric", help="replied, opened (WhatsApp/Instagram reads) or converted."),
     allocation: str = typer.Option("fixed", "--allocation", help="fixed (weights) or bandit (Thompson sampling)."),
-    auto_promote: bool = typer.Option(False, "--auto-promote", help="Give new contacts the winner once one is declared."),
+    auto_promote: bool = typer.Option(False, "--auto-promote",
+                                      help="Give new contacts the winner once one is declared."),
     as_json: bool = json_option(),
 ) -> None:
     """Start an experiment: contacts are split by weight and keep their variant.
 
-    Example: autopilot ab create greeting --variant control:50:"Hi {greeting_name}, {answer} {signature}" --variant warm:50:"Hello {greeting_name}! {answer} Have a lovely day, {signature}" --channels whatsapp,email
+    Example: autopilot ab create greeting --variant control:50:"Hi {greeting_name}, {answer} {signature}"
+    --variant warm:50:"Hello {greeting_name}! {answer} Have a lovely day, {signature}" --channels whatsapp,email
     """
     try:
         specs = [parse_variant_spec(v) for v in variant]
@@ -212,7 +216,8 @@ def list_cmd(ctx: typer.Context, as_json: bool = json_option()) -> None:
 
 
 @ab_app.command("stop")
-def stop(ctx: typer.Context, name: str = typer.Argument(..., help="Experiment name."), as_json: bool = json_option()) -> None:
+def stop(ctx: typer.Context, name: str = typer.Argument(..., help="Experiment name."),
+         as_json: bool = json_option()) -> None:
     """Stop assigning variants: new replies use the default template. Data and reports stay.
 
     Example: autopilot ab stop greeting
@@ -270,8 +275,10 @@ def register(app: typer.Typer) -> None:
     @app.command("convert")
     def convert(
         ctx: typer.Context,
-        contact: str = typer.Argument(..., help="An address (+4915123456789, ana@example.org), channel:address, or #ID."),
-        value: float | None = typer.Option(None, "--value", help="What the conversion was worth (summed in ab-report)."),
+        contact: str = typer.Argument(...,
+                                      help="An address (+4915123456789, ana@example.org), channel:address, or #ID."),
+        value: float | None = typer.Option(None, "--value",
+                                           help="What the conversion was worth (summed in ab-report)."),
         at: str | None = typer.Option(None, "--at", help="When it happened (ISO-8601 or Unix seconds; default now)."),
         external_id: str | None = typer.Option(None, "--id", help="Your id for it (order number): recorded once."),
         as_json: bool = json_option(),

@@ -34,7 +34,8 @@ def register(app: typer.Typer) -> None:
             caps = row["capabilities"] or {}
             health = row["health"]
             creds = health.get("credentials") or {}
-            missing = [f"{k}={v.get('name', k)}" for k, v in creds.items() if isinstance(v, dict) and not v.get("present")]
+            missing = [f"{k}={v.get('name', k)}" for k, v in creds.items()
+                       if isinstance(v, dict) and not v.get("present")]
             state = "ok" if health.get("ready", not missing) and not missing else "missing " + ", ".join(missing)
             table.add_row(row["channel"], safe(row["adapter"] or "-"), row["mode"],
                           f"{caps.get('text_limit', '')} {caps.get('text_limit_unit', '')}", safe(state),

@@ -42,7 +42,8 @@ def _clear(values: list[str]) -> list[str]:
     names = [v.replace("-", "_") for v in values]
     for name in names:
         if name not in FIELDS:
-            raise typer.BadParameter(f"{name!r} is not a preference; one of {', '.join(f.replace('_', '-') for f in FIELDS)}")
+            known = ", ".join(f.replace("_", "-") for f in FIELDS)
+            raise typer.BadParameter(f"{name!r} is not a preference; one of {known}")
     return names
 
 
@@ -117,7 +118,8 @@ def set_prefs(
     quiet_hours: str | None = typer.Option(None, "--quiet-hours", callback=_checked(parse_hours),
                                               help="Never send in these local hours, e.g. 22-08 (crosses midnight)."),
     allowed_hours: str | None = typer.Option(None, "--allowed-hours", callback=_checked(parse_hours),
-                                                help="Send only in these local hours, e.g. 09-18 (replaces the channel's)."),
+                                                help="Send only in these local hours, e.g. 09-18 "
+                                                "(replaces the channel's)."),
     allowed_days: str | None = typer.Option(None, "--allowed-days", callback=_checked(parse_days),
                                                help="Send only on these local days, e.g. mon-fri or mon,wed,fri."),
     dnd_until: str | None = typer.Option(None, "--dnd-until", callback=_checked(parse_dnd_until),
@@ -160,7 +162,8 @@ def set_prefs(
 
 
 @contacts_app.command("show")
-def show(ctx: typer.Context, contact: str = typer.Argument(..., help=CONTACT_HELP), as_json: bool = json_option()) -> None:
+def show(ctx: typer.Context, contact: str = typer.Argument(..., help=CONTACT_HELP),
+         as_json: bool = json_option()) -> None:
     """Show a contact's addresses, preferences, consent (opted out or not, since when, why), and the time zone
     the scheduler uses (and why).
 

@@ -103,7 +103,9 @@ def _render(report: DemoReport) -> None:
 def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(
-        directory: Path | None = typer.Option(None, "--dir", help="Folder for the demo's files. Default: a new temporary folder."),
+        directory: Path | None = typer.Option(
+            None, "--dir", help="Folder for the demo's files. Default: a new temporary folder."
+        ),
         as_json: bool = json_option(),
     ) -> None:
         """Run the pipeline end to end on shipped sample payloads, offline.

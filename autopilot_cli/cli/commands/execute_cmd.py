@@ -116,7 +116,8 @@ def register(app: typer.Typer) -> None:
             out = console()
             out.print(f"{len(pending)} job(s) need a decision")
             for job in pending:
-                out.print(f"  job {job['id']} {safe(job['channel'])} → {safe(job['recipient'])}: {safe(job['error'] or '')}")
+                out.print(f"  job {job['id']} {safe(job['channel'])} → {safe(job['recipient'])}: "
+                          f"{safe(job['error'] or '')}")
             return
         if len(chosen) != 1:
             raise _usage(as_json, "choose exactly one of --sent, --resend, --cancel")

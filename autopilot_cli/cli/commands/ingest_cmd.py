@@ -107,7 +107,8 @@ def register(app: typer.Typer) -> None:
             "auto", "--format", "-f", help=f"Input format: {', '.join(FORMAT_CHOICES)}. auto detects it."
         ),
         signature: str = typer.Option(
-            None, "--signature", help="X-Hub-Signature-256 header value ('sha256=…') to verify against the channel's app secret."
+            None, "--signature",
+            help="X-Hub-Signature-256 header value ('sha256=…') to verify against the channel's app secret.",
         ),
         as_json: bool = json_option(),
     ) -> None:

@@ -15,9 +15,12 @@ def register(app: typer.Typer) -> None:
     @app.command("init")
     def init(
         ctx: typer.Context,
-        directory: Path | None = typer.Argument(None, help="Folder to set up. Default: $AUTOPILOT_HOME (~/.autopilot)."),
-        force: bool = typer.Option(False, "--force",
-                                   help="Overwrite an existing config and knowledge file (an edited one is kept as .bak)."),
+        directory: Path | None = typer.Argument(
+            None, help="Folder to set up. Default: $AUTOPILOT_HOME (~/.autopilot)."
+        ),
+        force: bool = typer.Option(
+            False, "--force", help="Overwrite an existing config and knowledge file (an edited one is kept as .bak)."
+        ),
         as_json: bool = json_option(),
     ) -> None:
         """Write a starter config and knowledge file and create the database.

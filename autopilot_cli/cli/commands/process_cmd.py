@@ -14,7 +14,9 @@ if TYPE_CHECKING:
     from ...decide.process import ProcessReport
 
 SHOWN = 50
-SUMMARY_KEYS = ("processed", "auto_scheduled", "review_queue", "opted_out", "opted_in", "rate_limited", "skipped", "errors")
+SUMMARY_KEYS = (
+    "processed", "auto_scheduled", "review_queue", "opted_out", "opted_in", "rate_limited", "skipped", "errors",
+)
 
 
 def _render(report: ProcessReport) -> None:

@@ -42,7 +42,9 @@ def register(app: typer.Typer) -> None:
     @rejects_app.callback(invoke_without_command=True)
     def rejects(
         ctx: typer.Context,
-        limit: int = typer.Option(100, "--limit", min=0, metavar="N", help="Show at most N, oldest first; 0 shows all."),
+        limit: int = typer.Option(
+            100, "--limit", min=0, metavar="N", help="Show at most N, oldest first; 0 shows all."
+        ),
         as_json: bool = json_option(),
     ) -> None:
         """List the records ingest rejected (status counts them): where, why, and the raw text.

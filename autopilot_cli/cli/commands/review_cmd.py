@@ -104,7 +104,8 @@ def register(app: typer.Typer) -> None:
         as_list: bool = typer.Option(False, "--list", help="Print the queue instead of the interactive screen."),
         channel: str | None = typer.Option(None, "--channel", help="Only this channel."),
         reason: str | None = typer.Option(None, "--reason",
-                                             help="Only drafts with this reason code, or family (compliance, injection…)."),
+                                             help="Only drafts with this reason code, or family "
+                                             "(compliance, injection…)."),
         contact: str | None = typer.Option(None, "--contact",
                                               help="Only this contact: an address, channel:address or #ID."),
         ready: bool = typer.Option(False, "--ready", help="Only drafts that passed every gate (one click away)."),
@@ -178,7 +179,8 @@ def register(app: typer.Typer) -> None:
         override_dnd: bool = typer.Option(False, "--override-dnd",
                                           help="Send inside the contact's do-not-disturb (recorded in the audit log)."),
         all_ready: bool = typer.Option(False, "--all-ready",
-                                       help="Approve every draft that passed all gates (one-click mode; not LinkedIn)."),
+                                       help="Approve every draft that passed all gates "
+                                       "(one-click mode; not LinkedIn)."),
         as_json: bool = json_option(),
     ) -> None:
         """Approve drafts: each gets a job at the scheduler's send time (or --now) with exactly the approved text.

@@ -14,7 +14,9 @@ def register(app: typer.Typer) -> None:
     @app.command("serve")
     def serve(
         ctx: typer.Context,
-        host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; keep 127.0.0.1 behind a TLS proxy."),
+        host: str = typer.Option(
+            "127.0.0.1", "--host", help="Address to listen on; keep 127.0.0.1 behind a TLS proxy."
+        ),
         port: int = typer.Option(8080, "--port", min=0, max=65535, help="TCP port (0 picks a free one)."),
     ) -> None:
         """Receive WhatsApp and Instagram webhooks, one-click unsubscribes and health checks over HTTP.

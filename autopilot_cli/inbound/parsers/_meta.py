@@ -46,7 +46,9 @@ def iter_entries(data: bytes, expected_object: str) -> Iterator[Entry | Rejected
         if isinstance(doc, tuple):
             yield Rejected(line=doc[0], reason=doc[1])
             continue
-        envelopes = [((i,), env) for i, env in enumerate(doc.value)] if isinstance(doc.value, list) else [((), doc.value)]
+        envelopes = (
+            [((i,), env) for i, env in enumerate(doc.value)] if isinstance(doc.value, list) else [((), doc.value)]
+        )
         for base, env in envelopes:
             yield from _envelope(env, doc.line, base, expected_object)
 

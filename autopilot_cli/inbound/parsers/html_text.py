@@ -40,7 +40,9 @@ _HIDDEN_STYLE = re.compile(
     r"|opacity\s*:\s*0*\.?0+\s*(?:!important)?\s*(?:;|$)|mso-hide\s*:\s*all)",
     re.IGNORECASE,
 )
-_QUOTE_CLASSES = frozenset({"gmail_quote", "gmail_quote_container", "yahoo_quoted", "moz-cite-prefix", "gmail_signature"})
+_QUOTE_CLASSES = frozenset(
+    {"gmail_quote", "gmail_quote_container", "yahoo_quoted", "moz-cite-prefix", "gmail_signature"}
+)
 _DECLARATION = re.compile(r"<!(?!--)[^>]*>?")
 _QUOTE_IDS = frozenset({"divrplyfwdmsg", "appendonsend"})
 

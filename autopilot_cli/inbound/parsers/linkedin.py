@@ -60,7 +60,8 @@ def parse_event(event: Any, line: int | None, index: str | None) -> ParsedItem:
     if event.get("resourceName") != "messages":
         return Ignored(line=line, index=index, reason=f"resourceName {event.get('resourceName')!r} is not handled")
     if event.get("method", "CREATE") != "CREATE":
-        return Ignored(line=line, index=index, reason=f"method {event.get('method')!r} (edits and deletions are not inbound)")
+        return Ignored(line=line, index=index,
+                       reason=f"method {event.get('method')!r} (edits and deletions are not inbound)")
     activity = event.get("activity")
     if not isinstance(activity, dict):
         return reject("missing 'activity' object")

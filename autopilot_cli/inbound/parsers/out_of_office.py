@@ -47,15 +47,15 @@ _FIRST_LINES = re.compile(
     r"(?:\b(?:i\s+am|i'm|i’m|i\s+will\s+be|i'll\s+be)\s+(?:currently\s+|now\s+)?(?:\w+\s+){0,2}" + _AWAY +
     r"|\bour\s+office\s+is\s+closed\s+until"
     r"|\bthis\s+is\s+an\s+automatic\s+reply"
-    r"|\bich\s+bin\s+(?:derzeit\s+|zurzeit\s+|momentan\s+)?(?:(?:[^.]|(?<=\d)\.){0,40}\s)?(?:nicht\s+im\s+b[üu]ro|abwesend|"
-    r"im\s+urlaub|au[ßs]er\s+haus|nicht\s+erreichbar|wieder\s+im\s+b[üu]ro)"
+    r"|\bich\s+bin\s+(?:derzeit\s+|zurzeit\s+|momentan\s+)?(?:(?:[^.]|(?<=\d)\.){0,40}\s)?"
+    r"(?:nicht\s+im\s+b[üu]ro|abwesend|im\s+urlaub|au[ßs]er\s+haus|nicht\s+erreichbar|wieder\s+im\s+b[üu]ro)"
     r"|\bich\s+befinde\s+mich\s+(?:(?:[^.]|(?<=\d)\.){0,40}\s)?in\s+(?:elternzeit|urlaub)"
     r"|\bje\s+(?:suis|serai)\s+(?:actuellement\s+)?(?:absente?|en\s+cong[ée]s?|en\s+vacances|en\s+d[ée]placement)"
     r"|\b(?:estoy|estar[ée]|me\s+encuentro)\s+(?:de\s+vacaciones|de\s+baja|fuera\s+de\s+(?:la\s+)?oficina|ausente)"
     r"|\b(?:estou|estarei)\s+(?:de\s+f[ée]rias|de\s+licen[çc]a|fora\s+do\s+escrit[óo]rio|ausente)"
     r"|\bsono\s+(?:in\s+ferie|fuori\s+(?:ufficio|sede)|assente|in\s+viaggio)"
-    r"|\bik\s+ben\s+(?:momenteel\s+|tot\s+(?:[^.]|(?<=\d)\.){1,20}\s)?(?:afwezig|met\s+vakantie|op\s+vakantie|niet\s+aanwezig|"
-    r"niet\s+op\s+kantoor))",
+    r"|\bik\s+ben\s+(?:momenteel\s+|tot\s+(?:[^.]|(?<=\d)\.){1,20}\s)?"
+    r"(?:afwezig|met\s+vakantie|op\s+vakantie|niet\s+aanwezig|niet\s+op\s+kantoor))",
     re.I,
 )
 # A customer's own story about having been away is not an auto-reply.
@@ -85,13 +85,15 @@ _WEEKDAY = (r"(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|montag|dienstag|mitt
 _UNTIL = (r"(?:until|till|til|through|thru|returning(?:\s+on)?|return(?:ing)?\s+on|back\s+(?:in\s+the\s+office\s+)?on|"
           r"back\s+in\s+the\s+office\s+on|will\s+not\s+return\s+until|"
           r"bis(?:\s+zum|\s+einschlie[ßs]lich)?|ab(?:\s+dem)?|am|jusqu'au|jusqu’au|au|le|hasta\s+el|volver[ée]\s+el|el|"
-          r"até(?:\s+ao)?|a|fino\s+al|il|tot(?:\s+en\s+met)?|vanaf|returning|regresso|retorno|to|al|reopen(?:s|ing)?(?:\s+on)?|rientrer[òo]\s+in\s+ufficio\s+il|"
+          r"até(?:\s+ao)?|a|fino\s+al|il|tot(?:\s+en\s+met)?|vanaf|returning|regresso|retorno|to|al|"
+          r"reopen(?:s|ing)?(?:\s+on)?|rientrer[òo]\s+in\s+ufficio\s+il|"
           r"back\s+on)")
 _COMMON_WORD_CUES = frozenset({"am", "ab", "a", "au", "le", "el", "il", "al", "to"})
 _ENGLISH_CUE = re.compile(r"^(?:until|till|til|through|thru|return|back|will|to\b|reopen)", re.I)
 _NUMERIC = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b|\b(\d{1,2})([./-])(\d{1,2})(?:\5(\d{2,4}))?\b")
 _WORDS = re.compile(
-    rf"\b(?:{_WEEKDAY},?\s+(?:den\s+)?)?(?:(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th|\.|er)?\s+(?:of\s+|de\s+)?({_MONTH})\b\.?"
+    rf"\b(?:{_WEEKDAY},?\s+(?:den\s+)?)?(?:(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th|\.|er)?"
+    rf"\s+(?:of\s+|de\s+)?({_MONTH})\b\.?"
     rf"(?:\s+(?:de\s+)?(\d{{4}}))?|({_MONTH})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}}))?)",
     re.I,
 )
