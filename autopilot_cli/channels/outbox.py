@@ -18,6 +18,7 @@ from pathlib import Path
 from ..clock import Clock, to_iso
 from ..config import OutboxChannel
 from ..db.connection import connect
+from ..db.outbox import record_message
 from .base import Capabilities, Outcome, Outgoing, SendResult
 from .policy import POLICIES
 
@@ -46,13 +47,11 @@ class OutboxAdapter:
     def _record(self, message: Outgoing) -> str:
         with self._lock, connect(self._db_path) as store:
             with store.transaction() as conn:
-                fresh = conn.execute(
-                    "INSERT INTO outbox (job_id, send_key, channel, recipient, text, metadata, recorded_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (send_key) DO NOTHING",
-                    (message.job_id, message.send_key, message.channel, message.recipient, message.text,
-                     json.dumps(message.metadata, ensure_ascii=False, default=str), to_iso(self._clock.now())),
-                ).rowcount
-                row = conn.execute("SELECT id FROM outbox WHERE send_key = ?", (message.send_key,)).fetchone()
+                fresh, outbox_id = record_message(
+                    conn, job_id=message.job_id, send_key=message.send_key, channel=message.channel,
+                    recipient=message.recipient, text=message.text,
+                    metadata=json.dumps(message.metadata, ensure_ascii=False, default=str),
+                    recorded_at=to_iso(self._clock.now()))
             if self._file is not None and fresh:
                 # A configured folder that does not exist yet is made, not a reason to fail every send.
                 self._file.parent.mkdir(parents=True, exist_ok=True)
@@ -60,7 +59,7 @@ class OutboxAdapter:
                     out.write(json.dumps({"send_key": message.send_key, "channel": message.channel,
                                           "recipient": message.recipient, "text": message.text},
                                          ensure_ascii=False) + "\n")
-        return f"outbox:{row[0]}"
+        return f"outbox:{outbox_id}"
 
     async def send(self, message: Outgoing) -> SendResult:
         try:

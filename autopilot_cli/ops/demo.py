@@ -22,7 +22,9 @@ from ..channels.policy import channels_where
 from ..channels.registry import Registry
 from ..clock import FixedClock, from_iso, to_iso
 from ..config import ExperimentConfig, load_config
+from ..db import demo as demo_reads
 from ..db.migrations import open_store
+from ..db.outbox import recorded_with_jobs
 from ..decide.outcomes import Decision
 from ..decide.process import ProcessReport, Services, process_events
 from ..drafting.knowledge import KnowledgeIndex
@@ -157,30 +159,28 @@ def run_demo(directory: Path) -> DemoReport:
             ingests.append(DemoIngest(sample=name, report=report))
         events = [
             DemoEvent(id=r["id"], channel=r["channel"], sender=r["sender"], text=r["text"], automated=bool(r["automated"]))
-            for r in store.query("SELECT id, channel, sender, text, automated FROM events ORDER BY received_at, id")
+            for r in demo_reads.events_in_order(store)
         ]
         index = KnowledgeIndex.from_file(config.resolve_path(config.drafter.knowledge_file))
         processed = process_events(store, config, clock, Services(drafter=OfflineDrafter(), index=index))
         decisions = []
         for d in processed.decisions:
-            text = store.scalar("SELECT text FROM events WHERE id = ?", (d.event_id,))
-            draft = store.scalar("SELECT text FROM drafts WHERE id = ?", (d.draft_id,)) if d.draft_id else None
+            text = demo_reads.event_text(store, d.event_id)
+            draft = demo_reads.draft_text(store, d.draft_id) if d.draft_id else None
             decisions.append(DemoDecision(decision=d, text=str(text), draft=draft))
         # A person (the demo operator) approves one low-risk draft from the queue, to go
         # at the next execute run; the rest stay for `autopilot review`.
         # Once per demo folder: a second run leaves the queue as it is.
         queue = review_queue(store, config, clock)
-        choice = None if store.scalar("SELECT 1 FROM drafts WHERE decided_by = ?", (DEMO_OPERATOR,)) else _low_risk(queue)
+        choice = None if demo_reads.anything_decided_by(store, DEMO_OPERATOR) else _low_risk(queue)
         approved = approve_one(store, config, clock, DEMO_OPERATOR, choice.id, now=True) if choice else None
         # Cron runs execute every minute; the demo jumps to when the last scheduled reply
         # is due (the scheduler may have chosen the contact's working hours) and runs it once.
-        last_due = store.scalar("SELECT max(send_at) FROM jobs WHERE state = 'scheduled'")
+        last_due = demo_reads.last_scheduled_send_at(store)
         due = max(DEMO_NOW + timedelta(minutes=2), from_iso(last_due) if last_due else DEMO_NOW)
         later = FixedClock(due + timedelta(seconds=1))
         sent = execute_jobs(store, config, later, Registry(config, secrets, store.path, later))
-        outbox = [DemoSent(**dict(r)) for r in store.query(
-            "SELECT o.job_id, o.channel, o.recipient, o.text, j.explanation, j.variant FROM outbox o "
-            "JOIN jobs j ON j.id = o.job_id ORDER BY o.id")]
+        outbox = [DemoSent(**dict(r)) for r in recorded_with_jobs(store)]
         ab_reports = ab_demo_step(store, config, later)
         status = system_status(store, setup.config, "--config")
     return DemoReport(
