@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -10,23 +11,13 @@ from rich.table import Table
 from rich.text import Text
 
 from ...clock import parse_timestamp
-from ...experiments.conversions import ConversionResult, record_conversion
-from ...experiments.experiments import (
-    ALLOCATIONS,
-    METRICS,
-    ABReport,
-    ExperimentInfo,
-    all_reports,
-    create_experiment,
-    experiment_report,
-    list_experiments,
-    parse_variant_spec,
-    resume_experiment,
-    stop_experiment,
-)
 from ...inbound.records import CHANNELS
 from ..render import console, print_json, safe
 from ._shared import actor, json_option, runtime
+
+if TYPE_CHECKING:  # the experiments code is imported when a command runs, not for every command's start
+    from ...experiments.conversions import ConversionResult
+    from ...experiments.experiments import ABReport, ExperimentInfo
 
 CHART_WIDTH = 40
 
@@ -188,6 +179,8 @@ def create(
     Example: autopilot ab create greeting --variant control:50:"Hi {greeting_name}, {answer} {signature}"
     --variant warm:50:"Hello {greeting_name}! {answer} Have a lovely day, {signature}" --channels whatsapp,email
     """
+    from ...experiments.experiments import ALLOCATIONS, METRICS, create_experiment, parse_variant_spec
+
     try:
         specs = [parse_variant_spec(v) for v in variant]
     except ValueError as exc:
@@ -208,6 +201,8 @@ def list_cmd(ctx: typer.Context, as_json: bool = json_option()) -> None:
 
     Example: autopilot ab list --json
     """
+    from ...experiments.experiments import list_experiments
+
     items = list_experiments(runtime(ctx).store())
     if as_json:
         print_json({"experiments": [i.model_dump(mode="json") for i in items]})
@@ -222,6 +217,8 @@ def stop(ctx: typer.Context, name: str = typer.Argument(..., help="Experiment na
 
     Example: autopilot ab stop greeting
     """
+    from ...experiments.experiments import stop_experiment
+
     rt = runtime(ctx)
     info = stop_experiment(rt.store(), rt.clock, name, actor=actor())
     _show(info, as_json)
@@ -234,71 +231,79 @@ def resume(ctx: typer.Context, name: str = typer.Argument(..., help="Experiment 
 
     Example: autopilot ab resume greeting
     """
+    from ...experiments.experiments import resume_experiment
+
     rt = runtime(ctx)
     info = resume_experiment(rt.store(), rt.clock, name, actor=actor())
     _show(info, as_json)
 
 
+def ab_report(
+    ctx: typer.Context,
+    name: str | None = typer.Argument(None, help="Experiment name (default: every experiment)."),
+    as_json: bool = json_option(),
+) -> None:
+    """Per variant: counts, rate with 95% interval, p-value, lift, P(beat control), P(best), verdict.
+
+    A winner is declared only when every variant has [ab] min_sample_per_variant
+    sends and the difference is significant; otherwise "not enough data" with
+    about how many more sends each variant needs. With NAME, --json prints one
+    report object; without, {"experiments": [...]}.
+
+    Example: autopilot ab-report greeting --json
+    """
+    from ...experiments.experiments import all_reports, experiment_report
+
+    rt = runtime(ctx)
+    store, config = rt.store(), rt.config()
+    reports = [experiment_report(store, config, rt.clock, name)] if name else all_reports(store, config, rt.clock)
+    if as_json:
+        print_json(reports[0].model_dump(mode="json") if name else
+                   {"experiments": [r.model_dump(mode="json") for r in reports]})
+        return
+    out = console()
+    if not reports:
+        out.print("no experiments (add [[experiments]] to the config, or 'autopilot ab create')")
+    for i, report in enumerate(reports):
+        if i:
+            out.print()
+        render_report(report, out)
+
+
+def convert(
+    ctx: typer.Context,
+    contact: str = typer.Argument(...,
+                                  help="An address (+4915123456789, ana@example.org), channel:address, or #ID."),
+    value: float | None = typer.Option(None, "--value",
+                                       help="What the conversion was worth (summed in ab-report)."),
+    at: str | None = typer.Option(None, "--at", help="When it happened (ISO-8601 or Unix seconds; default now)."),
+    external_id: str | None = typer.Option(None, "--id", help="Your id for it (order number): recorded once."),
+    as_json: bool = json_option(),
+) -> None:
+    """Record a conversion; A/B reports credit it to the contact's last send within the attribution window.
+
+    Example: autopilot convert +4915123456789 --value 49.90 --id order-1182
+    """
+    from ...experiments.conversions import record_conversion
+
+    when: datetime | None = None
+    if at is not None:
+        try:
+            when = parse_timestamp(at)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="'--at'") from None
+    rt = runtime(ctx)
+    result: ConversionResult = record_conversion(rt.store(), rt.clock, contact, value=value, at=when,
+                                                 external_id=external_id, actor=actor())
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+    else:
+        what = "already recorded" if result.duplicate else "recorded"
+        worth = f", value {result.value:g}" if result.value is not None else ""
+        console().print(Text(f"conversion #{result.id} {what}: contact #{result.contact_id} at {result.at}{worth}"))
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(ab_app, name="ab")
-
-    @app.command("ab-report")
-    def ab_report(
-        ctx: typer.Context,
-        name: str | None = typer.Argument(None, help="Experiment name (default: every experiment)."),
-        as_json: bool = json_option(),
-    ) -> None:
-        """Per variant: counts, rate with 95% interval, p-value, lift, P(beat control), P(best), verdict.
-
-        A winner is declared only when every variant has [ab] min_sample_per_variant
-        sends and the difference is significant; otherwise "not enough data" with
-        about how many more sends each variant needs. With NAME, --json prints one
-        report object; without, {"experiments": [...]}.
-
-        Example: autopilot ab-report greeting --json
-        """
-        rt = runtime(ctx)
-        store, config = rt.store(), rt.config()
-        reports = [experiment_report(store, config, rt.clock, name)] if name else all_reports(store, config, rt.clock)
-        if as_json:
-            print_json(reports[0].model_dump(mode="json") if name else
-                       {"experiments": [r.model_dump(mode="json") for r in reports]})
-            return
-        out = console()
-        if not reports:
-            out.print("no experiments (add [[experiments]] to the config, or 'autopilot ab create')")
-        for i, report in enumerate(reports):
-            if i:
-                out.print()
-            render_report(report, out)
-
-    @app.command("convert")
-    def convert(
-        ctx: typer.Context,
-        contact: str = typer.Argument(...,
-                                      help="An address (+4915123456789, ana@example.org), channel:address, or #ID."),
-        value: float | None = typer.Option(None, "--value",
-                                           help="What the conversion was worth (summed in ab-report)."),
-        at: str | None = typer.Option(None, "--at", help="When it happened (ISO-8601 or Unix seconds; default now)."),
-        external_id: str | None = typer.Option(None, "--id", help="Your id for it (order number): recorded once."),
-        as_json: bool = json_option(),
-    ) -> None:
-        """Record a conversion; A/B reports credit it to the contact's last send within the attribution window.
-
-        Example: autopilot convert +4915123456789 --value 49.90 --id order-1182
-        """
-        when: datetime | None = None
-        if at is not None:
-            try:
-                when = parse_timestamp(at)
-            except ValueError as exc:
-                raise typer.BadParameter(str(exc), param_hint="'--at'") from None
-        rt = runtime(ctx)
-        result: ConversionResult = record_conversion(rt.store(), rt.clock, contact, value=value, at=when,
-                                                     external_id=external_id, actor=actor())
-        if as_json:
-            print_json(result.model_dump(mode="json"))
-        else:
-            what = "already recorded" if result.duplicate else "recorded"
-            worth = f", value {result.value:g}" if result.value is not None else ""
-            console().print(Text(f"conversion #{result.id} {what}: contact #{result.contact_id} at {result.at}{worth}"))
+    app.command("ab-report")(ab_report)
+    app.command("convert")(convert)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
-from ...ops.demo import DemoReport, run_demo
 from ..render import console, print_json, safe
 from ._shared import json_option
 from .ab_cmd import render_report
+
+if TYPE_CHECKING:
+    from ...ops.demo import DemoReport
 
 
 def _short(text: str, width: int = 60) -> str:
@@ -100,25 +103,29 @@ def _render(report: DemoReport) -> None:
     out.print(f"try: autopilot --config {safe(report.config)} review")
 
 
+def demo(
+    directory: Path | None = typer.Option(
+        None, "--dir", help="Folder for the demo's files. Default: a new temporary folder."
+    ),
+    as_json: bool = json_option(),
+) -> None:
+    """Run the pipeline end to end on shipped sample payloads, offline.
+
+    Creates a config, knowledge file and database in a scratch folder,
+    ingests WhatsApp, Instagram, email, LinkedIn and JSONL samples, and
+    shows what happened. Nothing is sent anywhere.
+
+    Example: autopilot demo --dir /tmp/autopilot-demo
+    """
+    from ...ops.demo import run_demo
+
+    target = directory or Path(tempfile.mkdtemp(prefix="autopilot-demo-"))
+    report = run_demo(target)
+    if as_json:
+        print_json(report.model_dump(mode="json"))
+    else:
+        _render(report)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("demo")
-    def demo(
-        directory: Path | None = typer.Option(
-            None, "--dir", help="Folder for the demo's files. Default: a new temporary folder."
-        ),
-        as_json: bool = json_option(),
-    ) -> None:
-        """Run the pipeline end to end on shipped sample payloads, offline.
-
-        Creates a config, knowledge file and database in a scratch folder,
-        ingests WhatsApp, Instagram, email, LinkedIn and JSONL samples, and
-        shows what happened. Nothing is sent anywhere.
-
-        Example: autopilot demo --dir /tmp/autopilot-demo
-        """
-        target = directory or Path(tempfile.mkdtemp(prefix="autopilot-demo-"))
-        report = run_demo(target)
-        if as_json:
-            print_json(report.model_dump(mode="json"))
-        else:
-            _render(report)
+    app.command("demo")(demo)
