@@ -1,4 +1,5 @@
-"""One module per command (or command group); each has ``register(app)``.
+"""One module per command (or command group): each command is a plain module-level function, and
+``register(app)`` adds them to the app (``app.command(name)(fn)``, or ``add_typer`` for a group).
 
 A command parses its options, calls one core function, and renders the result.
 """

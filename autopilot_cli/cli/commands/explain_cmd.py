@@ -69,22 +69,24 @@ def _render(result: Explanation) -> None:
         out.print(_panel(result.sent_text, f"sent text{same}"))
 
 
+def explain(ctx: typer.Context, event_id: int = typer.Argument(..., help="The event's id.", metavar="EVENT_ID"),
+            as_json: bool = json_option()) -> None:
+    """Show how an event was decided: each check, in order, with its result, and what was sent.
+
+    The approved text and the sent text are shown when they differ from the
+    draft. With --json, an unknown id prints {"error": {...}} as well.
+
+    Example: autopilot explain 42
+    """
+    from ...decide.explain import explain_event
+
+    with json_errors(as_json):
+        result = explain_event(runtime(ctx).store(), event_id)
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+    else:
+        _render(result)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("explain")
-    def explain(ctx: typer.Context, event_id: int = typer.Argument(..., help="The event's id.", metavar="EVENT_ID"),
-                as_json: bool = json_option()) -> None:
-        """Show how an event was decided: each check, in order, with its result, and what was sent.
-
-        The approved text and the sent text are shown when they differ from the
-        draft. With --json, an unknown id prints {"error": {...}} as well.
-
-        Example: autopilot explain 42
-        """
-        from ...decide.explain import explain_event
-
-        with json_errors(as_json):
-            result = explain_event(runtime(ctx).store(), event_id)
-        if as_json:
-            print_json(result.model_dump(mode="json"))
-        else:
-            _render(result)
+    app.command("explain")(explain)

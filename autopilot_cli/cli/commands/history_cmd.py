@@ -62,30 +62,32 @@ def _render(result: Conversation) -> None:
                   "use --limit or --since for others")
 
 
+def history(
+    ctx: typer.Context,
+    contact: str | None = typer.Argument(
+        None, metavar="CONTACT",
+        help="An address (+4915123456789, ana@example.org), channel:address, or #ID. Default: everyone."),
+    since: str | None = typer.Option(None, "--since", callback=_since, metavar="WHEN",
+                                        help="Only from then on: 7d, 12h, 30m ago, or a date / ISO time (UTC)."),
+    limit: int = typer.Option(DEFAULT_LIMIT, "--limit", min=1, metavar="N", help="Show the newest N entries."),
+    as_json: bool = json_option(),
+) -> None:
+    """Show the conversation as the customer saw it: their messages, our replies (state, provider id), opt-outs.
+
+    Newest last. A reply still waiting is placed at its planned send time.
+
+    Example: autopilot history +4915123456789 --since 7d
+
+    Example: autopilot history '#12' --json
+    """
+    rt = runtime(ctx)
+    with json_errors(as_json):
+        result = conversation(rt.store(), rt.clock, contact, since, limit)
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+    else:
+        _render(result)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("history")
-    def history(
-        ctx: typer.Context,
-        contact: str | None = typer.Argument(
-            None, metavar="CONTACT",
-            help="An address (+4915123456789, ana@example.org), channel:address, or #ID. Default: everyone."),
-        since: str | None = typer.Option(None, "--since", callback=_since, metavar="WHEN",
-                                            help="Only from then on: 7d, 12h, 30m ago, or a date / ISO time (UTC)."),
-        limit: int = typer.Option(DEFAULT_LIMIT, "--limit", min=1, metavar="N", help="Show the newest N entries."),
-        as_json: bool = json_option(),
-    ) -> None:
-        """Show the conversation as the customer saw it: their messages, our replies (state, provider id), opt-outs.
-
-        Newest last. A reply still waiting is placed at its planned send time.
-
-        Example: autopilot history +4915123456789 --since 7d
-
-        Example: autopilot history '#12' --json
-        """
-        rt = runtime(ctx)
-        with json_errors(as_json):
-            result = conversation(rt.store(), rt.clock, contact, since, limit)
-        if as_json:
-            print_json(result.model_dump(mode="json"))
-        else:
-            _render(result)
+    app.command("history")(history)

@@ -98,45 +98,47 @@ def _all_refused(run: IngestRun) -> str:
     return f"none of the {len(run.files)} inputs could be used; nothing stored"
 
 
+def ingest(
+    ctx: typer.Context,
+    files: list[str] = typer.Argument(None, help="Files to ingest; '-' or nothing reads standard input."),
+    fmt: str = typer.Option(
+        "auto", "--format", "-f", help=f"Input format: {', '.join(FORMAT_CHOICES)}. auto detects it."
+    ),
+    signature: str = typer.Option(
+        None, "--signature",
+        help="X-Hub-Signature-256 header value ('sha256=…') to verify against the channel's app secret.",
+    ),
+    as_json: bool = json_option(),
+) -> None:
+    """Store inbound messages, delivery statuses and consent updates from provider payloads.
+
+    Idempotent: the same provider message id twice gives one event. Bad
+    records are reported with their line or index and kept in the rejects
+    table; the good ones are stored. Each file gets its own result; a file
+    that cannot be used at all is reported and the others go on. Exit code 6
+    when any record or file was refused, 5 when no input could be used.
+
+    Example: autopilot ingest --format whatsapp webhook.json --signature "sha256=…"
+    """
+    rt = runtime(ctx)
+    config, secrets = rt.config(), rt.secrets()
+    store = rt.store(create=True)
+    bar = _ProgressBar() if is_interactive() and not as_json else None
+    try:
+        run = ingest_inputs(store, files or [STDIN], stdin=typer.get_binary_stream("stdin").read, fmt=fmt,
+                            config=config, clock=rt.clock, secrets=secrets, signature=signature, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    if as_json:
+        print_json(run.model_dump(mode="json"))
+    else:
+        _render(run)
+    if run.unusable == len(run.files):
+        raise InputError(_all_refused(run))
+    if run.rejected or run.unusable:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("ingest")
-    def ingest(
-        ctx: typer.Context,
-        files: list[str] = typer.Argument(None, help="Files to ingest; '-' or nothing reads standard input."),
-        fmt: str = typer.Option(
-            "auto", "--format", "-f", help=f"Input format: {', '.join(FORMAT_CHOICES)}. auto detects it."
-        ),
-        signature: str = typer.Option(
-            None, "--signature",
-            help="X-Hub-Signature-256 header value ('sha256=…') to verify against the channel's app secret.",
-        ),
-        as_json: bool = json_option(),
-    ) -> None:
-        """Store inbound messages, delivery statuses and consent updates from provider payloads.
-
-        Idempotent: the same provider message id twice gives one event. Bad
-        records are reported with their line or index and kept in the rejects
-        table; the good ones are stored. Each file gets its own result; a file
-        that cannot be used at all is reported and the others go on. Exit code 6
-        when any record or file was refused, 5 when no input could be used.
-
-        Example: autopilot ingest --format whatsapp webhook.json --signature "sha256=…"
-        """
-        rt = runtime(ctx)
-        config, secrets = rt.config(), rt.secrets()
-        store = rt.store(create=True)
-        bar = _ProgressBar() if is_interactive() and not as_json else None
-        try:
-            run = ingest_inputs(store, files or [STDIN], stdin=typer.get_binary_stream("stdin").read, fmt=fmt,
-                                config=config, clock=rt.clock, secrets=secrets, signature=signature, progress=bar)
-        finally:
-            if bar is not None:
-                bar.close()
-        if as_json:
-            print_json(run.model_dump(mode="json"))
-        else:
-            _render(run)
-        if run.unusable == len(run.files):
-            raise InputError(_all_refused(run))
-        if run.rejected or run.unusable:
-            raise typer.Exit(EXIT_PARTIAL)
+    app.command("ingest")(ingest)

@@ -46,37 +46,39 @@ def _render(report: ProcessReport) -> None:
         out.print(f"showing the last {len(shown)} of {len(report.decisions)} decisions; --json lists them all")
 
 
+def process(
+    ctx: typer.Context,
+    limit: int = typer.Option(None, "--limit", min=1, help="Process at most N pending events."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show every decision; write nothing."),
+    as_json: bool = json_option(),
+) -> None:
+    """Decide every pending event, oldest first: skip, opt out, draft and schedule, or queue for review.
+
+    Checks run in a fixed order (README: "The checks"): loop guard, consent,
+    contact checks, drafting, gates, mode and channel window, rate limits,
+    send time, A/B variant. Each event gets exactly one outcome, with reasons.
+
+    Example: autopilot process --dry-run --json
+    """
+    # Imported here: the drafting stack is not needed by other commands.
+    from ...decide.process import process_events
+    from ...drafting.factory import build_services
+    from ._progress import TerminalProgress
+
+    rt = runtime(ctx)
+    config = rt.config()
+    services, protected = build_services(config, rt.secrets())
+    with TerminalProgress("deciding events", enabled=not as_json) as progress:
+        report = process_events(rt.store(), config, rt.clock, services, limit=limit, dry_run=dry_run,
+                                protected_fragments=protected, progress=progress)
+    for warning in report.warnings:  # one line each, on stderr: seen under cron too
+        typer.echo("warning: " + " ".join(warning.split()), err=True)
+    if as_json:
+        data = report.model_dump(mode="json")
+        print_json(data)
+    else:
+        _render(report)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("process")
-    def process(
-        ctx: typer.Context,
-        limit: int = typer.Option(None, "--limit", min=1, help="Process at most N pending events."),
-        dry_run: bool = typer.Option(False, "--dry-run", help="Show every decision; write nothing."),
-        as_json: bool = json_option(),
-    ) -> None:
-        """Decide every pending event, oldest first: skip, opt out, draft and schedule, or queue for review.
-
-        Checks run in a fixed order (README: "The checks"): loop guard, consent,
-        contact checks, drafting, gates, mode and channel window, rate limits,
-        send time, A/B variant. Each event gets exactly one outcome, with reasons.
-
-        Example: autopilot process --dry-run --json
-        """
-        # Imported here: the drafting stack is not needed by other commands.
-        from ...decide.process import process_events
-        from ...drafting.factory import build_services
-        from ._progress import TerminalProgress
-
-        rt = runtime(ctx)
-        config = rt.config()
-        services, protected = build_services(config, rt.secrets())
-        with TerminalProgress("deciding events", enabled=not as_json) as progress:
-            report = process_events(rt.store(), config, rt.clock, services, limit=limit, dry_run=dry_run,
-                                    protected_fragments=protected, progress=progress)
-        for warning in report.warnings:  # one line each, on stderr: seen under cron too
-            typer.echo("warning: " + " ".join(warning.split()), err=True)
-        if as_json:
-            data = report.model_dump(mode="json")
-            print_json(data)
-        else:
-            _render(report)
+    app.command("process")(process)

@@ -97,147 +97,151 @@ def _list(items: list[ReviewItem], as_json: bool, in_review: int) -> None:
               + "; decide them with: autopilot review (interactive), autopilot approve ID, autopilot reject ID")
 
 
+def review(
+    ctx: typer.Context,
+    as_list: bool = typer.Option(False, "--list", help="Print the queue instead of the interactive screen."),
+    channel: str | None = typer.Option(None, "--channel", help="Only this channel."),
+    reason: str | None = typer.Option(None, "--reason",
+                                         help="Only drafts with this reason code, or family "
+                                         "(compliance, injection…)."),
+    contact: str | None = typer.Option(None, "--contact",
+                                          help="Only this contact: an address, channel:address or #ID."),
+    ready: bool = typer.Option(False, "--ready", help="Only drafts that passed every gate (one click away)."),
+    as_json: bool = json_option(),
+) -> None:
+    """Go through the drafts waiting for a person: approve, edit, reject, skip, opt out.
+
+    Most urgent first: WhatsApp/Instagram windows closing soonest, then the
+    oldest message. Keys: a approve, e edit ($EDITOR), r reject, s skip,
+    o opt the contact out, n/p next/previous, ? help, q quit. Needs a
+    terminal; --list (with --json for scripts) prints the queue instead.
+
+    Example: autopilot review --channel whatsapp
+
+    Example: autopilot review --list --json
+    """
+    from ...review.queue import ReviewFilter, drafts_in_review, review_queue
+
+    rt = runtime(ctx)
+    config, store = rt.config(), rt.store()
+    filters = ReviewFilter(channel=channel, reason=reason, contact=contact, ready=True if ready else None)
+    if as_list or as_json:
+        _list(review_queue(store, config, rt.clock, filters), as_json, drafts_in_review(store))
+        return
+    forced = rt.environ.get(FORCE_INTERACTIVE_ENV) == "1"
+    terminal = sys.stdin.isatty() and sys.stdout.isatty()
+    if not terminal and not forced:
+        typer.echo("error: review is interactive and needs a terminal; use 'autopilot review --list' "
+                   "(add --json for scripts)", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    from contextlib import nullcontext
+
+    from ..review_screen import ReviewSession, TerminalKeys, click_editor, line_key_reader, line_reader
+
+    items = review_queue(store, config, rt.clock, filters)
+    out = console() if terminal else console(width=80)  # forced without a terminal: as on one
+    if not items:
+        out.print(empty_queue_text(drafts_in_review(store)))
+        return
+    keys = TerminalKeys() if terminal and not forced else None
+    plain_line = line_reader(out)
+
+    def read_line(prompt: str) -> str | None:
+        with keys.cooked() if keys else nullcontext():
+            return plain_line(prompt)
+
+    def edit_text(text: str) -> str | None:
+        with keys.cooked() if keys else nullcontext():
+            return click_editor(text)
+
+    session = ReviewSession(
+        store=store, config=config, clock=rt.clock, actor=actor(), draft_ids=[i.id for i in items],
+        console=out, read_key=keys or line_key_reader(), read_line=read_line, edit_text=edit_text,
+        clear_screen=keys is not None,
+    )
+    with keys or nullcontext():
+        summary = session.run()
+    if summary.interrupted:  # Ctrl-C: one line, exit 130; the decisions made stay made
+        typer.echo(f"error: interrupted: {summary.line()}", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def approve_cmd(
+    ctx: typer.Context,
+    drafts: list[int] | None = typer.Argument(None, help="Draft ids (see autopilot review --list)."),
+    text: str | None = typer.Option(None, "--text", help="Approve this text instead of the draft (one draft; "
+                                       "\\n is a new line)."),
+    edit: bool = typer.Option(False, "--edit", help="Edit the draft in $VISUAL/$EDITOR first (one draft)."),
+    now: bool = typer.Option(False, "--now", help="Send at the next execute run instead of the planned time "
+                             "(still held while the contact's do-not-disturb lasts)."),
+    override_dnd: bool = typer.Option(False, "--override-dnd",
+                                      help="Send inside the contact's do-not-disturb (recorded in the audit log)."),
+    all_ready: bool = typer.Option(False, "--all-ready",
+                                   help="Approve every draft that passed all gates "
+                                   "(one-click mode; not LinkedIn)."),
+    as_json: bool = json_option(),
+) -> None:
+    """Approve drafts: each gets a job at the scheduler's send time (or --now) with exactly the approved text.
+
+    Refused, with the reason, when the draft is no longer in review (another
+    terminal decided it), the contact opted out, or the WhatsApp/Instagram
+    window closed (unless the channel has a window_template).
+
+    Example: autopilot approve 12 --text "Yes, we ship to Austria: 2-4 working days." --now
+    """
+    from ...review.approvals import approve, approve_all_ready
+
+    if all_ready and override_dnd:
+        raise typer.BadParameter("--override-dnd is for drafts named by id, never for --all-ready")
+    if all_ready and drafts:
+        raise typer.BadParameter("give draft ids or --all-ready, not both")
+    if not all_ready and not drafts:
+        raise typer.BadParameter("give draft ids, or --all-ready for every ready draft")
+    if text is not None and edit:
+        raise typer.BadParameter("--text and --edit exclude each other")
+    if (text is not None or edit) and (all_ready or len(drafts or []) != 1):
+        raise typer.BadParameter("--text and --edit take exactly one draft id")
+    rt = runtime(ctx)
+    if edit and not (sys.stdin.isatty() and sys.stdout.isatty()) and rt.environ.get(FORCE_INTERACTIVE_ENV) != "1":
+        typer.echo("error: approve --edit opens an editor and needs a terminal; use --text \"…\" instead", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    if text is not None:
+        from ...textnorm import typed_newlines
+
+        text = typed_newlines(text)
+    config, store = rt.config(), rt.store()
+    if all_ready:
+        batch = approve_all_ready(store, config, rt.clock, actor(), now=now)
+        if not batch.approved and not batch.refused and not as_json:
+            console().print("no ready drafts")
+    else:
+        assert drafts is not None
+        if edit:
+            text = _edited(store, config, rt.clock, drafts[0])
+        batch = approve(store, config, rt.clock, actor(), drafts, text=text, now=now, override_dnd=override_dnd)
+    _finish(batch, "approved", as_json)
+
+
+def reject_cmd(
+    ctx: typer.Context,
+    drafts: list[int] = typer.Argument(..., help="Draft ids."),
+    reason: str | None = typer.Option(None, "--reason", help="Why (kept with the draft and in the audit log)."),
+    as_json: bool = json_option(),
+) -> None:
+    """Reject drafts: nothing is sent; the reason is recorded with who and when.
+
+    Example: autopilot reject 12 13 --reason "answered by phone"
+    """
+    from ...review.approvals import reject
+
+    rt = runtime(ctx)
+    _finish(reject(rt.store(), rt.clock, actor(), drafts, reason), "rejected", as_json)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("review")
-    def review(
-        ctx: typer.Context,
-        as_list: bool = typer.Option(False, "--list", help="Print the queue instead of the interactive screen."),
-        channel: str | None = typer.Option(None, "--channel", help="Only this channel."),
-        reason: str | None = typer.Option(None, "--reason",
-                                             help="Only drafts with this reason code, or family "
-                                             "(compliance, injection…)."),
-        contact: str | None = typer.Option(None, "--contact",
-                                              help="Only this contact: an address, channel:address or #ID."),
-        ready: bool = typer.Option(False, "--ready", help="Only drafts that passed every gate (one click away)."),
-        as_json: bool = json_option(),
-    ) -> None:
-        """Go through the drafts waiting for a person: approve, edit, reject, skip, opt out.
-
-        Most urgent first: WhatsApp/Instagram windows closing soonest, then the
-        oldest message. Keys: a approve, e edit ($EDITOR), r reject, s skip,
-        o opt the contact out, n/p next/previous, ? help, q quit. Needs a
-        terminal; --list (with --json for scripts) prints the queue instead.
-
-        Example: autopilot review --channel whatsapp
-
-        Example: autopilot review --list --json
-        """
-        from ...review.queue import ReviewFilter, drafts_in_review, review_queue
-
-        rt = runtime(ctx)
-        config, store = rt.config(), rt.store()
-        filters = ReviewFilter(channel=channel, reason=reason, contact=contact, ready=True if ready else None)
-        if as_list or as_json:
-            _list(review_queue(store, config, rt.clock, filters), as_json, drafts_in_review(store))
-            return
-        forced = rt.environ.get(FORCE_INTERACTIVE_ENV) == "1"
-        terminal = sys.stdin.isatty() and sys.stdout.isatty()
-        if not terminal and not forced:
-            typer.echo("error: review is interactive and needs a terminal; use 'autopilot review --list' "
-                       "(add --json for scripts)", err=True)
-            raise typer.Exit(EXIT_USAGE)
-        from contextlib import nullcontext
-
-        from ..review_screen import ReviewSession, TerminalKeys, click_editor, line_key_reader, line_reader
-
-        items = review_queue(store, config, rt.clock, filters)
-        out = console() if terminal else console(width=80)  # forced without a terminal: as on one
-        if not items:
-            out.print(empty_queue_text(drafts_in_review(store)))
-            return
-        keys = TerminalKeys() if terminal and not forced else None
-        plain_line = line_reader(out)
-
-        def read_line(prompt: str) -> str | None:
-            with keys.cooked() if keys else nullcontext():
-                return plain_line(prompt)
-
-        def edit_text(text: str) -> str | None:
-            with keys.cooked() if keys else nullcontext():
-                return click_editor(text)
-
-        session = ReviewSession(
-            store=store, config=config, clock=rt.clock, actor=actor(), draft_ids=[i.id for i in items],
-            console=out, read_key=keys or line_key_reader(), read_line=read_line, edit_text=edit_text,
-            clear_screen=keys is not None,
-        )
-        with keys or nullcontext():
-            summary = session.run()
-        if summary.interrupted:  # Ctrl-C: one line, exit 130; the decisions made stay made
-            typer.echo(f"error: interrupted: {summary.line()}", err=True)
-            raise typer.Exit(EXIT_INTERRUPTED)
-
-    @app.command("approve")
-    def approve_cmd(
-        ctx: typer.Context,
-        drafts: list[int] | None = typer.Argument(None, help="Draft ids (see autopilot review --list)."),
-        text: str | None = typer.Option(None, "--text", help="Approve this text instead of the draft (one draft; "
-                                           "\\n is a new line)."),
-        edit: bool = typer.Option(False, "--edit", help="Edit the draft in $VISUAL/$EDITOR first (one draft)."),
-        now: bool = typer.Option(False, "--now", help="Send at the next execute run instead of the planned time "
-                                 "(still held while the contact's do-not-disturb lasts)."),
-        override_dnd: bool = typer.Option(False, "--override-dnd",
-                                          help="Send inside the contact's do-not-disturb (recorded in the audit log)."),
-        all_ready: bool = typer.Option(False, "--all-ready",
-                                       help="Approve every draft that passed all gates "
-                                       "(one-click mode; not LinkedIn)."),
-        as_json: bool = json_option(),
-    ) -> None:
-        """Approve drafts: each gets a job at the scheduler's send time (or --now) with exactly the approved text.
-
-        Refused, with the reason, when the draft is no longer in review (another
-        terminal decided it), the contact opted out, or the WhatsApp/Instagram
-        window closed (unless the channel has a window_template).
-
-        Example: autopilot approve 12 --text "Yes, we ship to Austria: 2-4 working days." --now
-        """
-        from ...review.approvals import approve, approve_all_ready
-
-        if all_ready and override_dnd:
-            raise typer.BadParameter("--override-dnd is for drafts named by id, never for --all-ready")
-        if all_ready and drafts:
-            raise typer.BadParameter("give draft ids or --all-ready, not both")
-        if not all_ready and not drafts:
-            raise typer.BadParameter("give draft ids, or --all-ready for every ready draft")
-        if text is not None and edit:
-            raise typer.BadParameter("--text and --edit exclude each other")
-        if (text is not None or edit) and (all_ready or len(drafts or []) != 1):
-            raise typer.BadParameter("--text and --edit take exactly one draft id")
-        rt = runtime(ctx)
-        if edit and not (sys.stdin.isatty() and sys.stdout.isatty()) and rt.environ.get(FORCE_INTERACTIVE_ENV) != "1":
-            typer.echo("error: approve --edit opens an editor and needs a terminal; use --text \"…\" instead", err=True)
-            raise typer.Exit(EXIT_USAGE)
-        if text is not None:
-            from ...textnorm import typed_newlines
-
-            text = typed_newlines(text)
-        config, store = rt.config(), rt.store()
-        if all_ready:
-            batch = approve_all_ready(store, config, rt.clock, actor(), now=now)
-            if not batch.approved and not batch.refused and not as_json:
-                console().print("no ready drafts")
-        else:
-            assert drafts is not None
-            if edit:
-                text = _edited(store, config, rt.clock, drafts[0])
-            batch = approve(store, config, rt.clock, actor(), drafts, text=text, now=now, override_dnd=override_dnd)
-        _finish(batch, "approved", as_json)
-
-    @app.command("reject")
-    def reject_cmd(
-        ctx: typer.Context,
-        drafts: list[int] = typer.Argument(..., help="Draft ids."),
-        reason: str | None = typer.Option(None, "--reason", help="Why (kept with the draft and in the audit log)."),
-        as_json: bool = json_option(),
-    ) -> None:
-        """Reject drafts: nothing is sent; the reason is recorded with who and when.
-
-        Example: autopilot reject 12 13 --reason "answered by phone"
-        """
-        from ...review.approvals import reject
-
-        rt = runtime(ctx)
-        _finish(reject(rt.store(), rt.clock, actor(), drafts, reason), "rejected", as_json)
+    app.command("review")(review)
+    app.command("approve")(approve_cmd)
+    app.command("reject")(reject_cmd)
 
 
 def _edited(store: Store, config: Config, clock: Clock, draft_id: int) -> str:

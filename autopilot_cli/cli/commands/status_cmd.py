@@ -33,18 +33,20 @@ def _render(report: StatusReport) -> None:
     out.print(table)
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("status")
-    def status(ctx: typer.Context, as_json: bool = json_option()) -> None:
-        """Counts by state: pending events, drafts in review, jobs, opted-out contacts.
+def status(ctx: typer.Context, as_json: bool = json_option()) -> None:
+    """Counts by state: pending events, drafts in review, jobs, opted-out contacts.
 
-        Example: autopilot status --json
-        """
-        rt = runtime(ctx)
-        found = rt.found_config()
-        rt.config()  # a config that does not load is reported before any count
-        report = system_status(rt.store(), str(found.path) if found.path else None, found.how)
-        if as_json:
-            print_json(report.model_dump(mode="json"))
-        else:
-            _render(report)
+    Example: autopilot status --json
+    """
+    rt = runtime(ctx)
+    found = rt.found_config()
+    rt.config()  # a config that does not load is reported before any count
+    report = system_status(rt.store(), str(found.path) if found.path else None, found.how)
+    if as_json:
+        print_json(report.model_dump(mode="json"))
+    else:
+        _render(report)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("status")(status)
