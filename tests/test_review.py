@@ -199,6 +199,17 @@ def test_approve_now_sends_at_the_next_execute(store) -> None:
     assert send_due(store, cfg(), NOW).sent == 1
 
 
+def test_an_edit_is_measured_as_the_provider_counts_it() -> None:
+    # WhatsApp counts UTF-16 code units: 2,100 emoji are 4,200 of them, over its 4,096, although
+    # they are only 2,100 code points. Approval and the draft gate use the same measure.
+    with open_store(":memory:", FixedClock(NOW)) as store:
+        queue(store, msg(1, "Is this the right charger for my order?", channel="whatsapp", sender="+4915123456789"))
+        [draft] = draft_ids(store)
+        with pytest.raises(ApprovalRefused, match="4200 chars, over the whatsapp limit of 4096"):
+            approve_one(store, cfg(), FixedClock(NOW), "ana", draft, text="\U0001F600" * 2100, now=True)
+        assert approve_one(store, cfg(), FixedClock(NOW), "ana", draft, text="\U0001F600" * 2048, now=True).job_id
+
+
 def test_edited_text_is_what_is_sent_and_the_audit_has_the_edit_distance(store, runner, tmp_path) -> None:
     queue(store, msg(1, "Is this the right charger for my order?"))
     [draft] = draft_ids(store)

@@ -74,6 +74,13 @@ def _squash(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
+def measure(text: str, channel: str) -> tuple[int, str, int]:
+    """(size, unit, limit): the text's size as the channel's provider counts it (UTF-8 bytes, or UTF-16
+    code units — an emoji counts two), and that channel's limit. The one measure for drafts and edits."""
+    unit, limit = CHANNEL_LIMITS.get((channel or "").casefold(), _DEFAULT_LIMIT)
+    return _length(text, unit), unit, limit
+
+
 def _length(draft: str, unit: str) -> int:
     encoding = "utf-8" if unit == "bytes" else "utf-16-le"
     size = len(draft.encode(encoding, "surrogatepass"))
@@ -148,8 +155,7 @@ def _check_sanity(draft: str, channel: str, protected_fragments: tuple[str, ...]
     draft = draft or ""
     if not _visible(draft).strip():
         return GateResult("sanity", False, ("sanity:empty",), "The draft is empty.")
-    unit, limit = CHANNEL_LIMITS.get((channel or "").casefold(), _DEFAULT_LIMIT)
-    size = _length(draft, unit)
+    size, unit, limit = measure(draft, channel)
     rules = (
         ("too_long", f"it is {size} {unit} long, over the {channel} limit of {limit}", size > limit),
         ("leaked_prompt", "it repeats part of the system prompt", _leaks(draft, protected_fragments)),

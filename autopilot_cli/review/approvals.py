@@ -44,7 +44,7 @@ from ..db.connection import Store
 from ..db.ratelimits import earliest_allowed, record
 from ..decide.outcomes import send_key, text_hash
 from ..errors import AutopilotError
-from ..gates.sanity import CHANNEL_LIMITS, find_placeholders
+from ..gates.sanity import find_placeholders, measure
 from ..scheduling.inputs import plan_reply_time, reply_limits, window_closes
 from ..scheduling.rules import parse_dnd_until
 
@@ -185,8 +185,7 @@ def _check_text(draft_id: int, channel: str, text: str) -> None:
     if slots:  # the customer would read "{first_name}"
         raise ApprovalRefused(draft_id, "invalid_text",
                               f"draft {draft_id}: the text has unfilled placeholders: {', '.join(slots[:5])}")
-    unit, limit = CHANNEL_LIMITS.get(channel, ("chars", 4096))
-    size = len(text.encode("utf-8")) if unit == "bytes" else len(text)
+    size, unit, limit = measure(text, channel)
     if size > limit:
         raise ApprovalRefused(draft_id, "invalid_text",
                               f"draft {draft_id}: the text is {size} {unit}, over the {channel} limit of {limit}")
