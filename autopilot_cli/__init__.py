@@ -45,7 +45,6 @@ _EXPORTS: dict[str, str] = {
     "Store": "db.connection",
     # The pipeline, one call per CLI command: ingest → process → review / approve / reject → execute → explain.
     "ingest": "inbound.ingest:ingest_bytes",
-    "ingest_bytes": "inbound.ingest",
     "process_events": "decide.process",
     "ProcessReport": "decide.process",
     "Services": "drafting.factory",
