@@ -52,12 +52,12 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, unquote_plus, urlencode, urlsplit
 
 from ..channels.policy import channels_where
@@ -93,6 +93,12 @@ access_log = logging.getLogger(ACCESS_LOGGER_NAME)
 class ServerError(AutopilotError):
     """The server could not start (address in use, permission denied)."""
 
+
+
+class Headers(Protocol):
+    """Request headers looked up by name: ``http.client.HTTPMessage`` (case-insensitive), or a dict in tests."""
+
+    def get(self, name: str, /) -> str | None: ...
 
 @dataclass
 class Response:
@@ -271,7 +277,7 @@ class WebhookApp:
     def signature_configured(self, channel: str) -> bool:
         return self._app_secret(channel) is not None
 
-    def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Response:
+    def handle(self, method: str, target: str, headers: Headers, body: bytes) -> Response:
         parts = urlsplit(target)
         path = parts.path
         if path == "/healthz":
@@ -322,7 +328,7 @@ class WebhookApp:
             return _error(400, "hub.challenge missing or malformed", log_fields=fields)
         return Response(200, challenge.encode("ascii"), content_type="text/plain; charset=utf-8", log_fields=fields)
 
-    def receive(self, channel: str, headers: Mapping[str, str], body: bytes) -> Response:
+    def receive(self, channel: str, headers: Headers, body: bytes) -> Response:
         """Check the signature over the raw bytes, then store through ``ingest_bytes``."""
         fields: dict[str, Any] = {"channel": channel}
         secret = self._app_secret(channel)
@@ -410,7 +416,7 @@ class WebhookApp:
         return _page(200, "Unsubscribe", "Do you want to stop receiving messages from us?", extra_html=form,
                      log_fields={"channel": parsed.channel})
 
-    def unsubscribe(self, token: str, headers: Mapping[str, str], body: bytes) -> Response:
+    def unsubscribe(self, token: str, headers: Headers, body: bytes) -> Response:
         """RFC 8058 one-click: body ``List-Unsubscribe=One-Click``; opt out and cancel scheduled jobs."""
         parsed, refusal = self._token(token)
         if refusal is not None:
@@ -507,7 +513,7 @@ def is_one_click(content_type: str | None, body: bytes) -> bool:
         for part in message.iter_parts():
             if part.get_param("name", header="content-disposition") == "List-Unsubscribe":
                 payload = part.get_payload(decode=True) or b""
-                return payload.strip() == b"One-Click"
+                return isinstance(payload, bytes) and payload.strip() == b"One-Click"
         return False
     return False
 
