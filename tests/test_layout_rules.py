@@ -41,8 +41,18 @@ def layer_of(module: str) -> int:
             return layer
     return LAYER_OF.get(top(module), 0)
 
-SQL = re.compile(r"^\s*(SELECT\s|INSERT\s+INTO\s|UPDATE\s+\w+\s+SET\s|DELETE\s+FROM\s|CREATE\s+(TABLE|INDEX|"
-                 r"UNIQUE\s+INDEX|VIRTUAL\s+TABLE)\s|BEGIN(\s+IMMEDIATE)?\b|PRAGMA\s|WITH\s+\w+\s+AS\s*\()")
+SQL = re.compile(r"^\s*(SELECT\s|INSERT\s+(OR\s+\w+\s+)?INTO\s|UPDATE\s+\w+\s+SET\s|DELETE\s+FROM\s|"
+                 r"CREATE\s+(TABLE|INDEX|UNIQUE\s+INDEX|VIRTUAL\s+TABLE)\s|BEGIN(\s+IMMEDIATE)?\b|PRAGMA\s|"
+                 r"SAVEPOINT\s|WITH\s+\w+\s+AS\s*\()", re.IGNORECASE)
+# The knowledge file's in-memory full-text index is not the database: it keeps its own SQL.
+SQL_ALLOWED = {"drafting.knowledge"}
+# Modules that still write SQL while it moves into db/ (issue 13 item 2). The list only shrinks:
+# the test fails when a module not listed writes SQL.
+KNOWN_SQL_OUTSIDE_DB: set[str] = {
+    "contacts.consent", "contacts.consent_list", "contacts.directory", "contacts.history", "contacts.preferences",
+    "decide.checks", "experiments.conversions", "experiments.experiments", "experiments.metrics",
+    "experiments.variants", "review.approvals", "scheduling.inputs",
+}
 CHANNEL_NAMES = {"whatsapp", "email", "instagram", "linkedin"}
 
 
@@ -134,3 +144,15 @@ def test_no_private_name_is_imported_across_packages() -> None:
             if private:
                 found.append(f"{path.relative_to(PACKAGE)}:{line} imports {target}: {private}")
     assert found == [], "\n".join(found)
+
+
+def test_sql_lives_only_in_db() -> None:
+    found: dict[str, list[str]] = {}
+    for module, path, tree in modules():
+        if top(module) == "db" or module in SQL_ALLOWED:
+            continue
+        for line, text in strings(tree):
+            if SQL.match(text):
+                found.setdefault(module, []).append(f"{path.relative_to(PACKAGE)}:{line}: {text.strip()[:60]!r}")
+    new = {m: lines for m, lines in found.items() if m not in KNOWN_SQL_OUTSIDE_DB}
+    assert new == {}, "SQL belongs in autopilot_cli/db/:\n" + "\n".join(x for v in new.values() for x in v)

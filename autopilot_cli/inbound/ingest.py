@@ -39,7 +39,7 @@ from ..clock import Clock, to_iso
 from ..config import Config
 from ..contacts.consent import apply_preference
 from ..contacts.directory import ContactCache, note_away
-from ..db.connection import Store
+from ..db.connection import Store, savepoint
 from ..db.events import insert_event
 from ..db.rejects import LOCATION_KEEP_CHARS, bounded, store_reject
 from ..errors import AutopilotError, ConfigError, InputError
@@ -148,16 +148,12 @@ class _Writer:
         an integer too large for SQLite) becomes a reject for that record alone, instead of
         rolling back the whole batch — a webhook payload's good records must still be stored."""
         before = self.snapshot()
-        conn.execute("SAVEPOINT ingest_record")
         try:
-            self.write(conn, item)
+            with savepoint(conn, "ingest_record"):
+                self.write(conn, item)
         except RECORD_WRITE_ERRORS as exc:
-            conn.execute("ROLLBACK TO ingest_record")
-            conn.execute("RELEASE ingest_record")
             self.restore(before)
             self._reject(conn, _storable_reject(item, exc))
-        else:
-            conn.execute("RELEASE ingest_record")
 
     def snapshot(self) -> tuple[list[int], int, int, dict[str, int]]:
         return ([getattr(self.report, key) for key in _COUNTS], len(self.report.errors),
