@@ -15,6 +15,7 @@ subclasses with one-line messages.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -173,7 +174,11 @@ def savepoint(conn: sqlite3.Connection, name: str = "step") -> Iterator[None]:
     try:
         yield
     except BaseException:
-        conn.execute(f"ROLLBACK TO {name}")
-        conn.execute(f"RELEASE {name}")
+        # A full disk or an I/O error may have rolled the whole transaction back already, savepoint
+        # included: then there is nothing to undo here, and the original error is what to report.
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute(f"ROLLBACK TO {name}")
+                conn.execute(f"RELEASE {name}")
         raise
     conn.execute(f"RELEASE {name}")
