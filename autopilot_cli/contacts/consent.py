@@ -34,6 +34,7 @@ def record_change(
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (contact_id, at, action, scope, category, source, rule, event_id, detail),
     ).lastrowid
+    assert change_id is not None  # an INSERT always sets lastrowid
     state = "opted_out" if action == "opt_out" else "opted_in"
     conn.execute(
         "INSERT INTO consent (contact_id, scope, category, state, updated_at, change_id) "

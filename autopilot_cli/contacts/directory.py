@@ -40,8 +40,9 @@ class ContactCache:
                     "INSERT INTO contact_addresses (contact_id, kind, address, created_at) VALUES (?, ?, ?, ?)",
                     (contact_id, kind, address, now),
                 )
-                self._ids[key] = int(contact_id)
-                return int(contact_id)
+                assert contact_id is not None  # an INSERT always sets lastrowid
+                self._ids[key] = contact_id
+                return contact_id
             contact_id = int(row[0])
             self._ids[key] = contact_id
         if name:

@@ -59,6 +59,7 @@ def record_conversion(
             "INSERT INTO conversions (contact_id, value, at, source, external_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
             (contact_id, value, at_iso, source, external_id, to_iso(now)),
         ).lastrowid
+        assert conversion_id is not None  # an INSERT always sets lastrowid
         conn.execute(
             "INSERT INTO audit_log (at, actor, action, object_type, object_id, detail) "
             "VALUES (?, ?, 'convert', 'contact', ?, ?)",

@@ -287,7 +287,7 @@ def judge(names: Sequence[str], arms: Sequence[tuple[int, int]], opt_outs: Seque
     if all(n == 0 for n in trials):
         what = "no sends on channels that report reads (email opens are not tracked)" if metric == "opened" else "no sends yet"
         return Judgement("no_data", f"not enough data: {what}", None, [settings.min_sample_per_variant] * k, guardrail)
-    rates = [s / n if n else None for s, n in arms]
+    rates: list[float | None] = [s / n if n else None for s, n in arms]
     alpha_adj = settings.alpha / max(1, k - 1)
     known = [r for r in rates if r is not None]
     top = max(known)
@@ -305,7 +305,7 @@ def judge(names: Sequence[str], arms: Sequence[tuple[int, int]], opt_outs: Seque
     short = [i for i in range(k) if trials[i] < settings.min_sample_per_variant]
     if not short and len(leaders) == 1 and worst_p < alpha_adj:
         s_r, n_r = arms[rival]
-        verdict = (f"{names[leader]} wins: {metric} rate {_pct(rates[leader])} vs {_pct(s_r / n_r)} for "
+        verdict = (f"{names[leader]} wins: {metric} rate {_pct(top)} vs {_pct(s_r / n_r)} for "
                    f"{names[rival]} (p = {_p(worst_p)} < {alpha_adj:.3g})")
         if leader in guardrail:
             verdict += "; but its opt-out rate is worse than the control's"
@@ -317,7 +317,7 @@ def judge(names: Sequence[str], arms: Sequence[tuple[int, int]], opt_outs: Seque
     empty = [names[i] for i in range(k) if trials[i] == 0]
     if not empty and (len(leaders) > 1 or worst_p >= alpha_adj):
         reasons.append(f"the difference is not significant (p = {_p(worst_p)}, needs < {alpha_adj:.3g})")
-    rival_rate = rates[rival] if rates[rival] is not None else 0.0
+    rival_rate = rates[rival] or 0.0
     required = required_sample_size(rival_rate, top, alpha_adj, settings.power) if not empty else None
     if required is None:
         needed: list[int | None] = [None] * k

@@ -123,7 +123,7 @@ def _posterior_draws(rng: random.Random, successes: int, trials: int, draws: int
     # does, without its per-call overhead.
     gamma = rng.gammavariate
     a, b = 1.0 + successes, 1.0 + trials - successes
-    out = []
+    out: list[float] = []
     append = out.append
     for _ in range(draws):
         x = gamma(a, 1.0)
