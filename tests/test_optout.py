@@ -384,3 +384,38 @@ def test_a_cancel_button_does_not_opt_the_contact_out_but_typed_stop_does(store,
     [typed] = process_events(store, config, clock, services()).decisions
     assert typed.outcome == "opted_out" and typed.reasons == ["opt_out:keyword:CANCEL"]
     assert store.scalar("SELECT count(*) FROM consent_changes WHERE action = 'opt_out'") == 1
+
+
+@pytest.mark.parametrize("category, cancelled", [("marketing_messages", False), ("all_messages", True)])
+def test_a_provider_reported_stop_cancels_pending_replies_only_when_it_covers_every_message(
+        store, clock, category: str, cancelled: bool) -> None:
+    import json
+
+    from autopilot_cli.config import config_from_dict
+    from autopilot_cli.decide.process import process_events
+    from autopilot_cli.inbound.ingest import ingest_bytes
+    from autopilot_cli.secrets import Secrets
+
+    from .test_process import services
+
+    config = config_from_dict({"autopilot": {"mode": "assist"}})
+    at = int(clock.now().timestamp()) - 600
+
+    def ingest(payload: dict) -> None:
+        ingest_bytes(store, json.dumps(payload).encode(), fmt="whatsapp", config=config, clock=clock,
+                     secrets=Secrets({}))
+
+    question = _whatsapp_typed("Do you deliver on Saturdays?", "wamid.q1", at)
+    question["entry"][0]["changes"][0]["value"]["messages"][0]["from"] = "16505551234"
+    ingest(question)
+    [decision] = process_events(store, config, clock, services()).decisions
+    assert decision.outcome == "review_queue"
+    stop = _fixture("whatsapp", "user_preferences.json")
+    stop["entry"][0]["changes"] = stop["entry"][0]["changes"][:1]
+    pref = stop["entry"][0]["changes"][0]["value"]["user_preferences"][0]
+    pref.update(category=category, timestamp=at + 60)
+    ingest(stop)
+    state = store.scalar("SELECT state FROM drafts WHERE id = ?", (decision.draft_id,))
+    assert state == ("cancelled" if cancelled else "review")
+    scope_category = store.query("SELECT scope, category, state FROM consent")
+    assert [tuple(r) for r in scope_category] == [("whatsapp", category.removesuffix("_messages"), "opted_out")]

@@ -56,16 +56,16 @@ def apply_preference(conn: sqlite3.Connection, contact_id: int, pref: Preference
     ).fetchone()
     if seen:
         return False
-    record_change(
-        conn,
-        contact_id=contact_id,
-        action=pref.action,
-        scope=pref.channel,
-        category=pref.category,
-        source="provider",
-        rule=f"{pref.channel} user_preferences",
-        at=at,
-    )
+    rule = f"{pref.channel} user_preferences"
+    if pref.action == "opt_out" and pref.category == "all":
+        # Every message stopped: like any opt-out, what is still to be sent on the channel goes too.
+        opt_out_and_cancel(conn, contact_id=contact_id, scope=pref.channel, source="provider", rule=rule, at=at,
+                           job_error="contact opted out (provider)", record_repeat=True)
+        return True
+    # Meta's user_preferences reports *marketing* stops and resumes: the customer still expects the
+    # answers to their own questions, so replies in review or scheduled stay.
+    record_change(conn, contact_id=contact_id, action=pref.action, scope=pref.channel, category=pref.category,
+                  source="provider", rule=rule, at=at)
     return True
 
 
