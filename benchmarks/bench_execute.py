@@ -46,6 +46,10 @@ class NoOp:
 
 
 class Fixed:
+    """A registry with one no-op adapter; no secrets configured, so nothing to redact."""
+
+    redactor = None
+
     def __init__(self) -> None:
         self.adapter = NoOp()
 
