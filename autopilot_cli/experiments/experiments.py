@@ -42,7 +42,6 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field
 
-from ..channels.policy import channels_where
 from ..clock import Clock, to_iso
 from ..config import ABSection, Config
 from ..db.connection import Store
@@ -473,21 +472,3 @@ def promote_winners(conn: sqlite3.Connection, settings: ABSection, now: str) -> 
         })
         promoted.append(row["name"])
     return promoted
-
-
-# -- the demo -----------------------------------------------------------------------------------------------------
-
-
-def demo_experiment() -> dict:
-    """An experiment for ``autopilot demo`` (add it to the config before ``process``)."""
-    return {"name": "greeting", "channels": list(channels_where(human_approved_only=False)), "metric": "replied",
-            "variants": [
-                {"name": "control", "weight": 50, "template": "Hi {greeting_name},\n\n{answer}\n\n{signature}"},
-                {"name": "warm", "weight": 50,
-                 "template": "Hello {greeting_name}! {answer}\n\nHave a lovely day,\n{signature}"},
-            ]}
-
-
-def ab_demo_step(store: Store, config: Config, clock: Clock) -> list[ABReport]:
-    """The demo's last step: the report of every experiment (a handful of sends: "not enough data")."""
-    return all_reports(store, config, clock)
