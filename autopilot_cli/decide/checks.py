@@ -24,6 +24,7 @@ from ..config import Config
 from ..contacts.consent import opted_out
 from ..contacts.optout import ConsentSignal, classify_message, is_typed
 from ..db import activity
+from ..db.contacts import contact_row
 from ..db.ratelimits import count, earliest_allowed
 from ..drafting.base import DraftRequest, DraftResult, HistoryItem, Passage
 from ..drafting.knowledge import KnowledgeIndex
@@ -139,7 +140,7 @@ def _contact_checks(conn: sqlite3.Connection, ctx: Context, event: sqlite3.Row, 
         plan.check("contact", "fail", f"opted out (scope {opted['scope']}, rule {opted['rule']}, at {opted['at']})")
         plan.finish("skipped", "opted_out")
         return True
-    contact = conn.execute("SELECT blocked, dnd_until FROM contacts WHERE id = ?", (event["contact_id"],)).fetchone()
+    contact = contact_row(conn, event["contact_id"])
     if contact["blocked"]:
         plan.check("contact", "fail", "contact is blocked")
         plan.finish("skipped", "blocked")

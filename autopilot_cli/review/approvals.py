@@ -41,6 +41,7 @@ from ..config import Config
 from ..contacts.consent import opt_out_and_cancel, opted_out
 from ..db import audit, decisions, drafts, inbox, jobs
 from ..db.connection import Store
+from ..db.contacts import contact_row
 from ..db.ratelimits import earliest_allowed, record
 from ..decide.outcomes import send_key, text_hash
 from ..errors import AutopilotError
@@ -197,8 +198,8 @@ def _window_template(config: Config, channel: str) -> str | None:
 
 def _dnd_until(conn: sqlite3.Connection, contact_id: int, now: datetime) -> datetime | None:
     """The contact's do-not-disturb end, when it is still in force."""
-    row = conn.execute("SELECT dnd_until FROM contacts WHERE id = ?", (contact_id,)).fetchone()
-    if row is None or not row["dnd_until"]:
+    row = contact_row(conn, contact_id)
+    if not row["dnd_until"]:
         return None
     try:
         until = parse_dnd_until(row["dnd_until"])
@@ -304,7 +305,7 @@ def approve_one(store: Store, config: Config, clock: Clock, actor: str, draft_id
         opted = opted_out(conn, draft["contact_id"], draft["channel"])
         if opted is not None:
             raise ApprovalRefused(draft_id, "opted_out", _opted_out_message(draft, opted))
-        contact = conn.execute("SELECT blocked FROM contacts WHERE id = ?", (draft["contact_id"],)).fetchone()
+        contact = contact_row(conn, draft["contact_id"])
         if contact["blocked"]:
             raise ApprovalRefused(draft_id, "blocked", f"contact {draft['sender']} is blocked; draft {draft_id} "
                                   "was not approved (autopilot contacts set … --unblock first)")

@@ -23,6 +23,7 @@ from ..clock import from_iso
 from ..config import Config
 from ..contacts.preferences import contact_timezone
 from ..db import activity
+from ..db.contacts import contact_row
 from ..db.ratelimits import Limit
 from .planner import Preferences, SendPlan, hour_of_week_profile, plan_send_time
 
@@ -42,7 +43,7 @@ def plan_reply_time(conn: sqlite3.Connection, config: Config, now: datetime, eve
     channel = event["channel"]
     if channel not in profiles:
         profiles[channel] = channel_profile(conn, channel, config.autopilot.timezone)
-    contact = conn.execute("SELECT * FROM contacts WHERE id = ?", (event["contact_id"],)).fetchone()
+    contact = contact_row(conn, event["contact_id"])
     try:
         prefs = Preferences.from_row(contact)
     except ValueError:

@@ -10,6 +10,7 @@ Days are the contact's local calendar days (Monday = 0).
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -134,7 +135,7 @@ class Preferences:
         object.__setattr__(self, "quiet", parse_hours(self.quiet_hours) if self.quiet_hours else None)
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Preferences:
+    def from_row(cls, row: Mapping[str, Any] | sqlite3.Row) -> Preferences:
         """From a ``contacts`` row (stored ISO text for dnd_until)."""
         dnd = row["dnd_until"]
         away = row["away_until"] if "away_until" in row.keys() else None
