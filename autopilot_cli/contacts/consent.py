@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 
 from ..clock import to_iso
+from ..db import consent as consent_rows
 from ..inbound.records import PreferenceUpdate
 
 
@@ -29,32 +30,20 @@ def record_change(
     detail: str | None = None,
 ) -> int:
     """Write the audit row and the new current state in the caller's transaction."""
-    change_id = conn.execute(
-        "INSERT INTO consent_changes (contact_id, at, action, scope, category, source, rule, event_id, detail) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (contact_id, at, action, scope, category, source, rule, event_id, detail),
-    ).lastrowid
-    assert change_id is not None  # an INSERT always sets lastrowid
+    change_id = consent_rows.insert_change(conn, contact_id=contact_id, at=at, action=action, scope=scope,
+                                           category=category, source=source, rule=rule, event_id=event_id,
+                                           detail=detail)
     state = "opted_out" if action == "opt_out" else "opted_in"
-    conn.execute(
-        "INSERT INTO consent (contact_id, scope, category, state, updated_at, change_id) "
-        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (contact_id, scope, category) DO UPDATE SET "
-        "state = excluded.state, updated_at = excluded.updated_at, change_id = excluded.change_id "
-        "WHERE excluded.updated_at >= consent.updated_at",
-        (contact_id, scope, category, state, at, change_id),
-    )
-    return int(change_id)
+    consent_rows.set_state(conn, contact_id=contact_id, scope=scope, category=category, state=state, at=at,
+                           change_id=change_id)
+    return change_id
 
 
 def apply_preference(conn: sqlite3.Connection, contact_id: int, pref: PreferenceUpdate) -> bool:
     """Record a provider-reported preference once (Meta retries); False if already recorded."""
     at = to_iso(pref.at)
-    seen = conn.execute(
-        "SELECT 1 FROM consent_changes WHERE contact_id = ? AND at = ? AND action = ? "
-        "AND source = 'provider' AND scope = ? AND category = ?",
-        (contact_id, at, pref.action, pref.channel, pref.category),
-    ).fetchone()
-    if seen:
+    if consent_rows.provider_change_seen(conn, contact_id=contact_id, at=at, action=pref.action, scope=pref.channel,
+                                         category=pref.category):
         return False
     rule = f"{pref.channel} user_preferences"
     if pref.action == "opt_out" and pref.category == "all":
@@ -92,30 +81,15 @@ def opt_out_and_cancel(
     Jobs already ``claimed`` by a sending run are cancelled too: ``execute`` checks the job's state
     again before it sends, so the claim never outruns the opt-out.
     """
-    current = conn.execute(
-        "SELECT state FROM consent WHERE contact_id = ? AND scope = ? AND category = 'all'", (contact_id, scope)
-    ).fetchone()
-    recorded = record_repeat or current is None or current["state"] != "opted_out"
+    recorded = record_repeat or consent_rows.state_for_all_messages(conn, contact_id, scope) != "opted_out"
     if recorded:
         record_change(conn, contact_id=contact_id, action="opt_out", scope=scope, category="all", source=source,
                       rule=rule, at=at, event_id=event_id, detail=detail)
-    channel_filter = "" if scope == "all" else " AND channel = ?"
-    params: tuple = (at, contact_id) + (() if scope == "all" else (scope,))
-    jobs = conn.execute(
-        f"UPDATE jobs SET state = 'cancelled', error = ?, updated_at = ? "
-        f"WHERE contact_id = ? AND state IN ('scheduled', 'retry_wait', 'claimed'){channel_filter}",
-        (job_error, *params)).rowcount
-    drafts = conn.execute(
-        f"UPDATE drafts SET state = 'cancelled', updated_at = ? WHERE contact_id = ? AND state = 'review'"
-        f"{channel_filter}", params).rowcount
+    jobs, drafts = consent_rows.cancel_pending(conn, contact_id=contact_id, scope=scope, at=at, job_error=job_error)
     return recorded, jobs, drafts
 
 
 def opted_out(conn: sqlite3.Connection, contact_id: int, channel: str) -> sqlite3.Row | None:
     """The contact's opt-out that covers ``channel`` (scope, rule, at), or None."""
-    return conn.execute(
-        "SELECT c.scope, ch.rule, ch.at FROM consent c LEFT JOIN consent_changes ch ON ch.id = c.change_id "
-        "WHERE c.contact_id = ? AND c.category = 'all' AND c.state = 'opted_out' AND c.scope IN ('all', ?)",
-        (contact_id, channel),
-    ).fetchone()
+    return consent_rows.opt_out_covering(conn, contact_id, channel)
 
