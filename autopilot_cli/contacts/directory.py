@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from ..db import contacts as contact_rows
 from ..inbound.records import ADDRESS_KIND
 
 
@@ -28,38 +29,19 @@ class ContactCache:
         key = (kind, address)
         contact_id = self._ids.get(key)
         if contact_id is None:
-            row = conn.execute(
-                "SELECT contact_id FROM contact_addresses WHERE kind = ? AND address = ?", key
-            ).fetchone()
-            if row is None:
-                contact_id = conn.execute(
-                    "INSERT INTO contacts (name, created_at, updated_at) VALUES (?, ?, ?)",
-                    (name, now, now),
-                ).lastrowid
-                conn.execute(
-                    "INSERT INTO contact_addresses (contact_id, kind, address, created_at) VALUES (?, ?, ?, ?)",
-                    (contact_id, kind, address, now),
-                )
-                assert contact_id is not None  # an INSERT always sets lastrowid
+            contact_id = contact_rows.by_address(conn, kind, address)
+            if contact_id is None:
+                contact_id = contact_rows.create(conn, name=name, kind=kind, address=address, now=now)
                 self._ids[key] = contact_id
                 return contact_id
-            contact_id = int(row[0])
             self._ids[key] = contact_id
         if name:
-            # Keep the profile name the provider last reported.
-            conn.execute(
-                "UPDATE contacts SET name = ?, updated_at = ? WHERE id = ? AND name IS NOT ?",
-                (name, now, contact_id, name),
-            )
+            contact_rows.rename(conn, contact_id, name, now)
         return contact_id
 
 
 def find_contact(conn: sqlite3.Connection, channel: str, address: str) -> int | None:
-    row = conn.execute(
-        "SELECT contact_id FROM contact_addresses WHERE kind = ? AND address = ?",
-        (ADDRESS_KIND[channel], address),
-    ).fetchone()
-    return int(row[0]) if row else None
+    return contact_rows.by_address(conn, ADDRESS_KIND[channel], address)
 
 
 def note_away(conn: sqlite3.Connection, contact_id: int, away_until: str | None, *, automated: bool,
@@ -67,10 +49,6 @@ def note_away(conn: sqlite3.Connection, contact_id: int, away_until: str | None,
     """An out-of-office reply's return date holds our replies to the contact until then; a message
     the contact wrote themselves, received after it, shows they are back (the hold ends)."""
     if away_until:
-        conn.execute(
-            "UPDATE contacts SET away_until = ?, away_noted_at = ? WHERE id = ? "
-            "AND (away_noted_at IS NULL OR away_noted_at <= ?)",
-            (f"{away_until}T00:00:00.000Z", received_at, contact_id, received_at))
+        contact_rows.set_away(conn, contact_id, f"{away_until}T00:00:00.000Z", received_at)
     elif not automated:
-        conn.execute("UPDATE contacts SET away_until = NULL, away_noted_at = NULL WHERE id = ? "
-                     "AND away_noted_at < ?", (contact_id, received_at))
+        contact_rows.clear_away(conn, contact_id, received_at)

@@ -11,3 +11,38 @@ def contact_row(conn: sqlite3.Connection, contact_id: int) -> sqlite3.Row:
     row = conn.execute("SELECT * FROM contacts WHERE id = ?", (contact_id,)).fetchone()
     assert row is not None, f"contact {contact_id} is referenced but missing"
     return row
+
+
+def by_address(conn: sqlite3.Connection, kind: str, address: str) -> int | None:
+    """The contact with this address (of this kind: phone, email …), if any."""
+    row = conn.execute("SELECT contact_id FROM contact_addresses WHERE kind = ? AND address = ?",
+                       (kind, address)).fetchone()
+    return int(row[0]) if row else None
+
+
+def create(conn: sqlite3.Connection, *, name: str | None, kind: str, address: str, now: str) -> int:
+    """A new contact with its first address; its id."""
+    contact_id = conn.execute("INSERT INTO contacts (name, created_at, updated_at) VALUES (?, ?, ?)",
+                              (name, now, now)).lastrowid
+    assert contact_id is not None  # an INSERT always sets lastrowid
+    conn.execute("INSERT INTO contact_addresses (contact_id, kind, address, created_at) VALUES (?, ?, ?, ?)",
+                 (contact_id, kind, address, now))
+    return contact_id
+
+
+def rename(conn: sqlite3.Connection, contact_id: int, name: str, now: str) -> None:
+    """Keep the profile name the provider last reported (no write when it is unchanged)."""
+    conn.execute("UPDATE contacts SET name = ?, updated_at = ? WHERE id = ? AND name IS NOT ?",
+                 (name, now, contact_id, name))
+
+
+def set_away(conn: sqlite3.Connection, contact_id: int, away_until: str, noted_at: str) -> None:
+    """Record an out-of-office return time, unless a later note is already recorded."""
+    conn.execute("UPDATE contacts SET away_until = ?, away_noted_at = ? WHERE id = ? "
+                 "AND (away_noted_at IS NULL OR away_noted_at <= ?)", (away_until, noted_at, contact_id, noted_at))
+
+
+def clear_away(conn: sqlite3.Connection, contact_id: int, before: str) -> None:
+    """End an away hold noted before ``before`` (the contact wrote themselves since)."""
+    conn.execute("UPDATE contacts SET away_until = NULL, away_noted_at = NULL WHERE id = ? AND away_noted_at < ?",
+                 (contact_id, before))
