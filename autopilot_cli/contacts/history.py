@@ -26,6 +26,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from ..clock import Clock, to_iso
+from ..db import timeline
 from ..db.connection import Store
 from ..scheduling.rules import parse_dnd_until
 from .preferences import find_contact_id
@@ -78,38 +79,12 @@ def parse_since(text: str, now: datetime) -> datetime:
                          "2026-12-01T09:00+01:00)") from None
 
 
-# One time line of the three tables. The outbound time follows the module docstring.
-_SQL = """
-SELECT * FROM (
-    SELECT received_at AS at, 'inbound' AS kind, contact_id, channel, sender AS address, text,
-           CASE WHEN state = 'pending' THEN 'pending' ELSE outcome END AS state,
-           external_id AS provider_message_id, NULL AS delivery_status, id AS event_id, NULL AS job_id,
-           NULL AS reason, 0 AS rank, id AS row_id
-    FROM events
-    UNION ALL
-    SELECT CASE WHEN state = 'sent' THEN coalesce(sent_at, updated_at)
-                WHEN state IN ('scheduled', 'retry_wait', 'claimed', 'sending') THEN send_at
-                ELSE updated_at END,
-           'outbound', contact_id, channel, recipient, text, state, provider_message_id, delivery_status,
-           event_id, id, error, 1, id
-    FROM jobs
-    UNION ALL
-    SELECT at, action, contact_id, scope, NULL, NULL, category, NULL, NULL, event_id, NULL,
-           coalesce(rule, source) || coalesce(' — ' || detail, ''), 2, id
-    FROM consent_changes
-) WHERE (:contact IS NULL OR contact_id = :contact) AND (:since IS NULL OR at >= :since)
-"""
-
-
 def conversation(store: Store, clock: Clock, contact: str | None = None, since: str | None = None,
                  limit: int = DEFAULT_LIMIT) -> Conversation:
     """The entries of one contact (an address, ``channel:address`` or ``#ID``), or of everyone, newest last."""
     conn = store.conn
     contact_id = find_contact_id(conn, contact) if contact is not None else None
     since_at = to_iso(parse_since(since, clock.now())) if since is not None else None
-    params = {"contact": contact_id, "since": since_at}
-    total = int(conn.execute(f"SELECT count(*) FROM ({_SQL})", params).fetchone()[0])
-    rows = conn.execute(f"{_SQL} ORDER BY at DESC, rank DESC, row_id DESC LIMIT :limit",
-                        {**params, "limit": limit}).fetchall()
+    total, rows = timeline.newest(conn, contact_id=contact_id, since=since_at, limit=limit)
     entries = [HistoryEntry(**{key: row[key] for key in ENTRY_KEYS}) for row in reversed(rows)]
     return Conversation(contact_id=contact_id, since=since_at, total=total, entries=entries)
