@@ -20,12 +20,14 @@ that was cancelled comes back: new messages are answered again.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 
 from pydantic import BaseModel
 
 from ..clock import Clock, to_iso
+from ..db import audit
+from ..db import consent as consent_rows
+from ..db import contacts as contact_rows
 from ..db.connection import Store
 from ..errors import AutopilotError
 from ..inbound.records import CHANNELS
@@ -72,19 +74,10 @@ class ConsentChange(BaseModel):
 def list_contacts(store: Store, *, opted_out: bool | None = None, limit: int | None = None) -> ContactList:
     """Contacts by id, with consent state; ``opted_out`` keeps only those who did (True) or did not (False)."""
     conn = store.conn
-    where = ""
-    if opted_out is not None:
-        where = ("WHERE " + ("" if opted_out else "NOT ") + "EXISTS (SELECT 1 FROM consent x WHERE "
-                 "x.contact_id = c.id AND x.category = 'all' AND x.state = 'opted_out')")
-    total = int(conn.execute(f"SELECT count(*) FROM contacts c {where}").fetchone()[0])
-    rows = conn.execute(
-        f"SELECT c.id, c.name, c.blocked, (SELECT max(received_at) FROM events e WHERE e.contact_id = c.id) AS last "
-        f"FROM contacts c {where} ORDER BY c.id" + (" LIMIT ?" if limit is not None else ""),
-        (limit,) if limit is not None else ()).fetchall()
+    total, rows = contact_rows.listing(conn, opted_out=opted_out, limit=limit)
     contacts = []
     for row in rows:
-        addresses = conn.execute("SELECT kind, address FROM contact_addresses WHERE contact_id = ? ORDER BY id",
-                                 (row["id"],)).fetchall()
+        addresses = contact_rows.addresses(conn, row["id"])
         consent = consent_entries(conn, row["id"])
         since = opted_out_since(consent)
         contacts.append(ContactSummary(
@@ -101,9 +94,7 @@ def _check_channel(channel: str | None) -> None:
 
 
 def _audit(conn: sqlite3.Connection, at: str, actor: str, action: str, contact_id: int, detail: dict) -> None:
-    conn.execute(
-        "INSERT INTO audit_log (at, actor, action, object_type, object_id, detail) VALUES (?, ?, ?, 'contact', ?, ?)",
-        (at, actor, action, str(contact_id), json.dumps(detail)))
+    audit.record(conn, at=at, actor=actor, action=action, object_type="contact", object_id=contact_id, detail=detail)
 
 
 def opt_out(store: Store, clock: Clock, actor: str, contact: str, reason: str,
@@ -132,9 +123,7 @@ def opt_in(store: Store, clock: Clock, actor: str, contact: str, reason: str,
     stamp = to_iso(clock.now())
     with store.transaction() as conn:
         contact_id = find_contact_id(conn, contact)
-        out = [r["scope"] for r in conn.execute(
-            "SELECT scope FROM consent WHERE contact_id = ? AND category = 'all' AND state = 'opted_out' "
-            "ORDER BY scope != 'all', scope", (contact_id,))]
+        out = consent_rows.opted_out_scopes(conn, contact_id)
         scopes = [s for s in out if channel is None or s == channel]
         for scope in scopes:
             record_change(conn, contact_id=contact_id, action="opt_in", scope=scope, category="all",

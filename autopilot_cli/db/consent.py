@@ -71,3 +71,10 @@ def opt_out_covering(conn: sqlite3.Connection, contact_id: int, channel: str) ->
         "WHERE c.contact_id = ? AND c.category = 'all' AND c.state = 'opted_out' AND c.scope IN ('all', ?)",
         (contact_id, channel),
     ).fetchone()
+
+
+def opted_out_scopes(conn: sqlite3.Connection, contact_id: int) -> list[str]:
+    """The scopes where the contact opted out of every message, ``all`` first."""
+    return [r["scope"] for r in conn.execute(
+        "SELECT scope FROM consent WHERE contact_id = ? AND category = 'all' AND state = 'opted_out' "
+        "ORDER BY scope != 'all', scope", (contact_id,))]

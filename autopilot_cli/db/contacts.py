@@ -46,3 +46,28 @@ def clear_away(conn: sqlite3.Connection, contact_id: int, before: str) -> None:
     """End an away hold noted before ``before`` (the contact wrote themselves since)."""
     conn.execute("UPDATE contacts SET away_until = NULL, away_noted_at = NULL WHERE id = ? AND away_noted_at < ?",
                  (contact_id, before))
+
+
+def _opted_out_filter(opted_out: bool | None) -> str:
+    if opted_out is None:
+        return ""
+    return ("WHERE " + ("" if opted_out else "NOT ") + "EXISTS (SELECT 1 FROM consent x WHERE "
+            "x.contact_id = c.id AND x.category = 'all' AND x.state = 'opted_out')")
+
+
+def listing(conn: sqlite3.Connection, *, opted_out: bool | None, limit: int | None) -> tuple[int, list[sqlite3.Row]]:
+    """(how many contacts match, the first ``limit`` by id: id, name, blocked, last inbound time as ``last``);
+    ``opted_out`` keeps only those who opted out of every message somewhere (True) or did not (False)."""
+    where = _opted_out_filter(opted_out)
+    total = int(conn.execute(f"SELECT count(*) FROM contacts c {where}").fetchone()[0])
+    rows = conn.execute(
+        f"SELECT c.id, c.name, c.blocked, (SELECT max(received_at) FROM events e WHERE e.contact_id = c.id) AS last "
+        f"FROM contacts c {where} ORDER BY c.id" + (" LIMIT ?" if limit is not None else ""),
+        (limit,) if limit is not None else ()).fetchall()
+    return total, rows
+
+
+def addresses(conn: sqlite3.Connection, contact_id: int) -> list[sqlite3.Row]:
+    """(kind, address) of a contact, in the order they were first seen."""
+    return conn.execute("SELECT kind, address FROM contact_addresses WHERE contact_id = ? ORDER BY id",
+                        (contact_id,)).fetchall()
