@@ -21,6 +21,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from ..clock import Clock, from_iso, to_iso
+from ..db import audit
+from ..db import consent as consent_rows
+from ..db import contacts as contact_rows
 from ..db.connection import Store
 from ..errors import AutopilotError, NotFound
 from ..inbound.records import CHANNELS
@@ -55,10 +58,7 @@ class ConsentEntry(BaseModel):
 
 
 def consent_entries(conn: sqlite3.Connection, contact_id: int) -> list[ConsentEntry]:
-    rows = conn.execute(
-        "SELECT c.scope, c.category, c.state, c.updated_at, ch.source, ch.rule, ch.detail, ch.event_id "
-        "FROM consent c LEFT JOIN consent_changes ch ON ch.id = c.change_id WHERE c.contact_id = ? "
-        "ORDER BY c.scope != 'all', c.scope, c.category", (contact_id,)).fetchall()
+    rows = consent_rows.entries(conn, contact_id)
     return [ConsentEntry(scope=r["scope"], category=r["category"], state=r["state"], since=r["updated_at"],
                          source=r["source"], rule=r["rule"], reason=r["detail"], event_id=r["event_id"])
             for r in rows]
@@ -148,10 +148,9 @@ def find_contact_id(conn: sqlite3.Connection, contact: str) -> int:
     """The contact behind an address, ``channel:address`` or ``#ID``; NotFound otherwise."""
     text = contact.strip()
     if text.startswith("#") and text[1:].isdigit():
-        row = conn.execute("SELECT id FROM contacts WHERE id = ?", (int(text[1:]),)).fetchone()
-        if row is None:
+        if not contact_rows.exists(conn, int(text[1:])):
             raise NotFound(f"no contact with id {text[1:]}")
-        return int(row[0])
+        return int(text[1:])
     prefix, sep, rest = text.partition(":")
     channels = [prefix] if sep and prefix in CHANNELS else list(CHANNELS)
     value = rest if sep and prefix in CHANNELS else text
@@ -175,24 +174,20 @@ def find_contact_id(conn: sqlite3.Connection, contact: str) -> int:
 def contact_timezone(conn: sqlite3.Connection, contact_id: int, default: str,
                      event: sqlite3.Row | None = None) -> tuple[tzinfo, str]:
     """The scheduler's zone for a contact: its preference, else the event's (default: latest) hints."""
-    contact = conn.execute("SELECT timezone FROM contacts WHERE id = ?", (contact_id,)).fetchone()
+    contact = contact_rows.contact_row(conn, contact_id)
     if event is None:
-        event = conn.execute("SELECT timezone, metadata, received_at FROM events WHERE contact_id = ? "
-                             "ORDER BY received_at DESC LIMIT 1", (contact_id,)).fetchone()
-    phone = conn.execute("SELECT address FROM contact_addresses WHERE contact_id = ? AND kind = 'phone' "
-                         "ORDER BY id LIMIT 1", (contact_id,)).fetchone()
+        event = contact_rows.latest_event_hints(conn, contact_id)
+    phone = contact_rows.first_phone(conn, contact_id)
     offset, event_tz, at = None, None, None
     if event is not None:
         event_tz, at = event["timezone"], from_iso(event["received_at"])
         offset = json.loads(event["metadata"] or "{}").get("date_utc_offset")
-    return resolve_timezone(contact["timezone"] if contact else None, event_tz, offset,
-                            phone[0] if phone else None, default, at=at)
+    return resolve_timezone(contact["timezone"], event_tz, offset, phone, default, at=at)
 
 
 def _read(conn: sqlite3.Connection, contact_id: int, default_timezone: str) -> ContactPrefs:
-    row = conn.execute("SELECT * FROM contacts WHERE id = ?", (contact_id,)).fetchone()
-    addresses = conn.execute("SELECT kind, address FROM contact_addresses WHERE contact_id = ? ORDER BY id",
-                             (contact_id,)).fetchall()
+    row = contact_rows.contact_row(conn, contact_id)
+    addresses = contact_rows.addresses(conn, contact_id)
     tz, source = contact_timezone(conn, contact_id, default_timezone)
     consent = consent_entries(conn, contact_id)
     since = opted_out_since(consent)
@@ -220,10 +215,7 @@ def update_prefs(store: Store, clock: Clock, contact: str, update: PrefsUpdate, 
     with store.transaction() as conn:
         contact_id = find_contact_id(conn, contact)
         if values:
-            assignments = ", ".join(f"{k} = ?" for k in values)  # keys come from FIELDS, never from input
-            conn.execute(f"UPDATE contacts SET {assignments}, updated_at = ? WHERE id = ?",
-                         (*values.values(), now, contact_id))
-            conn.execute(
-                "INSERT INTO audit_log (at, actor, action, object_type, object_id, detail) "
-                "VALUES (?, ?, 'contact_prefs', 'contact', ?, ?)", (now, actor, str(contact_id), json.dumps(values)))
+            contact_rows.update_fields(conn, contact_id, values, now)  # keys come from FIELDS, never from input
+            audit.record(conn, at=now, actor=actor, action="contact_prefs", object_type="contact",
+                         object_id=contact_id, detail=values)
         return _read(conn, contact_id, default_timezone)

@@ -78,3 +78,11 @@ def opted_out_scopes(conn: sqlite3.Connection, contact_id: int) -> list[str]:
     return [r["scope"] for r in conn.execute(
         "SELECT scope FROM consent WHERE contact_id = ? AND category = 'all' AND state = 'opted_out' "
         "ORDER BY scope != 'all', scope", (contact_id,))]
+
+
+def entries(conn: sqlite3.Connection, contact_id: int) -> list[sqlite3.Row]:
+    """Each recorded consent state of a contact with the change behind it, ``all`` scope first."""
+    return conn.execute(
+        "SELECT c.scope, c.category, c.state, c.updated_at, ch.source, ch.rule, ch.detail, ch.event_id "
+        "FROM consent c LEFT JOIN consent_changes ch ON ch.id = c.change_id WHERE c.contact_id = ? "
+        "ORDER BY c.scope != 'all', c.scope, c.category", (contact_id,)).fetchall()

@@ -4,6 +4,7 @@ preferences, away)."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 
 
 def contact_row(conn: sqlite3.Connection, contact_id: int) -> sqlite3.Row:
@@ -71,3 +72,27 @@ def addresses(conn: sqlite3.Connection, contact_id: int) -> list[sqlite3.Row]:
     """(kind, address) of a contact, in the order they were first seen."""
     return conn.execute("SELECT kind, address FROM contact_addresses WHERE contact_id = ? ORDER BY id",
                         (contact_id,)).fetchall()
+
+
+def exists(conn: sqlite3.Connection, contact_id: int) -> bool:
+    """Whether there is a contact with this id."""
+    return conn.execute("SELECT 1 FROM contacts WHERE id = ?", (contact_id,)).fetchone() is not None
+
+
+def first_phone(conn: sqlite3.Connection, contact_id: int) -> str | None:
+    """The contact's first phone number (its country code hints at a time zone), if any."""
+    row = conn.execute("SELECT address FROM contact_addresses WHERE contact_id = ? AND kind = 'phone' "
+                       "ORDER BY id LIMIT 1", (contact_id,)).fetchone()
+    return row[0] if row else None
+
+
+def latest_event_hints(conn: sqlite3.Connection, contact_id: int) -> sqlite3.Row | None:
+    """(timezone, metadata, received_at) of the contact's latest message: its time-zone hints."""
+    return conn.execute("SELECT timezone, metadata, received_at FROM events WHERE contact_id = ? "
+                        "ORDER BY received_at DESC LIMIT 1", (contact_id,)).fetchone()
+
+
+def update_fields(conn: sqlite3.Connection, contact_id: int, values: Mapping[str, object], now: str) -> None:
+    """Set preference columns; the names come from the caller's fixed list of fields, never from input."""
+    assignments = ", ".join(f"{k} = ?" for k in values)
+    conn.execute(f"UPDATE contacts SET {assignments}, updated_at = ? WHERE id = ?", (*values.values(), now, contact_id))
