@@ -9,7 +9,6 @@ retried shop webhook, a cron job run twice — stores it once.
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import datetime
 
@@ -17,6 +16,8 @@ from pydantic import BaseModel
 
 from ..clock import Clock, to_iso
 from ..contacts.preferences import find_contact_id
+from ..db import audit
+from ..db import conversions as conversion_rows
 from ..db.connection import Store
 from ..errors import AutopilotError
 
@@ -46,7 +47,7 @@ def record_conversion(
     with store.transaction() as conn:
         contact_id = find_contact_id(conn, contact)
         if external_id is not None:
-            row = conn.execute("SELECT * FROM conversions WHERE external_id = ?", (external_id,)).fetchone()
+            row = conversion_rows.by_external_id(conn, external_id)
             if row is not None:
                 if row["contact_id"] != contact_id:
                     raise AutopilotError(
@@ -55,16 +56,9 @@ def record_conversion(
                 return ConversionResult(id=row["id"], contact_id=contact_id, value=row["value"], at=row["at"],
                                         external_id=external_id, duplicate=True)
         at_iso = to_iso(when)
-        conversion_id = conn.execute(
-            "INSERT INTO conversions (contact_id, value, at, source, external_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (contact_id, value, at_iso, source, external_id, to_iso(now)),
-        ).lastrowid
-        assert conversion_id is not None  # an INSERT always sets lastrowid
-        conn.execute(
-            "INSERT INTO audit_log (at, actor, action, object_type, object_id, detail) "
-            "VALUES (?, ?, 'convert', 'contact', ?, ?)",
-            (to_iso(now), actor, str(contact_id), json.dumps({"conversion_id": conversion_id, "value": value,
-                                                              "at": at_iso, "external_id": external_id})),
-        )
-    return ConversionResult(id=int(conversion_id), contact_id=contact_id, value=value, at=at_iso,
+        conversion_id = conversion_rows.insert(conn, contact_id=contact_id, value=value, at=at_iso, source=source,
+                                               external_id=external_id, created_at=to_iso(now))
+        audit.record(conn, at=to_iso(now), actor=actor, action="convert", object_type="contact", object_id=contact_id,
+                     detail={"conversion_id": conversion_id, "value": value, "at": at_iso, "external_id": external_id})
+    return ConversionResult(id=conversion_id, contact_id=contact_id, value=value, at=at_iso,
                             external_id=external_id, duplicate=False)
