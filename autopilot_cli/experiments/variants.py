@@ -27,8 +27,10 @@ import json
 import random
 import sqlite3
 from dataclasses import dataclass
+from typing import Any
 
 from ..config import ABSection, ExperimentConfig
+from ..db import experiments as experiment_rows
 from .metrics import metric_arm, variant_counts
 from .stats import thompson_pick
 
@@ -54,27 +56,16 @@ def sync_experiments(conn: sqlite3.Connection, experiments: list[ExperimentConfi
     (active, stopped, promoted) belongs to the database (``ab stop``/``resume``).
     """
     for exp in experiments:
-        row = conn.execute("SELECT id FROM experiments WHERE name = ?", (exp.name,)).fetchone()
-        if row is None:
-            exp_id = conn.execute(
-                "INSERT INTO experiments (name, channels, metric, allocation, auto_promote, origin, created_at, "
-                "updated_at) VALUES (?, ?, ?, ?, ?, 'config', ?, ?)",
-                (exp.name, json.dumps(exp.channels), exp.metric, exp.allocation, int(exp.auto_promote), now, now),
-            ).lastrowid
+        settings: dict[str, Any] = {"channels": list(exp.channels), "metric": exp.metric,
+                                    "allocation": exp.allocation, "auto_promote": exp.auto_promote, "now": now}
+        exp_id = experiment_rows.id_by_name(conn, exp.name)
+        if exp_id is None:
+            exp_id = experiment_rows.insert_from_config(conn, name=exp.name, **settings)
         else:
-            exp_id = row[0]
-            conn.execute(
-                "UPDATE experiments SET channels = ?, metric = ?, allocation = ?, auto_promote = ?, updated_at = ? "
-                "WHERE id = ? AND origin = 'config' AND (channels, metric, allocation, auto_promote) IS NOT (?, ?, ?, ?)",
-                (json.dumps(exp.channels), exp.metric, exp.allocation, int(exp.auto_promote), now, exp_id,
-                 json.dumps(exp.channels), exp.metric, exp.allocation, int(exp.auto_promote)),
-            )
+            experiment_rows.update_from_config(conn, exp_id, **settings)
         for position, variant in enumerate(exp.variants):
-            conn.execute(
-                "INSERT INTO variants (experiment_id, name, position, weight, template) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (experiment_id, name) DO NOTHING",
-                (exp_id, variant.name, position, variant.weight, variant.template),
-            )
+            experiment_rows.add_variant_once(conn, exp_id, name=variant.name, position=position,
+                                             weight=variant.weight, template=variant.template)
 
 
 def bucket(experiment: str, contact_id: int) -> float:
@@ -118,10 +109,8 @@ def load_experiments(conn: sqlite3.Connection, ab: ABSection | None = None, now:
     them a bandit experiment falls back to its weights.
     """
     experiments = []
-    for row in conn.execute("SELECT * FROM experiments WHERE state IN ('active', 'promoted') ORDER BY id").fetchall():
-        variants = conn.execute(
-            "SELECT * FROM variants WHERE experiment_id = ? ORDER BY position", (row["id"],)
-        ).fetchall()
+    for row in experiment_rows.running(conn):
+        variants = experiment_rows.variants_of(conn, row["id"])
         if not variants:
             continue
         arms = None
@@ -148,13 +137,11 @@ def choose(conn: sqlite3.Connection, experiments: list[Experiment], channel: str
     exp = next((e for e in experiments if channel in e.channels), None)
     if exp is None:
         return None
-    stored = conn.execute(
-        "SELECT variant_id FROM assignments WHERE experiment_id = ? AND contact_id = ?", (exp.id, contact_id)
-    ).fetchone()
+    stored = experiment_rows.assigned_variant(conn, exp.id, contact_id)
     by_id = {v["id"]: v for v in exp.variants}
     sticky, how = True, "hash"
-    if stored is not None and stored[0] in by_id:
-        chosen, how = by_id[stored[0]], "stored"
+    if stored is not None and stored in by_id:
+        chosen, how = by_id[stored], "stored"
     elif exp.state == "promoted" and exp.winner_variant_id in by_id:
         chosen, sticky, how = by_id[exp.winner_variant_id], False, "promoted"
     elif exp.bandit_ready():
@@ -168,8 +155,4 @@ def choose(conn: sqlite3.Connection, experiments: list[Experiment], channel: str
 def record_assignment(conn: sqlite3.Connection, contact_id: int, assignment: Assignment, now: str) -> None:
     if not assignment.sticky:
         return
-    conn.execute(
-        "INSERT INTO assignments (experiment_id, contact_id, variant_id, assigned_at) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (experiment_id, contact_id) DO NOTHING",
-        (assignment.experiment_id, contact_id, assignment.variant_id, now),
-    )
+    experiment_rows.assign_once(conn, assignment.experiment_id, contact_id, assignment.variant_id, now)
