@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..channels.policy import channels_where
+from ..db import ab_metrics
 
 OPEN_TRACKED_CHANNELS: tuple[str, ...] = channels_where(read_receipts=True)
 NOT_REPLIES = ("reaction",)
@@ -68,83 +69,19 @@ def variant_counts(
     out = {vid: VariantCounts(vid) for vid in variant_ids}
     if not variant_ids:
         return out
-    ids = list(variant_ids)
-    seconds = int(round(attribution_hours * 3600))
-    # Named and positional parameters cannot be mixed: number the variant ids.
-    params: dict[str, object] = {"seconds": seconds, "now": now}
-    id_marks = ", ".join(f":v{i}" for i in range(len(ids)))
-    params.update({f"v{i}": vid for i, vid in enumerate(ids)})
-    tracked = ", ".join(f"'{c}'" for c in OPEN_TRACKED_CHANNELS)  # constants, not input
-
-    for row in conn.execute(
-        f"SELECT variant_id, count(*) AS sent, sum(channel IN ({tracked})) AS open_tracked, "
-        "sum(strftime('%Y-%m-%dT%H:%M:%fZ', sent_at, '+' || :seconds || ' seconds') > :now) AS in_window "
-        f"FROM jobs WHERE variant_id IN ({id_marks}) AND state = 'sent' AND sent_at IS NOT NULL GROUP BY variant_id",
-        params,
-    ):
+    query = ab_metrics.VariantQuery(list(variant_ids), int(round(attribution_hours * 3600)), now)
+    for row in ab_metrics.sends(conn, query, OPEN_TRACKED_CHANNELS):
         counts = out[row["variant_id"]]
         counts.sent, counts.open_tracked, counts.in_window = row["sent"], row["open_tracked"] or 0, row["in_window"] or 0
-
-    for row in conn.execute(
-        "SELECT j.variant_id, count(*) AS opened FROM jobs j "
-        f"WHERE j.variant_id IN ({id_marks}) AND j.state = 'sent' AND j.channel IN ({tracked}) "
-        "AND EXISTS (SELECT 1 FROM delivery_statuses d WHERE d.job_id = j.id AND d.status = 'read') "
-        "GROUP BY j.variant_id",
-        params,
-    ):
+    for row in ab_metrics.reads(conn, query, OPEN_TRACKED_CHANNELS):
         out[row["variant_id"]].opened = row["opened"]
     for counts in out.values():
         if counts.open_tracked and counts.opened is None:
             counts.opened = 0
-
-    cte = _sends_cte(id_marks)
-    not_replies = ", ".join(f"'{t}'" for t in NOT_REPLIES)
-    for row in conn.execute(
-        cte + " SELECT s.variant_id, count(DISTINCT s.id) AS n FROM exp_sends s JOIN events e "
-        "ON e.contact_id = s.contact_id AND e.received_at > s.sent_at AND e.received_at <= s.until_at "
-        f"WHERE e.automated = 0 AND e.message_type NOT IN ({not_replies}) "
-        "AND NOT EXISTS (SELECT 1 FROM consent_changes c WHERE c.event_id = e.id AND c.action = 'opt_out') "
-        "GROUP BY s.variant_id",
-        params,
-    ):
+    for row in ab_metrics.replies(conn, query, NOT_REPLIES):
         out[row["variant_id"]].replied = row["n"]
-
-    for row in conn.execute(
-        cte + " SELECT s.variant_id, count(DISTINCT s.id) AS n, coalesce(sum(c.value), 0) AS value "
-        "FROM exp_sends s JOIN conversions c "
-        "ON c.contact_id = s.contact_id AND c.at > s.sent_at AND c.at <= s.until_at GROUP BY s.variant_id",
-        params,
-    ):
+    for row in ab_metrics.conversions(conn, query):
         out[row["variant_id"]].converted, out[row["variant_id"]].conversion_value = row["n"], float(row["value"])
-
-    for row in conn.execute(
-        cte + ", opt_outs AS (SELECT c.contact_id, coalesce(e.received_at, c.at) AS at FROM consent_changes c "
-        "LEFT JOIN events e ON e.id = c.event_id WHERE c.action = 'opt_out') "
-        "SELECT s.variant_id, count(DISTINCT s.id) AS n FROM exp_sends s JOIN opt_outs o "
-        "ON o.contact_id = s.contact_id AND o.at > s.sent_at AND o.at <= s.until_at GROUP BY s.variant_id",
-        params,
-    ):
+    for row in ab_metrics.opt_outs(conn, query):
         out[row["variant_id"]].opted_out = row["n"]
     return out
-
-
-def _sends_cte(id_marks: str) -> str:
-    """``exp_sends``: the variants' sends with the end of their attribution window.
-
-    The window ends ``:seconds`` after the send, or at the contact's next send
-    (LEAD over all of the contact's sends), whichever comes first.
-    """
-    return f"""
-    WITH contact_sends AS (
-        SELECT id, variant_id, contact_id, sent_at,
-               LEAD(sent_at) OVER (PARTITION BY contact_id ORDER BY sent_at, id) AS next_sent_at
-        FROM jobs
-        WHERE state = 'sent' AND sent_at IS NOT NULL
-          AND contact_id IN (SELECT contact_id FROM jobs WHERE variant_id IN ({id_marks}) AND state = 'sent')
-    ),
-    exp_sends AS (
-        SELECT id, variant_id, contact_id, sent_at,
-               min(strftime('%Y-%m-%dT%H:%M:%fZ', sent_at, '+' || :seconds || ' seconds'),
-                   coalesce(next_sent_at, '9999')) AS until_at
-        FROM contact_sends WHERE variant_id IN ({id_marks})
-    )"""
