@@ -46,11 +46,6 @@ SQL = re.compile(r"^\s*(SELECT\s|INSERT\s+(OR\s+\w+\s+)?INTO\s|UPDATE\s+\w+\s+SE
                  r"SAVEPOINT\s|WITH\s+\w+\s+AS\s*\()", re.IGNORECASE)
 # The knowledge file's in-memory full-text index is not the database: it keeps its own SQL.
 SQL_ALLOWED = {"drafting.knowledge"}
-# Modules that still write SQL while it moves into db/ (issue 13 item 2). The list only shrinks:
-# the test fails when a module not listed writes SQL.
-KNOWN_SQL_OUTSIDE_DB: set[str] = {
-    "experiments.experiments",
-}
 CHANNEL_NAMES = {"whatsapp", "email", "instagram", "linkedin"}
 
 
@@ -145,12 +140,7 @@ def test_no_private_name_is_imported_across_packages() -> None:
 
 
 def test_sql_lives_only_in_db() -> None:
-    found: dict[str, list[str]] = {}
-    for module, path, tree in modules():
-        if top(module) == "db" or module in SQL_ALLOWED:
-            continue
-        for line, text in strings(tree):
-            if SQL.match(text):
-                found.setdefault(module, []).append(f"{path.relative_to(PACKAGE)}:{line}: {text.strip()[:60]!r}")
-    new = {m: lines for m, lines in found.items() if m not in KNOWN_SQL_OUTSIDE_DB}
-    assert new == {}, "SQL belongs in autopilot_cli/db/:\n" + "\n".join(x for v in new.values() for x in v)
+    found = [f"{path.relative_to(PACKAGE)}:{line}: {text.strip()[:60]!r}"
+             for module, path, tree in modules() if top(module) != "db" and module not in SQL_ALLOWED
+             for line, text in strings(tree) if SQL.match(text)]
+    assert found == [], "SQL belongs in autopilot_cli/db/:\n" + "\n".join(found)

@@ -44,6 +44,8 @@ from pydantic import BaseModel, Field
 
 from ..clock import Clock, to_iso
 from ..config import ABSection, Config
+from ..db import audit
+from ..db import experiments as experiment_rows
 from ..db.connection import Store
 from ..drafting.templates import template_problem
 from ..errors import AutopilotError, NotFound
@@ -118,23 +120,21 @@ def parse_variant_spec(text: str) -> VariantSpec:
 
 
 def _experiment_row(conn: sqlite3.Connection, name: str) -> sqlite3.Row:
-    row = conn.execute("SELECT * FROM experiments WHERE name = ?", (name,)).fetchone()
+    row = experiment_rows.by_name(conn, name)
     if row is None:
-        names = [r[0] for r in conn.execute("SELECT name FROM experiments ORDER BY id")]
+        names = experiment_rows.names(conn)
         known = f"; experiments: {', '.join(names)}" if names else "; there are no experiments yet"
         raise NotFound(f"no experiment named {name!r}{known}")
     return row
 
 
 def _variants(conn: sqlite3.Connection, experiment_id: int) -> list[sqlite3.Row]:
-    return conn.execute("SELECT * FROM variants WHERE experiment_id = ? ORDER BY position", (experiment_id,)).fetchall()
+    return experiment_rows.variants_of(conn, experiment_id)
 
 
 def _info(conn: sqlite3.Connection, row: sqlite3.Row) -> ExperimentInfo:
     variants = _variants(conn, row["id"])
-    assigned = dict(conn.execute(
-        "SELECT variant_id, count(*) FROM assignments WHERE experiment_id = ? GROUP BY variant_id", (row["id"],)
-    ).fetchall())
+    assigned = experiment_rows.assignment_counts(conn, row["id"])
     winner = next((v["name"] for v in variants if v["id"] == row["winner_variant_id"]), None)
     return ExperimentInfo(
         name=row["name"], state=row["state"], origin=row["origin"], channels=json.loads(row["channels"]),
@@ -147,10 +147,7 @@ def _info(conn: sqlite3.Connection, row: sqlite3.Row) -> ExperimentInfo:
 
 
 def _audit(conn: sqlite3.Connection, now: str, actor: str, action: str, name: str, detail: dict) -> None:
-    conn.execute(
-        "INSERT INTO audit_log (at, actor, action, object_type, object_id, detail) VALUES (?, ?, ?, 'experiment', ?, ?)",
-        (now, actor, action, name, json.dumps(detail, ensure_ascii=False)),
-    )
+    audit.record(conn, at=now, actor=actor, action=action, object_type="experiment", object_id=name, detail=detail)
 
 
 def create_experiment(
@@ -176,11 +173,9 @@ def create_experiment(
         raise AutopilotError(f"unknown allocation {allocation!r}; one of {', '.join(ALLOCATIONS)}")
     now = to_iso(clock.now())
     with store.transaction() as conn:
-        if conn.execute("SELECT 1 FROM experiments WHERE name = ?", (name,)).fetchone():
+        if experiment_rows.by_name(conn, name) is not None:
             raise AutopilotError(f"experiment {name!r} already exists (see 'autopilot ab list')")
-        taken = conn.execute(
-            "SELECT name, channels FROM experiments WHERE state IN ('active', 'promoted') ORDER BY id"
-        ).fetchall()
+        taken = experiment_rows.running_except(conn)
         for other in taken:
             overlap = sorted(set(chosen) & set(json.loads(other["channels"])))
             if overlap:
@@ -190,15 +185,9 @@ def create_experiment(
                     f"experiment {other['name']!r} is already running on {', '.join(overlap)}; "
                     f"stop it first ('autopilot ab stop {other['name']}') or choose other --channels"
                 )
-        exp_id = conn.execute(
-            "INSERT INTO experiments (name, channels, metric, allocation, auto_promote, origin, created_at, "
-            "updated_at) VALUES (?, ?, ?, ?, ?, 'cli', ?, ?)",
-            (name, json.dumps(chosen), metric, allocation, int(auto_promote), now, now),
-        ).lastrowid
-        conn.executemany(
-            "INSERT INTO variants (experiment_id, name, position, weight, template) VALUES (?, ?, ?, ?, ?)",
-            [(exp_id, v.name, i, v.weight, v.template) for i, v in enumerate(variants)],
-        )
+        experiment_rows.create(conn, name=name, channels=chosen, metric=metric, allocation=allocation,
+                               auto_promote=auto_promote, variants=[(v.name, v.weight, v.template) for v in variants],
+                               now=now)
         _audit(conn, now, actor, "ab_create", name, {"variants": names, "channels": chosen, "metric": metric,
                                                       "allocation": allocation, "auto_promote": auto_promote})
         return _info(conn, _experiment_row(conn, name))
@@ -206,7 +195,7 @@ def create_experiment(
 
 def list_experiments(store: Store) -> list[ExperimentInfo]:
     conn = store.conn
-    return [_info(conn, row) for row in store.query("SELECT * FROM experiments ORDER BY id")]
+    return [_info(conn, row) for row in experiment_rows.every(conn)]
 
 
 def stop_experiment(store: Store, clock: Clock, name: str, *, actor: str = "cli") -> ExperimentInfo:
@@ -216,7 +205,7 @@ def stop_experiment(store: Store, clock: Clock, name: str, *, actor: str = "cli"
         row = _experiment_row(conn, name)
         if row["state"] == "stopped":
             raise AutopilotError(f"experiment {name!r} is already stopped")
-        conn.execute("UPDATE experiments SET state = 'stopped', updated_at = ? WHERE id = ?", (now, row["id"]))
+        experiment_rows.stop(conn, row["id"], now)
         _audit(conn, now, actor, "ab_stop", name, {"from": row["state"]})
         return _info(conn, _experiment_row(conn, name))
 
@@ -233,16 +222,11 @@ def resume_experiment(store: Store, clock: Clock, name: str, *, actor: str = "cl
         if row["state"] == "active":
             raise AutopilotError(f"experiment {name!r} is already active")
         hold = 1 if row["state"] == "promoted" else row["hold_promotion"]
-        for other in conn.execute(
-            "SELECT name, channels FROM experiments WHERE state IN ('active', 'promoted') AND id != ?", (row["id"],)
-        ).fetchall():
+        for other in experiment_rows.running_except(conn, row["id"]):
             overlap = sorted(set(json.loads(row["channels"])) & set(json.loads(other["channels"])))
             if overlap:
                 raise AutopilotError(f"experiment {other['name']!r} is running on {', '.join(overlap)}; stop it first")
-        conn.execute(
-            "UPDATE experiments SET state = 'active', winner_variant_id = NULL, promoted_at = NULL, "
-            "hold_promotion = ?, updated_at = ? WHERE id = ?", (hold, now, row["id"]),
-        )
+        experiment_rows.resume(conn, row["id"], hold, now)
         winner = next((v["name"] for v in _variants(conn, row["id"]) if v["id"] == row["winner_variant_id"]), None)
         _audit(conn, now, actor, "ab_resume", name, {"from": row["state"], "winner_was": winner,
                                                       "hold_promotion": bool(hold)})
@@ -439,7 +423,7 @@ def experiment_report(store: Store, config: Config, clock: Clock, name: str) -> 
 
 def all_reports(store: Store, config: Config, clock: Clock) -> list[ABReport]:
     now = to_iso(clock.now())
-    return [_report(store.conn, row, config.ab, now) for row in store.query("SELECT * FROM experiments ORDER BY id")]
+    return [_report(store.conn, row, config.ab, now) for row in experiment_rows.every(store.conn)]
 
 
 # -- auto-promotion -----------------------------------------------------------------------------------------------
@@ -448,9 +432,7 @@ def all_reports(store: Store, config: Config, clock: Clock) -> list[ABReport]:
 def promote_winners(conn: sqlite3.Connection, settings: ABSection, now: str) -> list[str]:
     """Promote the winner of each active auto_promote experiment (inside the caller's transaction)."""
     promoted = []
-    for row in conn.execute(
-        "SELECT * FROM experiments WHERE state = 'active' AND auto_promote = 1 AND hold_promotion = 0 ORDER BY id"
-    ).fetchall():
+    for row in experiment_rows.awaiting_promotion(conn):
         variants = _variants(conn, row["id"])
         if len(variants) < 2:
             continue
@@ -461,10 +443,7 @@ def promote_winners(conn: sqlite3.Connection, settings: ABSection, now: str) -> 
         if judgement.winner is None or judgement.winner in judgement.guardrail:
             continue
         winner = variants[judgement.winner]
-        conn.execute(
-            "UPDATE experiments SET state = 'promoted', winner_variant_id = ?, promoted_at = ?, updated_at = ? "
-            "WHERE id = ? AND state = 'active'", (winner["id"], now, now, row["id"]),
-        )
+        experiment_rows.promote(conn, row["id"], winner["id"], now)
         _audit(conn, now, "autopilot", "ab_promote", row["name"], {
             "winner": winner["name"], "verdict": judgement.verdict,
             "counts": {n: {"sent": c.sent, "replied": c.replied, "opened": c.opened, "converted": c.converted,
