@@ -40,7 +40,7 @@ def _check_timezone(value: str) -> str:
 
 
 def _check_template(value: str) -> str:
-    from .drafting.templates import template_problem
+    from .placeholders import template_problem
 
     problem = template_problem(value)
     if problem:
@@ -101,7 +101,7 @@ class ConsentSection(_Section):
     @field_validator("languages")
     @classmethod
     def _known_languages(cls, value: list[str]) -> list[str]:
-        from .contacts.optout import SUPPORTED_LANGUAGES
+        from .textnorm import SUPPORTED_LANGUAGES
 
         unknown = [v for v in value if v not in SUPPORTED_LANGUAGES]
         if unknown:

@@ -16,6 +16,9 @@ import re
 import unicodedata
 from functools import lru_cache
 
+SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "de", "fr", "es", "it", "nl", "pt")
+"""Languages whose opt-out keywords and phrases the consent rules know (config validation checks against it)."""
+
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 _SPACES = re.compile(r"\s+")
 # Unicode general category Cf (format characters: soft hyphen, zero-width and

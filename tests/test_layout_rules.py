@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "autopilot_cli"
 
 # Lower layers never import higher ones. Foundation modules sit at the top level of the package.
 LAYERS: list[set[str]] = [
-    {"errors", "clock", "config", "secrets", "textnorm", "discovery", "__init__"},
+    {"errors", "clock", "config", "secrets", "textnorm", "placeholders", "discovery", "__init__"},
     {"db"},
     {"inbound", "contacts", "drafting", "gates", "scheduling", "channels"},
     {"decide", "review", "sending", "experiments", "server", "ops"},
@@ -29,8 +29,6 @@ MODULE_LAYER = {"channels.policy": 0}
 # Known debt, to be paid next (issue 13): config validation still calls parsers that live in
 # domain packages. This list may only shrink: an entry that no longer occurs fails the test too.
 KNOWN_UPWARD_IMPORTS = {
-    "config.py imports drafting.templates",
-    "config.py imports contacts.optout",
     "config.py imports scheduling.rules",
 }
 

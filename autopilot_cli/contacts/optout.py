@@ -46,7 +46,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ..textnorm import fold, strip_accents
+from ..textnorm import SUPPORTED_LANGUAGES, fold, strip_accents
 
 Action = Literal["opt_out", "opt_in", "help"]
 
@@ -58,7 +58,6 @@ class ConsentSignal:
     language: str  # language of the rule that matched
 
 
-SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "de", "fr", "es", "it", "nl", "pt")
 
 # Always-on carrier keywords: keyword -> (action, language). Spaces/hyphens are
 # dropped before lookup, so "OPT-OUT", "opt out" and "STOP ALL" all match.

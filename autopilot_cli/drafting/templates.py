@@ -37,16 +37,3 @@ def render(template: str, *, answer: str, name: str | None, signature: str) -> s
     text = _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
     # An empty signature must not leave trailing blank lines behind.
     return re.sub(r"\n{3,}", "\n\n", text).strip()
-
-
-_ANY_PLACEHOLDER = re.compile(r"\{([^{}\s]{1,40})\}")
-
-
-def template_problem(template: str) -> str | None:
-    """Why a reply template is unusable (a typo'd placeholder would be sent as is), else None."""
-    if "{answer}" not in template:
-        return "the template must contain {answer}; {greeting_name} and {signature} are optional"
-    unknown = sorted({m for m in _ANY_PLACEHOLDER.findall(template)} - {"greeting_name", "answer", "signature"})
-    if unknown:
-        return f"unknown placeholder {{{unknown[0]}}}; use {{greeting_name}}, {{answer}}, {{signature}}"
-    return None

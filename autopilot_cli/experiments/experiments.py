@@ -47,9 +47,9 @@ from ..config import ABSection, Config
 from ..db import audit
 from ..db import experiments as experiment_rows
 from ..db.connection import Store
-from ..drafting.templates import template_problem
 from ..errors import AutopilotError, NotFound
 from ..inbound.records import CHANNELS
+from ..placeholders import template_problem
 from ..textnorm import typed_newlines
 from .metrics import VariantCounts, metric_arm, variant_counts
 from .stats import (
