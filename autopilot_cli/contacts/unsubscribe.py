@@ -86,7 +86,8 @@ def make_token(secret: str, contact_id: int, channel: str, issued_at: datetime) 
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
-def read_token(secret: str, token: str, *, now: datetime | None = None, max_age_seconds: float | None = None) -> UnsubscribeToken:
+def read_token(secret: str, token: str, *, now: datetime | None = None,
+               max_age_seconds: float | None = None) -> UnsubscribeToken:
     """Verify and decode a token; raises TokenInvalid for anything not made by ``make_token``."""
     key = _key(secret)
     if not (0 < len(token) <= _MAX_TOKEN_CHARS) or not _TOKEN_CHARS.fullmatch(token):

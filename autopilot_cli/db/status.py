@@ -54,7 +54,8 @@ def contacts(store: Store) -> int:
 
 def opted_out_contacts(store: Store) -> int:
     """Contacts opted out of everything."""
-    return _count(store, "SELECT count(DISTINCT contact_id) FROM consent WHERE state = 'opted_out' AND category = 'all'")
+    return _count(store, "SELECT count(DISTINCT contact_id) FROM consent "
+                         "WHERE state = 'opted_out' AND category = 'all'")
 
 
 def rejects(store: Store) -> int:

@@ -268,7 +268,8 @@ def judge(names: Sequence[str], arms: Sequence[tuple[int, int]], opt_outs: Seque
                             f"{names[0]} (p = {_p(p)}): significantly worse")
     trials = [n for _, n in arms]
     if all(n == 0 for n in trials):
-        what = "no sends on channels that report reads (email opens are not tracked)" if metric == "opened" else "no sends yet"
+        what = ("no sends on channels that report reads (email opens are not tracked)" if metric == "opened"
+                else "no sends yet")
         return Judgement("no_data", f"not enough data: {what}", None, [settings.min_sample_per_variant] * k, guardrail)
     rates: list[float | None] = [s / n if n else None for s, n in arms]
     alpha_adj = settings.alpha / max(1, k - 1)
@@ -367,7 +368,8 @@ class ABReport(BaseModel):
     guardrail_warnings: list[str] = Field(default_factory=list)
 
 
-def _counts(conn: sqlite3.Connection, variants: list[sqlite3.Row], settings: ABSection, now: str) -> list[VariantCounts]:
+def _counts(conn: sqlite3.Connection, variants: list[sqlite3.Row], settings: ABSection,
+            now: str) -> list[VariantCounts]:
     counts = variant_counts(conn, [v["id"] for v in variants], attribution_hours=settings.attribution_hours, now=now)
     return [counts[v["id"]] for v in variants]
 

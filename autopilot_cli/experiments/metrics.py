@@ -72,7 +72,8 @@ def variant_counts(
     query = ab_metrics.VariantQuery(list(variant_ids), int(round(attribution_hours * 3600)), now)
     for row in ab_metrics.sends(conn, query, OPEN_TRACKED_CHANNELS):
         counts = out[row["variant_id"]]
-        counts.sent, counts.open_tracked, counts.in_window = row["sent"], row["open_tracked"] or 0, row["in_window"] or 0
+        counts.sent = row["sent"]
+        counts.open_tracked, counts.in_window = row["open_tracked"] or 0, row["in_window"] or 0
     for row in ab_metrics.reads(conn, query, OPEN_TRACKED_CHANNELS):
         out[row["variant_id"]].opened = row["opened"]
     for counts in out.values():

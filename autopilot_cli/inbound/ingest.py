@@ -280,8 +280,9 @@ def _batches(items: Iterable[ParsedItem], size: int) -> Iterator[list[ParsedItem
 
 
 # The format detection or a parser failing this way on one input means the input is bad,
-# not our code: ``ingest_inputs`` reports that input as unusable and goes on with the others. Programming errors (AttributeError, KeyError, NameError,
-# TypeError, AssertionError…) are not listed and still surface as "internal error".
+# not our code: ``ingest_inputs`` reports that input as unusable and goes on with the others.
+# Programming errors (AttributeError, KeyError, NameError, TypeError, AssertionError…) are not
+# listed and still surface as "internal error".
 BAD_INPUT_ERRORS = (RecursionError, ValueError, OverflowError, email.errors.MessageError)
 """ValueError covers UnicodeError, json.JSONDecodeError, pydantic's ValidationError and
 int()'s digit limit."""

@@ -168,7 +168,8 @@ def run_demo(directory: Path) -> DemoReport:
             )
             ingests.append(DemoIngest(sample=name, report=report))
         events = [
-            DemoEvent(id=r["id"], channel=r["channel"], sender=r["sender"], text=r["text"], automated=bool(r["automated"]))
+            DemoEvent(id=r["id"], channel=r["channel"], sender=r["sender"], text=r["text"],
+                      automated=bool(r["automated"]))
             for r in demo_reads.events_in_order(store)
         ]
         index = KnowledgeIndex.from_file(config.resolve_path(config.drafter.knowledge_file))
@@ -196,7 +197,8 @@ def run_demo(directory: Path) -> DemoReport:
     return DemoReport(
         directory=str(directory), config=setup.config, database=setup.database, clock=str(DEMO_NOW),
         ingests=ingests, events=events, process=processed, decisions=decisions,
-        review=[DemoReview(**item.list_entry()) for item in queue], approved=approved, execute=sent, execute_clock=to_iso(later.now()), outbox=outbox,
+        review=[DemoReview(**item.list_entry()) for item in queue], approved=approved, execute=sent,
+        execute_clock=to_iso(later.now()), outbox=outbox,
         ab_reports=ab_reports, status=status,
     )
 
