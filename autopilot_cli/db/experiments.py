@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from .connection import Store
+
 
 def id_by_name(conn: sqlite3.Connection, name: str) -> int | None:
     """The experiment's id, if it exists."""
@@ -82,9 +84,9 @@ def names(conn: sqlite3.Connection) -> list[str]:
     return [r[0] for r in conn.execute("SELECT name FROM experiments ORDER BY id")]
 
 
-def every(conn: sqlite3.Connection) -> list[sqlite3.Row]:
-    """Every experiment, oldest first."""
-    return conn.execute("SELECT * FROM experiments ORDER BY id").fetchall()
+def every(store: Store) -> list[sqlite3.Row]:
+    """Every experiment, oldest first (a read outside any transaction)."""
+    return store.query("SELECT * FROM experiments ORDER BY id")
 
 
 def assignment_counts(conn: sqlite3.Connection, exp_id: int) -> dict[int, int]:

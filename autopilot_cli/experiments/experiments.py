@@ -195,7 +195,7 @@ def create_experiment(
 
 def list_experiments(store: Store) -> list[ExperimentInfo]:
     conn = store.conn
-    return [_info(conn, row) for row in experiment_rows.every(conn)]
+    return [_info(conn, row) for row in experiment_rows.every(store)]
 
 
 def stop_experiment(store: Store, clock: Clock, name: str, *, actor: str = "cli") -> ExperimentInfo:
@@ -425,7 +425,7 @@ def experiment_report(store: Store, config: Config, clock: Clock, name: str) -> 
 
 def all_reports(store: Store, config: Config, clock: Clock) -> list[ABReport]:
     now = to_iso(clock.now())
-    return [_report(store.conn, row, config.ab, now) for row in experiment_rows.every(store.conn)]
+    return [_report(store.conn, row, config.ab, now) for row in experiment_rows.every(store)]
 
 
 # -- auto-promotion -----------------------------------------------------------------------------------------------
