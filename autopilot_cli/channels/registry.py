@@ -11,9 +11,9 @@ from typing import Any
 
 from ..clock import Clock
 from ..config import Config
-from ..inbound.records import CHANNELS
 from ..secrets import Redactor, Secrets, secret_env_names
 from .base import Adapter, HttpOptions
+from .policy import CHANNELS
 
 HttpFactory = Callable[[str], Any]
 """channel name → an ``httpx.AsyncClient`` (tests pass one with a MockTransport)."""

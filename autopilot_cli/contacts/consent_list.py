@@ -24,13 +24,13 @@ import sqlite3
 
 from pydantic import BaseModel
 
+from ..channels.policy import CHANNELS
 from ..clock import Clock, to_iso
 from ..db import audit
 from ..db import consent as consent_rows
 from ..db import contacts as contact_rows
 from ..db.connection import Store
 from ..errors import AutopilotError
-from ..inbound.records import CHANNELS
 from .consent import opt_out_and_cancel, record_change
 from .preferences import ConsentEntry, ContactAddress, consent_entries, find_contact_id, opted_out_since
 

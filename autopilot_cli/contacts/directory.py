@@ -1,15 +1,15 @@
 """Contacts and their addresses: one person, possibly several addresses.
 
 Ingest finds or creates the contact behind each sender address. The address
-kind (``events.ADDRESS_KIND``) decides which channels share an identity.
+kind (``channels.policy``) decides which channels share an identity.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
+from ..channels.policy import policy
 from ..db import contacts as contact_rows
-from ..inbound.records import ADDRESS_KIND
 
 
 class ContactCache:
@@ -25,7 +25,7 @@ class ContactCache:
     def contact_for(
         self, conn: sqlite3.Connection, channel: str, address: str, name: str | None, now: str
     ) -> int:
-        kind = ADDRESS_KIND[channel]
+        kind = policy(channel).address_kind
         key = (kind, address)
         contact_id = self._ids.get(key)
         if contact_id is None:
@@ -41,7 +41,7 @@ class ContactCache:
 
 
 def find_contact(conn: sqlite3.Connection, channel: str, address: str) -> int | None:
-    return contact_rows.by_address(conn, ADDRESS_KIND[channel], address)
+    return contact_rows.by_address(conn, policy(channel).address_kind, address)
 
 
 def note_away(conn: sqlite3.Connection, contact_id: int, away_until: str | None, *, automated: bool,

@@ -20,13 +20,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from ..channels.policy import CHANNELS
 from ..clock import Clock, from_iso, to_iso
 from ..db import audit
 from ..db import consent as consent_rows
 from ..db import contacts as contact_rows
 from ..db.connection import Store
 from ..errors import AutopilotError, NotFound
-from ..inbound.records import CHANNELS
 from ..scheduling.rules import format_days, format_hours, parse_days, parse_dnd_until, parse_hours
 from ..scheduling.timezones import load_zone, resolve_timezone, zone_name
 from .addresses import AddressError, normalize_address

@@ -35,9 +35,9 @@ import struct
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from ..channels.policy import CHANNELS
 from ..config import Config
 from ..errors import ConfigError, InputError
-from ..inbound.records import CHANNELS
 from ..secrets import Secrets
 
 VERSION = 1

@@ -23,10 +23,10 @@ from ..clock import to_iso
 from ..config import Config
 from ..contacts.consent import opted_out
 from ..contacts.optout import ConsentSignal, classify_message, is_typed
-from ..db import activity
 from ..db.contacts import contact_row
 from ..db.ratelimits import count, earliest_allowed
-from ..drafting.base import DraftRequest, DraftResult, HistoryItem, Passage
+from ..drafting.base import DraftRequest, DraftResult, Passage
+from ..drafting.conversation import recent_history
 from ..drafting.knowledge import KnowledgeIndex
 from ..experiments.variants import Assignment, Experiment, choose
 from ..gates import GateResult
@@ -89,13 +89,6 @@ class Context:
         if done is not None:
             return done.passages
         return self.index.search(event["text"]) if self.index is not None else []
-
-
-def history(conn: sqlite3.Connection, event: sqlite3.Row, limit: int) -> list[HistoryItem]:
-    if limit <= 0:
-        return []
-    rows = activity.conversation_before(conn, event["contact_id"], event["id"], event["received_at"], limit)
-    return [HistoryItem(role=r["role"], text=r["text"], at=r["at"]) for r in rows]
 
 
 def _loop_guard(conn: sqlite3.Connection, ctx: Context, event: sqlite3.Row, plan: Plan) -> bool:
@@ -167,7 +160,7 @@ def _request(conn: sqlite3.Connection, ctx: Context, event: sqlite3.Row, assignm
         contact_name=event["name"],
         inbound_text=event["text"],
         subject=event["subject"],
-        history=history(conn, event, cfg.autopilot.history_messages),
+        history=recent_history(conn, event, cfg.autopilot.history_messages),
         passages=ctx.passages(event),
         template=assignment.template if assignment else cfg.drafter.template,
         signature=cfg.drafter.signature,

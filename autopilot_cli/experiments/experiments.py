@@ -42,13 +42,13 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field
 
+from ..channels.policy import CHANNELS
 from ..clock import Clock, to_iso
 from ..config import ABSection, Config
 from ..db import audit
 from ..db import experiments as experiment_rows
 from ..db.connection import Store
 from ..errors import AutopilotError, NotFound
-from ..inbound.records import CHANNELS
 from ..placeholders import template_problem
 from ..textnorm import typed_newlines
 from .metrics import VariantCounts, metric_arm, variant_counts

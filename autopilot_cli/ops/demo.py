@@ -26,7 +26,8 @@ from ..db import demo as demo_reads
 from ..db.migrations import open_store
 from ..db.outbox import recorded_with_jobs
 from ..decide.outcomes import Decision
-from ..decide.process import ProcessReport, Services, process_events
+from ..decide.process import ProcessReport, process_events
+from ..drafting.factory import Services
 from ..drafting.knowledge import KnowledgeIndex
 from ..drafting.offline import OfflineDrafter
 from ..errors import AutopilotError

@@ -29,7 +29,7 @@ from ..config import Config
 from ..contacts.preferences import find_contact_id
 from ..db import drafts, inbox
 from ..db.connection import Store
-from ..decide.checks import history
+from ..drafting.conversation import recent_history
 from ..scheduling.inputs import plan_reply_time, window_closes
 
 LIST_KEYS = ("id", "event_id", "channel", "contact", "inbound_text", "draft_text", "confidence", "reasons",
@@ -245,7 +245,8 @@ def load_details(store: Store, config: Config, clock: Clock, item: ReviewItem,
     conn = store.conn
     event = inbox.event(conn, item.event_id)
     assert event is not None  # drafts.event_id references events
-    item.history = [HistoryEntry(role=h.role, text=h.text, at=h.at) for h in history(conn, event, HISTORY_MESSAGES)]
+    earlier = recent_history(conn, event, HISTORY_MESSAGES)
+    item.history = [HistoryEntry(role=h.role, text=h.text, at=h.at) for h in earlier]
     closes = from_iso(item.window_closes_at) if item.window_closes_at else None
     if item.channel in channels_where(human_approved_only=True):
         item.planned_send_at = None

@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ...channels.policy import CHANNELS
 from ...clock import parse_timestamp
-from ...inbound.records import CHANNELS
 from ..render import console, print_json, safe
 from ._shared import actor, json_option, runtime
 

@@ -49,7 +49,7 @@ def resume(ctx: typer.Context, channel: str = typer.Argument(..., help="The paus
     Example: autopilot channels resume whatsapp
     """
 
-    from ...inbound.records import CHANNELS
+    from ...channels.policy import CHANNELS
     from ...review.job_actions import resume_channel
 
     if channel not in CHANNELS:

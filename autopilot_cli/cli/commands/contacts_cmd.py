@@ -8,8 +8,8 @@ from collections.abc import Callable
 import typer
 from rich.table import Table
 
+from ...channels.policy import CHANNELS
 from ...contacts.preferences import FIELDS, ConsentEntry, ContactPrefs, PrefsUpdate, get_prefs, update_prefs
-from ...inbound.records import CHANNELS
 from ...scheduling.rules import parse_days, parse_dnd_until, parse_hours
 from ...scheduling.timezones import load_zone
 from ..render import console, json_errors, print_json, safe_line
