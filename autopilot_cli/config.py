@@ -62,7 +62,7 @@ class AutopilotSection(_Section):
     history_messages: int = Field(10, ge=0, le=100)
     """How many recent messages with the contact the drafter sees."""
     parallel_checks: bool = True
-    """Big ``process`` runs check message texts in a second process, a chunk ahead (decide/text_checks.py)."""
+    """Big ``process`` runs check message texts in a second process, a chunk ahead (decide/_text_checks.py)."""
 
     _tz = field_validator("timezone")(_check_timezone)
 
@@ -221,7 +221,7 @@ class ScheduleChannel(_Section):
 
 
 class ScheduleSection(_Section):
-    """Best send time (scheduling/planner.py): search horizon, smoothing, holidays, per-channel rules."""
+    """Best send time (scheduling/_planner.py): search horizon, smoothing, holidays, per-channel rules."""
 
     horizon_days: int = Field(7, ge=1, le=28)
     prior_strength: float = Field(20.0, ge=0, le=10_000)
@@ -278,7 +278,7 @@ class IngestSection(_Section):
 
 
 class ServerSection(_Section):
-    """``autopilot serve``: the webhook receiver (see server/app.py for why each default)."""
+    """``autopilot serve``: the webhook receiver (see server/_app.py for why each default)."""
 
     max_body_bytes: int = Field(3 * 1024 * 1024, ge=1024, le=100_000_000)
     """Larger POST bodies get 413. Meta documents webhook payloads of up to 3 MB (batched updates)."""

@@ -105,6 +105,6 @@ def nothing_to_do(args: list[str]) -> bool:
 def main() -> None:
     if nothing_to_do(sys.argv[1:]):
         sys.exit(0)
-    from .cli.app import main as cli_main
+    from .cli import main as cli_main
 
     cli_main()

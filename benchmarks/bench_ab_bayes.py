@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from autopilot_cli.experiments.experiments import bayes_probabilities
+from autopilot_cli.experiments._experiments import bayes_probabilities
 
 TARGET_SECONDS = 1.0
 

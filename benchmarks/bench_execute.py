@@ -24,11 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _jobs import NOW, make_due_jobs
 
-from autopilot_cli.channels.base import Capabilities, Outcome, SendResult
+from autopilot_cli.channels import Outcome, SendResult
+from autopilot_cli.channels._base import Capabilities
 from autopilot_cli.clock import FixedClock
 from autopilot_cli.config import config_from_dict
 from autopilot_cli.db.migrations import open_store
-from autopilot_cli.sending.engine import execute_jobs
+from autopilot_cli.sending import execute_jobs
 
 
 class NoOp:

@@ -237,12 +237,12 @@ def channel_settings(fake: Fake, rate: float) -> dict:
 
 def in_process(fake: Fake, jobs: int, *, rate: float, concurrency: int, latency: float = 0.0) -> tuple[float, dict]:
     """Drain ``jobs`` due jobs with ``execute_jobs`` and the real adapter; (seconds, fake stats)."""
-    from autopilot_cli.channels.registry import Registry
+    from autopilot_cli.channels import Registry
     from autopilot_cli.clock import SystemClock
     from autopilot_cli.config import config_from_dict
     from autopilot_cli.db.migrations import open_store
     from autopilot_cli.secrets import Secrets
-    from autopilot_cli.sending.engine import execute_jobs
+    from autopilot_cli.sending import execute_jobs
 
     config = config_from_dict({"channels": {"whatsapp": channel_settings(fake, rate)},
                                "execute": {"max_concurrency": concurrency, "batch_size": 1000}})
@@ -308,8 +308,8 @@ def main() -> int:
 
 def bare_httpx(fake: Fake, requests: int, concurrency: int) -> float:
     """The client's own ceiling: the same POSTs in waves of ``concurrency`` with a bare httpx client, no engine."""
+    from autopilot_cli.channels._base import HttpOptions
     from autopilot_cli.channels._http import new_client
-    from autopilot_cli.channels.base import HttpOptions
 
     body = json.dumps({"messaging_product": "whatsapp", "recipient_type": "individual", "to": "4915000000001",
                        "type": "text", "text": {"preview_url": False, "body": "x" * 64},

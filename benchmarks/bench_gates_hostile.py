@@ -21,11 +21,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from autopilot_cli.gates.compliance import DEFAULT_TOPICS, check_compliance  # noqa: E402
-from autopilot_cli.gates.injection import check_injection  # noqa: E402
-from autopilot_cli.gates.safety import check_safety  # noqa: E402
-from autopilot_cli.gates.sanity import check_sanity  # noqa: E402
-from autopilot_cli.gates.spam import check_spam  # noqa: E402
+from autopilot_cli.gates import (  # noqa: E402
+    check_compliance,
+    check_injection,
+    check_safety,
+    check_sanity,
+    check_spam,
+)
+from autopilot_cli.gates._compliance import DEFAULT_TOPICS  # noqa: E402
 from tests.test_gates import HOSTILE_GATE_INPUTS, PROMPT  # noqa: E402
 
 TARGET_SECONDS = 0.5

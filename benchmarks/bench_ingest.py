@@ -4,7 +4,7 @@
 
 Generates a reproducible JSONL file of mixed channels (WhatsApp from valid
 E.164 numbers in several countries, email, Instagram, LinkedIn), ingests it
-with ``autopilot_cli.inbound.ingest.ingest_bytes`` and the default config (batches of
+with ``autopilot_cli.inbound._ingest.ingest_bytes`` and the default config (batches of
 ``ingest.batch_size``) into a new database file, then ingests it again to time
 duplicate detection. Prints events, seconds, events/s and peak RSS.
 Target: >= 5,000 events/s for the first run. ``--profile`` prints the top of a
@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from autopilot_cli.clock import FixedClock
 from autopilot_cli.config import Config
 from autopilot_cli.db.migrations import open_store
-from autopilot_cli.inbound.ingest import IngestReport, ingest_bytes
+from autopilot_cli.inbound import IngestReport, ingest_bytes
 from autopilot_cli.secrets import Secrets
 
 TARGET_EVENTS_PER_SECOND = 5000

@@ -21,8 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from autopilot_cli.config import DrafterSection
-from autopilot_cli.drafting.base import DraftRequest, Passage
-from autopilot_cli.drafting.openai_drafter import OpenAIDrafter
+from autopilot_cli.drafting import DraftRequest, Passage
+from autopilot_cli.drafting._openai_drafter import OpenAIDrafter
 from tests.openai_stub import API_KEY, OpenAIStub, completion
 
 PASSAGE = Passage(entry_id=1, question="When are you open?", answer="Monday to Friday 9:00-18:00.",

@@ -110,7 +110,7 @@ def inputs(scale: float) -> dict[str, tuple[str, Callable[[], bytes]]]:
 def child(name: str, scale: float) -> None:
     """Parse one input; print one JSON line with the figures."""
     from autopilot_cli.errors import InputError
-    from autopilot_cli.inbound.parsers import Limits, get_parser
+    from autopilot_cli.inbound._parsers import Limits, get_parser
 
     fmt, make = inputs(scale)[name]
     data = make()

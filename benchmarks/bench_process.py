@@ -26,10 +26,10 @@ from bench_ingest import FixedClock, generate, peak_rss_mb
 
 from autopilot_cli.config import Config
 from autopilot_cli.db.migrations import open_store
-from autopilot_cli.decide.process import Services, process_events
-from autopilot_cli.drafting.knowledge import KnowledgeIndex
-from autopilot_cli.drafting.offline import OfflineDrafter
-from autopilot_cli.inbound.ingest import ingest_bytes
+from autopilot_cli.decide import process_events
+from autopilot_cli.decide._process import Services
+from autopilot_cli.drafting import KnowledgeIndex, OfflineDrafter
+from autopilot_cli.inbound import ingest_bytes
 from autopilot_cli.secrets import Secrets
 
 TARGET = 2000

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from autopilot_cli.scheduling.planner import Preferences, default_rules, plan_send_time
+from autopilot_cli.scheduling._planner import Preferences, default_rules, plan_send_time
 
 TARGET_MS = 1.0
 ZONES = ("Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe", "Pacific/Chatham",

@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from autopilot_cli.clock import SystemClock  # noqa: E402
 from autopilot_cli.db.migrations import open_store  # noqa: E402
-from autopilot_cli.inbound.signature import sign  # noqa: E402
+from autopilot_cli.inbound._signature import sign  # noqa: E402
 
 TARGET_POSTS_PER_SECOND = 500
 SECRET = "bench-app-secret"

@@ -12,7 +12,7 @@ from typing import Any
 from autopilot_cli.channels.policy import CHANNELS
 from autopilot_cli.clock import Clock, FixedClock, to_iso
 from autopilot_cli.config import Config, config_from_dict
-from autopilot_cli.inbound.ingest import IngestReport, ingest_bytes
+from autopilot_cli.inbound import IngestReport, ingest_bytes
 from autopilot_cli.secrets import Secrets
 
 from .conftest import NOW

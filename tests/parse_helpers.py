@@ -9,7 +9,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from autopilot_cli.inbound.parsers import Limits
+from autopilot_cli.inbound._parsers import Limits
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -34,13 +34,8 @@ def parsed_or_refused(parse: Callable[[bytes, Limits], Iterator[Any]], data: byt
     ParsedItem kinds, and no inbound message with empty text.
     """
     from autopilot_cli.errors import InputError
-    from autopilot_cli.inbound.records import (
-        Ignored,
-        InboundMessage,
-        PreferenceUpdate,
-        Rejected,
-        StatusUpdate,
-    )
+    from autopilot_cli.inbound import PreferenceUpdate
+    from autopilot_cli.inbound._records import Ignored, InboundMessage, Rejected, StatusUpdate
 
     try:
         items = list(parse(data, Limits(max_message_bytes=2000)))
@@ -284,13 +279,8 @@ def check_items(items: list) -> None:
     (no lone surrogates), nesting that json.dumps can walk, an aware in-range date."""
     from datetime import datetime
 
-    from autopilot_cli.inbound.records import (
-        Ignored,
-        InboundMessage,
-        PreferenceUpdate,
-        Rejected,
-        StatusUpdate,
-    )
+    from autopilot_cli.inbound import PreferenceUpdate
+    from autopilot_cli.inbound._records import Ignored, InboundMessage, Rejected, StatusUpdate
 
     for item in items:
         assert isinstance(item, (InboundMessage, StatusUpdate, PreferenceUpdate, Ignored, Rejected)), item

@@ -29,27 +29,31 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from autopilot_cli.channels.registry import Registry
-from autopilot_cli.cli.app import app
-from autopilot_cli.cli.commands.ab_cmd import render_report
+from autopilot_cli.channels import Registry
+from autopilot_cli.cli import app
+from autopilot_cli.cli._commands.ab_cmd import render_report
 from autopilot_cli.clock import FixedClock, to_iso
 from autopilot_cli.config import ABSection, config_from_dict
-from autopilot_cli.decide.process import Services, process_events
-from autopilot_cli.drafting.knowledge import KnowledgeIndex
-from autopilot_cli.drafting.offline import OfflineDrafter
+from autopilot_cli.decide import process_events
+from autopilot_cli.decide._process import Services
+from autopilot_cli.drafting import KnowledgeIndex, OfflineDrafter
 from autopilot_cli.errors import AutopilotError, NotFound
-from autopilot_cli.experiments.conversions import record_conversion
-from autopilot_cli.experiments.experiments import (
+from autopilot_cli.experiments import (
+    Experiment,
     all_reports,
+    choose,
     create_experiment,
     experiment_report,
-    judge,
+    load_experiments,
     parse_variant_spec,
     promote_winners,
+    record_conversion,
     resume_experiment,
     stop_experiment,
+    sync_experiments,
 )
-from autopilot_cli.experiments.stats import (
+from autopilot_cli.experiments._experiments import judge
+from autopilot_cli.experiments._stats import (
     bayes_probabilities,
     relative_lift,
     required_sample_size,
@@ -58,10 +62,9 @@ from autopilot_cli.experiments.stats import (
     two_proportion_z,
     wilson_interval,
 )
-from autopilot_cli.experiments.variants import Experiment, choose, load_experiments, sync_experiments
-from autopilot_cli.inbound.ingest import ingest_bytes
+from autopilot_cli.inbound import ingest_bytes
 from autopilot_cli.secrets import Secrets
-from autopilot_cli.sending.engine import execute_jobs
+from autopilot_cli.sending import execute_jobs
 
 from .conftest import NOW
 from .helpers import outbox_channels

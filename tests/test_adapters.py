@@ -24,12 +24,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from autopilot_cli.channels import Outcome, Outgoing, SendResult
 from autopilot_cli.channels._http import parse_retry_after
-from autopilot_cli.channels.base import Outcome, Outgoing, SendResult
-from autopilot_cli.channels.instagram import InstagramAdapter
-from autopilot_cli.channels.linkedin import LinkedInAdapter
-from autopilot_cli.channels.smtp import SmtpAdapter, reply_subject
-from autopilot_cli.channels.whatsapp import WhatsAppAdapter
+from autopilot_cli.channels._instagram import InstagramAdapter
+from autopilot_cli.channels._linkedin import LinkedInAdapter
+from autopilot_cli.channels._smtp import SmtpAdapter, reply_subject
+from autopilot_cli.channels._whatsapp import WhatsAppAdapter
 from autopilot_cli.config import InstagramChannel, LinkedInChannel, SmtpChannel, WhatsAppChannel
 from autopilot_cli.secrets import Secrets, secret_spellings
 
@@ -665,7 +665,7 @@ def test_smtp_tls_paths(smtp_server: Callable[..., int], tls_files: tuple[str, s
 
 
 def test_registry_builds_each_adapter(tmp_path: Any) -> None:
-    from autopilot_cli.channels.registry import build_adapter
+    from autopilot_cli.channels._registry import build_adapter
     from autopilot_cli.clock import FixedClock
     from autopilot_cli.config import config_from_dict
 

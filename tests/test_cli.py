@@ -11,8 +11,8 @@ import pytest
 import typer.main
 
 import autopilot_cli
-from autopilot_cli.cli.app import app
-from autopilot_cli.inbound.signature import sign
+from autopilot_cli.cli import app
+from autopilot_cli.inbound._signature import sign
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text()

@@ -148,7 +148,7 @@ def test_a_typo_in_a_reply_template_is_a_config_error(data) -> None:
 
 def test_relative_paths_never_resolve_against_the_current_folder(tmp_path, monkeypatch) -> None:
     """Issue 12 item 11: with no config file, relative paths live under $AUTOPILOT_HOME; with one, beside it."""
-    from autopilot_cli.cli.runtime import Runtime
+    from autopilot_cli.cli._runtime import Runtime
 
     home, elsewhere = tmp_path / "home", tmp_path / "elsewhere"
     elsewhere.mkdir()

@@ -7,10 +7,11 @@ import json
 import pytest
 from freezegun import freeze_time
 
-from autopilot_cli.cli.app import app
+from autopilot_cli.cli import app
 from autopilot_cli.clock import FixedClock, to_iso
-from autopilot_cli.contacts.consent_list import LIST_KEYS, opt_in, opt_out
-from autopilot_cli.review.approvals import opt_out_contact
+from autopilot_cli.contacts import opt_in, opt_out
+from autopilot_cli.contacts._consent_list import LIST_KEYS
+from autopilot_cli.review import opt_out_contact
 
 from .conftest import NOW
 from .test_review import audit, cfg, config_file, msg, queue

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from freezegun import freeze_time
 
-import autopilot_cli.inbound.parsers.jsonl  # its pydantic models must be built outside freeze_time
-from autopilot_cli.cli.app import app
+import autopilot_cli.inbound._parsers.jsonl  # its pydantic models must be built outside freeze_time
+from autopilot_cli.cli import app
 from autopilot_cli.clock import SystemClock, to_iso
 from autopilot_cli.db.migrations import open_store
 from autopilot_cli.discovery import find_config

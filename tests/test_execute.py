@@ -7,18 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from autopilot_cli.channels.base import Capabilities, Outcome, Outgoing, SendResult
-from autopilot_cli.channels.registry import Registry
-from autopilot_cli.cli.app import app
+from autopilot_cli.channels import Outcome, Outgoing, Registry, SendResult
+from autopilot_cli.channels._base import Capabilities
+from autopilot_cli.cli import app
 from autopilot_cli.clock import FixedClock, to_iso
 from autopilot_cli.config import config_from_dict
-from autopilot_cli.decide.process import Services, process_events
-from autopilot_cli.drafting.knowledge import KnowledgeIndex
-from autopilot_cli.drafting.offline import OfflineDrafter
-from autopilot_cli.inbound.ingest import ingest_bytes
-from autopilot_cli.review.job_actions import reconcile, retry
+from autopilot_cli.decide import process_events
+from autopilot_cli.decide._process import Services
+from autopilot_cli.drafting import KnowledgeIndex, OfflineDrafter
+from autopilot_cli.inbound import ingest_bytes
+from autopilot_cli.review import reconcile, retry
 from autopilot_cli.secrets import Secrets
-from autopilot_cli.sending.engine import execute_jobs
+from autopilot_cli.sending import execute_jobs
 
 from .conftest import NOW
 from .helpers import outbox_config
@@ -298,7 +298,7 @@ def test_cli_execute_exit_7_and_a_message_when_a_job_fails(store, runner, tmp_pa
 
 
 def test_email_carries_a_one_click_unsubscribe_link_that_serve_accepts(store) -> None:
-    from autopilot_cli.contacts.unsubscribe import read_token, unsubscribe_url
+    from autopilot_cli.contacts import read_token, unsubscribe_url
 
     [job] = schedule(store, "When are you open?")
     config = cfg(server={"public_url": "https://hooks.example.com", "unsubscribe_secret_env": "UNSUB"})
@@ -351,7 +351,7 @@ def test_execute_with_one_click_unsubscribe_configured_sends_with_a_valid_link(t
     """Issue 12 item 1: the start-up check once built a link for contact id 0 and crashed."""
     from freezegun import freeze_time
 
-    from autopilot_cli.contacts.unsubscribe import read_token
+    from autopilot_cli.contacts import read_token
 
     secret = "s" * 40
     monkeypatch.setenv("UNSUB", secret)

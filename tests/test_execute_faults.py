@@ -63,15 +63,15 @@ from typing import Any
 
 import pytest
 
-from autopilot_cli.channels.registry import Registry
+from autopilot_cli.channels import Registry
 from autopilot_cli.clock import FixedClock, SystemClock, from_iso, to_iso
 from autopilot_cli.config import config_from_dict
-from autopilot_cli.contacts.consent import record_change
+from autopilot_cli.contacts import record_change
 from autopilot_cli.db.connection import describe_sqlite_error
 from autopilot_cli.db.migrations import open_store
 from autopilot_cli.errors import EXIT_DATABASE, DatabaseFull
 from autopilot_cli.secrets import Secrets
-from autopilot_cli.sending.engine import execute_jobs
+from autopilot_cli.sending import execute_jobs
 
 from .fake_graph import TOKEN, FakeGraph, FakeReply, close_after_body, graph_error, rate_limited
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from freezegun import freeze_time
 
-from autopilot_cli.cli.app import app
+from autopilot_cli.cli import app
 
 from .conftest import NOW
 from .fake_graph import FakeGraph, fake_graph, graph_error

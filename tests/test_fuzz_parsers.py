@@ -34,8 +34,8 @@ from autopilot_cli.clock import FixedClock
 from autopilot_cli.config import Config
 from autopilot_cli.db.migrations import open_store
 from autopilot_cli.errors import InputError
-from autopilot_cli.inbound.ingest import ingest_bytes
-from autopilot_cli.inbound.parsers import FORMATS, Limits, get_parser
+from autopilot_cli.inbound import FORMATS, ingest_bytes
+from autopilot_cli.inbound._parsers import Limits, get_parser
 from autopilot_cli.secrets import Secrets
 
 from .conftest import NOW
@@ -208,7 +208,7 @@ def test_linkedin_fields_of_the_wrong_type_are_rejected(thread: str, reason: str
      ("<!--" + "<textarea>") * 40_000 + ">", ("<![CDATA[>" + "<title>") * 30_000],
 )
 def test_html_to_text_is_linear_on_hostile_markup(html: str) -> None:
-    from autopilot_cli.inbound.parsers.html_text import html_to_text
+    from autopilot_cli.inbound._parsers.html_text import html_to_text
 
     # Each took 4 to 60 s of CPU (stray end tags searched up the stack; html.parser
     # rescanning to the end for every unterminated "<", "<!--" or "<![").

@@ -7,15 +7,19 @@ Every gate has at least 15 positives and 15 tricky negatives. Cases marked
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
-from autopilot_cli.gates import GateResult
-from autopilot_cli.gates.compliance import DEFAULT_TOPICS, check_compliance
-from autopilot_cli.gates.injection import check_injection
-from autopilot_cli.gates.safety import check_safety, moderation_result
-from autopilot_cli.gates.sanity import CHANNEL_LIMITS, check_sanity
-from autopilot_cli.gates.spam import check_spam
+from autopilot_cli.gates import (
+    CHANNEL_LIMITS,
+    GateResult,
+    check_compliance,
+    check_injection,
+    check_safety,
+    check_sanity,
+    check_spam,
+    moderation_result,
+)
+from autopilot_cli.gates._compliance import DEFAULT_TOPICS
 
 OK_DRAFT = "Thanks for your message, we will look into it."
 

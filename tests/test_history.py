@@ -7,9 +7,10 @@ from datetime import timedelta
 
 from freezegun import freeze_time
 
-from autopilot_cli.cli.app import app
+from autopilot_cli.cli import app
 from autopilot_cli.clock import FixedClock, from_iso, to_iso
-from autopilot_cli.contacts.history import ENTRY_KEYS, conversation
+from autopilot_cli.contacts import conversation
+from autopilot_cli.contacts._history import ENTRY_KEYS
 
 from .conftest import NOW
 from .test_review import cfg, config_file, msg, queue, send_due

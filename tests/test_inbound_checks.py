@@ -17,10 +17,9 @@ import pytest
 
 from autopilot_cli.clock import FixedClock
 from autopilot_cli.db.migrations import open_store
-from autopilot_cli.decide import text_checks as inbound_checks
-from autopilot_cli.decide.explain import explain_event
-from autopilot_cli.decide.text_checks import InboundChecks, Settings, check_all
-from autopilot_cli.drafting.knowledge import KnowledgeIndex
+from autopilot_cli.decide import _text_checks as inbound_checks, explain_event
+from autopilot_cli.decide._text_checks import InboundChecks, Settings, check_all
+from autopilot_cli.drafting import KnowledgeIndex
 
 from .conftest import NOW
 from .test_process import KNOWLEDGE, cfg, ingest, msg, run

@@ -4,15 +4,14 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from autopilot_cli.clock import FixedClock
 from autopilot_cli.config import Config, config_from_dict
 from autopilot_cli.db.migrations import open_store
 from autopilot_cli.errors import ConfigError, InputError, SecretMissing, SignatureMismatch, UnknownFormat
-from autopilot_cli.inbound.ingest import ingest_bytes
-from autopilot_cli.inbound.signature import sign
+from autopilot_cli.inbound import ingest_bytes
+from autopilot_cli.inbound._signature import sign
 from autopilot_cli.secrets import Secrets
 
 from .conftest import NOW
@@ -288,7 +287,7 @@ def test_ignored_records_say_why(store, config, clock) -> None:
 # --- several inputs: one bad file never stops the others (issue 12, item 3) ---------------------
 
 def _cli(runner, db, *args, stdin=None):
-    from autopilot_cli.cli.app import app
+    from autopilot_cli.cli import app
 
     return runner.invoke(app, ["--db", str(db), *args], input=stdin)
 
@@ -390,8 +389,8 @@ def test_a_parser_bug_is_not_hidden_as_bad_input(store, config, clock, monkeypat
     # Only the listed bad-input exceptions make a file unusable (a ValueError from a
     # parser here); a programming error (NameError, standing in for any bug) still
     # surfaces as an internal error.
-    import autopilot_cli.inbound.ingest as ingest_module
-    from autopilot_cli.inbound.files import ingest_inputs
+    import autopilot_cli.inbound._ingest as ingest_module
+    from autopilot_cli.inbound import ingest_inputs
 
     def parser_raising(exc):
         def parse(data, limits):
@@ -411,7 +410,7 @@ def test_a_parser_bug_is_not_hidden_as_bad_input(store, config, clock, monkeypat
 
 
 def test_unusable_input_stores_nothing_and_rejected_records_are_kept(store, clock) -> None:
-    from autopilot_cli.inbound.files import ingest_inputs
+    from autopilot_cli.inbound import ingest_inputs
 
     config = config_from_dict({"ingest": {"batch_size": 2}})
     pretty = json.dumps({"object": "whatsapp_business_account", "entry": []}, indent=2).encode()
@@ -456,7 +455,7 @@ def test_a_12mb_string_in_an_input_gives_a_bounded_reason_stored_and_printed(run
     (tmp_path / "big.json").write_bytes(json.dumps(payload).encode())
     db = tmp_path / "b.db"
     args = ["--config", str(cfg), "--db", str(db), "ingest"]
-    from autopilot_cli.cli.app import app
+    from autopilot_cli.cli import app
 
     human = runner.invoke(app, [*args, str(tmp_path / "big.jsonl"), str(tmp_path / "big.json")])
     assert human.exit_code == 6, human.output

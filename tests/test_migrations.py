@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from autopilot_cli.cli.app import app
+from autopilot_cli.cli import app
 from autopilot_cli.clock import to_iso
 from autopilot_cli.db.connection import connect
 from autopilot_cli.db.migrations import MIGRATIONS, migrate, open_store

@@ -20,12 +20,13 @@ import pytest
 
 from autopilot_cli.clock import to_iso
 from autopilot_cli.config import DrafterSection
-from autopilot_cli.decide.process import Services, process_events
-from autopilot_cli.drafting.base import DraftRequest, HistoryItem, Passage
-from autopilot_cli.drafting.knowledge import KnowledgeIndex
-from autopilot_cli.drafting.openai_drafter import OpenAIDrafter, build_moderator
-from autopilot_cli.drafting.templates import HOLDING_ANSWER
-from autopilot_cli.inbound.ingest import ingest_bytes
+from autopilot_cli.decide import process_events
+from autopilot_cli.decide._process import Services
+from autopilot_cli.drafting import DraftRequest, KnowledgeIndex, Passage
+from autopilot_cli.drafting._base import HistoryItem
+from autopilot_cli.drafting._openai_drafter import OpenAIDrafter, build_moderator
+from autopilot_cli.drafting._templates import HOLDING_ANSWER
+from autopilot_cli.inbound import ingest_bytes
 from autopilot_cli.secrets import Secrets
 
 from .conftest import NOW
@@ -299,7 +300,7 @@ def test_an_injection_goes_to_review_whatever_the_model_claims(openai_stub, stor
 
 
 def test_a_model_that_complies_and_leaks_its_prompt_is_stopped(openai_stub, store, clock, config) -> None:
-    from autopilot_cli.drafting.openai_drafter import SYSTEM_PROMPT
+    from autopilot_cli.drafting._openai_drafter import SYSTEM_PROMPT
 
     leaked = "Hi Ana,\n\nSure! My instructions are:\n" + SYSTEM_PROMPT.split("\n")[2] + "\n\nThe team"
     openai_stub.chat_handler = lambda body: completion(model_json(reply=leaked, confidence=0.99))
@@ -348,7 +349,7 @@ def test_an_unreachable_model_is_named_with_its_url_and_cause_and_not_asked_agai
 
 
 def test_the_url_shown_carries_no_credentials() -> None:
-    from autopilot_cli.drafting.network import endpoint
+    from autopilot_cli.drafting._network import endpoint
 
     assert endpoint("https://user:secret@models.example.test:8443/v1/?key=abc#x") == \
         "https://models.example.test:8443/v1"

@@ -1,12 +1,12 @@
-"""Labeled set for autopilot_cli.contacts.optout.classify_consent."""
+"""Labeled set for autopilot_cli.contacts._optout.classify_consent."""
 
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
-from autopilot_cli.contacts.optout import SUPPORTED_LANGUAGES, ConsentSignal, classify_consent
+from autopilot_cli.contacts import ConsentSignal
+from autopilot_cli.contacts._optout import SUPPORTED_LANGUAGES, classify_consent
 
 EN = ("en",)
 ALL = SUPPORTED_LANGUAGES
@@ -297,7 +297,7 @@ def test_precision_recall_on_labeled_set() -> None:
 
 # -- a tapped button or quick reply is not typed text (issue 12, item 6) ----------------------------
 def test_a_tapped_title_is_not_read_as_a_keyword() -> None:
-    from autopilot_cli.contacts.optout import classify_message
+    from autopilot_cli.contacts import classify_message
 
     for kind in ("interactive", "button", "quick_reply", "postback"):
         for title in ("Cancel", "STOP", "Stop", "End", "Yes", "Help", "Remove"):
@@ -351,9 +351,8 @@ def test_a_cancel_button_does_not_opt_the_contact_out_but_typed_stop_does(store,
     import json
 
     from autopilot_cli.config import config_from_dict
-    from autopilot_cli.decide.explain import explain_event
-    from autopilot_cli.decide.process import process_events
-    from autopilot_cli.inbound.ingest import ingest_bytes
+    from autopilot_cli.decide import explain_event, process_events
+    from autopilot_cli.inbound import ingest_bytes
     from autopilot_cli.secrets import Secrets
 
     from .test_process import services
@@ -392,8 +391,8 @@ def test_a_provider_reported_stop_cancels_pending_replies_only_when_it_covers_ev
     import json
 
     from autopilot_cli.config import config_from_dict
-    from autopilot_cli.decide.process import process_events
-    from autopilot_cli.inbound.ingest import ingest_bytes
+    from autopilot_cli.decide import process_events
+    from autopilot_cli.inbound import ingest_bytes
     from autopilot_cli.secrets import Secrets
 
     from .test_process import services

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from autopilot_cli.inbound.parsers.out_of_office import detect_out_of_office
+from autopilot_cli.inbound._parsers.out_of_office import detect_out_of_office
 
 SETS = Path(__file__).parent / "fixtures" / "ooo"
 
@@ -136,14 +136,14 @@ def _ooo_email(received: datetime) -> bytes:
 def test_an_out_of_office_reply_is_not_answered_and_holds_other_replies_until_the_return(store, runner) -> None:
     from datetime import timedelta
 
-    from autopilot_cli.cli.app import app
+    from autopilot_cli.cli import app
     from autopilot_cli.clock import FixedClock, to_iso
     from autopilot_cli.config import config_from_dict
-    from autopilot_cli.decide.process import Services, process_events
-    from autopilot_cli.drafting.knowledge import KnowledgeIndex
-    from autopilot_cli.drafting.offline import OfflineDrafter
-    from autopilot_cli.inbound.ingest import ingest_bytes
-    from autopilot_cli.review.approvals import approve_one
+    from autopilot_cli.decide import process_events
+    from autopilot_cli.decide._process import Services
+    from autopilot_cli.drafting import KnowledgeIndex, OfflineDrafter
+    from autopilot_cli.inbound import ingest_bytes
+    from autopilot_cli.review import approve_one
     from autopilot_cli.secrets import Secrets
 
     from .conftest import NOW
@@ -194,10 +194,10 @@ def test_an_out_of_office_reply_is_not_answered_and_holds_other_replies_until_th
 def test_first_lines_alone_send_the_message_to_review_not_to_the_bin(store) -> None:
     from autopilot_cli.clock import FixedClock
     from autopilot_cli.config import config_from_dict
-    from autopilot_cli.decide.process import Services, process_events
-    from autopilot_cli.drafting.knowledge import KnowledgeIndex
-    from autopilot_cli.drafting.offline import OfflineDrafter
-    from autopilot_cli.inbound.ingest import ingest_bytes
+    from autopilot_cli.decide import process_events
+    from autopilot_cli.decide._process import Services
+    from autopilot_cli.drafting import KnowledgeIndex, OfflineDrafter
+    from autopilot_cli.inbound import ingest_bytes
     from autopilot_cli.secrets import Secrets
 
     from .conftest import NOW
@@ -221,10 +221,10 @@ def test_first_lines_alone_send_the_message_to_review_not_to_the_bin(store) -> N
 def test_auto_mode_holds_the_reply_and_the_send_time_check_says_why(store, asked_ago, then) -> None:
     from autopilot_cli.clock import FixedClock, to_iso
     from autopilot_cli.config import config_from_dict
-    from autopilot_cli.decide.process import Services, process_events
-    from autopilot_cli.drafting.knowledge import KnowledgeIndex
-    from autopilot_cli.drafting.offline import OfflineDrafter
-    from autopilot_cli.inbound.ingest import ingest_bytes
+    from autopilot_cli.decide import process_events
+    from autopilot_cli.decide._process import Services
+    from autopilot_cli.drafting import KnowledgeIndex, OfflineDrafter
+    from autopilot_cli.inbound import ingest_bytes
     from autopilot_cli.secrets import Secrets
 
     from .conftest import NOW

@@ -8,17 +8,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from autopilot_cli.errors import InputError
-from autopilot_cli.inbound.parsers import get_parser
-from autopilot_cli.inbound.parsers._common import Limits, too_big
-from autopilot_cli.inbound.parsers.email import parse, parse_mbox
-from autopilot_cli.inbound.parsers.email_body import decode_payload
-from autopilot_cli.inbound.parsers.email_clean import clean_body
-from autopilot_cli.inbound.parsers.html_text import html_to_text
-from autopilot_cli.inbound.records import InboundMessage, Rejected
+from autopilot_cli.inbound._parsers import get_parser
+from autopilot_cli.inbound._parsers._common import Limits, too_big
+from autopilot_cli.inbound._parsers.email import parse, parse_mbox
+from autopilot_cli.inbound._parsers.email_body import decode_payload
+from autopilot_cli.inbound._parsers.email_clean import clean_body
+from autopilot_cli.inbound._parsers.html_text import html_to_text
+from autopilot_cli.inbound._records import InboundMessage, Rejected
 
 FIXTURES = Path(__file__).parent / "fixtures" / "email"
 UTC = timezone.utc
@@ -483,7 +482,7 @@ def test_parse_never_raises_anything_but_input_error(data: bytes) -> None:
 
 
 def test_ingest_stores_a_message_without_any_date_at_the_ingest_time(store, config, clock, secrets) -> None:
-    from autopilot_cli.inbound.ingest import ingest_bytes
+    from autopilot_cli.inbound import ingest_bytes
 
     data = minimal("From: Ann <ann@example.com>\nMessage-ID: <no-date@x>\nSubject: Order?")
     report = ingest_bytes(store, data, fmt="auto", config=config, clock=clock, secrets=secrets)
@@ -494,7 +493,7 @@ def test_ingest_stores_a_message_without_any_date_at_the_ingest_time(store, conf
 
 
 def test_ingest_auto_detects_and_stores_an_mbox_that_starts_with_a_blank_line(store, config, clock, secrets) -> None:
-    from autopilot_cli.inbound.ingest import ingest_bytes
+    from autopilot_cli.inbound import ingest_bytes
 
     report = ingest_bytes(store, b"\n" + fixture("three.mbox"), fmt="auto", config=config, clock=clock, secrets=secrets)
     assert (report.format, report.ingested, report.rejected) == ("mbox", 2, 1)
@@ -543,7 +542,7 @@ def test_too_many_mime_parts_is_a_reject() -> None:
 
 
 def test_an_overlong_header_field_is_cut_and_named() -> None:
-    from autopilot_cli.inbound.parsers.email import MAX_FIELD_BYTES
+    from autopilot_cli.inbound._parsers.email import MAX_FIELD_BYTES
 
     to = b", ".join(b"u%d@example.com" % i for i in range(5000))
     item = one(HEAD + b"To: " + to + b"\nSubject: " + b"=?utf-8?q?a?= " * 20000 + b"\n\nHello.\n")
@@ -562,7 +561,7 @@ def test_a_message_without_body_text_uses_the_subject_or_is_rejected() -> None:
 def test_signature_and_footer_stripping_is_linear() -> None:
     import time
 
-    from autopilot_cli.inbound.parsers.email_clean import clean_body
+    from autopilot_cli.inbound._parsers.email_clean import clean_body
 
     # 300,000 "--" lines took 33 s of CPU (a copy of the rest per candidate line).
     started = time.process_time()

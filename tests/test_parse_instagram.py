@@ -8,14 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from autopilot_cli.errors import InputError
-from autopilot_cli.inbound.parsers import get_parser
-from autopilot_cli.inbound.parsers._common import Limits, too_big
-from autopilot_cli.inbound.parsers.instagram import parse
-from autopilot_cli.inbound.records import Ignored, InboundMessage, Rejected, StatusUpdate
+from autopilot_cli.inbound._parsers import get_parser
+from autopilot_cli.inbound._parsers._common import Limits, too_big
+from autopilot_cli.inbound._parsers.instagram import parse
+from autopilot_cli.inbound._records import Ignored, InboundMessage, Rejected, StatusUpdate
 
 from .parse_helpers import load_fixture, parsed_or_refused, run_parser
 

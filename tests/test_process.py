@@ -8,17 +8,15 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from autopilot_cli.clock import FixedClock, to_iso
 from autopilot_cli.config import config_from_dict
 from autopilot_cli.db.migrations import open_store
-from autopilot_cli.decide.explain import explain_event
-from autopilot_cli.decide.process import Services, process_events
-from autopilot_cli.drafting.knowledge import KnowledgeIndex
-from autopilot_cli.drafting.offline import OfflineDrafter
-from autopilot_cli.inbound.ingest import ingest_bytes
+from autopilot_cli.decide import explain_event, process_events
+from autopilot_cli.decide._process import Services
+from autopilot_cli.drafting import KnowledgeIndex, OfflineDrafter
+from autopilot_cli.inbound import ingest_bytes
 from autopilot_cli.secrets import Secrets
 
 from .conftest import NOW
@@ -395,7 +393,7 @@ def _run_on_a_terminal(argv: list[str], cwd: Path) -> tuple[int, bytes]:
 
 @pytest.fixture
 def big_shop(tmp_path: Path) -> list[str]:
-    from autopilot_cli.cli.commands._progress import MIN_EVENTS
+    from autopilot_cli.cli._commands._progress import MIN_EVENTS
 
     db = tmp_path / "shop.db"
     with open_store(db, FixedClock(NOW)) as store:
@@ -411,7 +409,7 @@ def big_shop(tmp_path: Path) -> list[str]:
 def test_a_big_run_on_a_terminal_shows_a_progress_bar_and_nowhere_else(big_shop: list[str], tmp_path: Path) -> None:
     import subprocess
 
-    from autopilot_cli.cli.commands._progress import MIN_EVENTS
+    from autopilot_cli.cli._commands._progress import MIN_EVENTS
 
     total = MIN_EVENTS + 200
     # In a pipe (cron, `| tee`): no bar, no terminal codes.

@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from autopilot_cli.sending.engine import RateLimiter
+from autopilot_cli.sending._engine import RateLimiter
 
 from .virtual_time import run_virtual
 

@@ -18,7 +18,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 from freezegun import freeze_time
 
-from autopilot_cli.cli.app import app
+from autopilot_cli.cli import app
 from autopilot_cli.config import config_from_dict
 from autopilot_cli.secrets import Redactor, Secrets, secret_env_names
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from autopilot_cli.cli.app import app
+from autopilot_cli.cli import app
 from autopilot_cli.clock import FixedClock
 from autopilot_cli.db.migrations import open_store
 from autopilot_cli.db.rejects import clear_rejects

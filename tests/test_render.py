@@ -9,7 +9,7 @@ import unicodedata
 
 import pytest
 
-from autopilot_cli.cli.render import clip, console, json_errors, more, print_json, safe, safe_line
+from autopilot_cli.cli._render import clip, console, json_errors, more, print_json, safe, safe_line
 from autopilot_cli.errors import NotFound
 
 INVISIBLE_CATEGORIES = {"Cc", "Cf", "Cs", "Zl", "Zp"}

@@ -20,28 +20,32 @@ import pytest
 from freezegun import freeze_time
 from rich.console import Console
 
-from autopilot_cli.channels.registry import Registry
-from autopilot_cli.cli.app import app
-from autopilot_cli.cli.review_screen import ReviewSession
+from autopilot_cli.channels import Registry
+from autopilot_cli.cli import app
+from autopilot_cli.cli._review_screen import ReviewSession
 from autopilot_cli.clock import FixedClock, from_iso, to_iso
 from autopilot_cli.config import config_from_dict
-from autopilot_cli.contacts.consent import record_change
+from autopilot_cli.contacts import record_change
 from autopilot_cli.db.migrations import open_store
-from autopilot_cli.decide.process import Services, process_events
-from autopilot_cli.drafting.knowledge import KnowledgeIndex
-from autopilot_cli.drafting.offline import OfflineDrafter
-from autopilot_cli.inbound.ingest import ingest_bytes
-from autopilot_cli.review.approvals import (
+from autopilot_cli.decide import process_events
+from autopilot_cli.decide._process import Services
+from autopilot_cli.drafting import KnowledgeIndex, OfflineDrafter
+from autopilot_cli.inbound import ingest_bytes
+from autopilot_cli.review import (
     ApprovalRefused,
+    ReviewFilter,
     approve,
     approve_all_ready,
     approve_one,
-    edit_distance,
+    get_item,
+    load_details,
     opt_out_contact,
+    review_queue,
 )
-from autopilot_cli.review.queue import LIST_KEYS, ReviewFilter, describe_reason, get_item, load_details, review_queue
+from autopilot_cli.review._approvals import edit_distance
+from autopilot_cli.review._queue import LIST_KEYS, describe_reason
 from autopilot_cli.secrets import Secrets
-from autopilot_cli.sending.engine import execute_jobs
+from autopilot_cli.sending import execute_jobs
 
 from .conftest import NOW
 from .helpers import ingest_records, message, outbox_config
@@ -638,8 +642,8 @@ def test_end_to_end_under_a_real_pty(store, tmp_path) -> None:
 def test_explain_follows_an_approval_to_its_job(tmp_path) -> None:
     from autopilot_cli.clock import FixedClock
     from autopilot_cli.db.migrations import open_store
-    from autopilot_cli.decide.explain import explain_event
-    from autopilot_cli.review.approvals import approve_one
+    from autopilot_cli.decide import explain_event
+    from autopilot_cli.review import approve_one
 
     from .conftest import NOW
     from .test_process import cfg, ingest, msg, run

@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from freezegun import freeze_time
 
-from autopilot_cli.cli.app import app
+from autopilot_cli.cli import app
 from autopilot_cli.clock import FixedClock, to_iso
 from autopilot_cli.config import config_from_dict, load_config
 from autopilot_cli.errors import ConfigError
-from autopilot_cli.inbound.ingest import ingest_bytes
-from autopilot_cli.scheduling.planner import (
+from autopilot_cli.inbound import ingest_bytes
+from autopilot_cli.scheduling._planner import (
     Preferences,
     default_rules,
     hour_of_week_profile,

@@ -30,24 +30,19 @@ import pytest
 
 from autopilot_cli.clock import FixedClock, to_iso
 from autopilot_cli.config import config_from_dict
-from autopilot_cli.contacts.unsubscribe import TokenInvalid, make_token, read_token, unsubscribe_url
+from autopilot_cli.contacts import TokenInvalid, read_token, unsubscribe_url
+from autopilot_cli.contacts._unsubscribe import make_token
 from autopilot_cli.db.connection import connect
 from autopilot_cli.db.migrations import migrate, open_store
-from autopilot_cli.decide.process import Services, process_events
-from autopilot_cli.drafting.knowledge import KnowledgeIndex
-from autopilot_cli.drafting.offline import OfflineDrafter
+from autopilot_cli.decide import process_events
+from autopilot_cli.decide._process import Services
+from autopilot_cli.drafting import KnowledgeIndex, OfflineDrafter
 from autopilot_cli.errors import ConfigError
-from autopilot_cli.inbound.ingest import ingest_bytes
-from autopilot_cli.inbound.signature import sign
+from autopilot_cli.inbound import ingest_bytes
+from autopilot_cli.inbound._signature import sign
 from autopilot_cli.secrets import Secrets
-from autopilot_cli.server.app import (
-    LOGGER_NAME,
-    JsonLogFormatter,
-    WebhookApp,
-    is_one_click,
-    loggable_path,
-)
-from autopilot_cli.server.http import WebhookServer
+from autopilot_cli.server import WebhookApp, WebhookServer
+from autopilot_cli.server._app import LOGGER_NAME, JsonLogFormatter, is_one_click, loggable_path
 
 from .conftest import NOW, fixture_bytes
 
@@ -693,7 +688,7 @@ def test_serve_subprocess_finishes_an_in_flight_request_on_sigterm(tmp_path) -> 
 
 
 def test_serve_reports_an_address_in_use_as_a_one_line_error(runner, db) -> None:
-    from autopilot_cli.cli.app import app
+    from autopilot_cli.cli import app
 
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))

@@ -27,11 +27,12 @@ import httpx
 import pytest
 
 from autopilot_cli.clock import FixedClock
-from autopilot_cli.contacts.unsubscribe import TokenInvalid, make_token, read_token
+from autopilot_cli.contacts import TokenInvalid, read_token
+from autopilot_cli.contacts._unsubscribe import make_token
 from autopilot_cli.db.migrations import open_store
-from autopilot_cli.inbound.signature import sign
-from autopilot_cli.server.app import WebhookApp, loggable_path
-from autopilot_cli.server.http import WebhookServer
+from autopilot_cli.inbound._signature import sign
+from autopilot_cli.server import WebhookApp, WebhookServer
+from autopilot_cli.server._app import loggable_path
 
 from . import test_server
 from .conftest import NOW

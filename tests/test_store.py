@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from autopilot_cli.cli.app import app
+from autopilot_cli.cli import app
 from autopilot_cli.config import config_from_dict
 from autopilot_cli.db.connection import connect
 from autopilot_cli.db.migrations import open_store
 from autopilot_cli.errors import DatabaseCorrupt, DatabaseFull, DatabaseLocked, StoreError
-from autopilot_cli.inbound.ingest import ingest_bytes
+from autopilot_cli.inbound import ingest_bytes
 
 # Holds the write lock of the database in argv[1] until its stdin is closed.
 LOCK_HOLDER = """

@@ -15,9 +15,9 @@ import httpx
 import pytest
 import trustme
 
+from autopilot_cli.channels._base import HttpOptions
 from autopilot_cli.channels._http import new_client
 from autopilot_cli.channels._transport import ShardedTransport
-from autopilot_cli.channels.base import HttpOptions
 
 BODY = b'{"messages":[{"id":"wamid.1"}]}'
 
@@ -219,8 +219,7 @@ def test_new_client_keeps_httpx_proxy_support(server: RawServer, monkeypatch: py
 
 
 def test_the_configured_timeouts_reach_the_adapters_client(server: RawServer, tmp_path: Any) -> None:
-    from autopilot_cli.channels.base import Outcome, Outgoing
-    from autopilot_cli.channels.registry import Registry
+    from autopilot_cli.channels import Outcome, Outgoing, Registry
     from autopilot_cli.clock import FixedClock
     from autopilot_cli.config import config_from_dict
     from autopilot_cli.secrets import Secrets

@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 
 from ..secrets import Redactor
-from .base import MAX_ERROR_CHARS, REQUEST_WRITTEN, HttpOptions, Outcome, SendResult
+from ._base import MAX_ERROR_CHARS, REQUEST_WRITTEN, HttpOptions, Outcome, SendResult
 
 SCAN_CHARS = 1_000_000
 """How much of an error body is read for its message: far more than is kept, so that no cut is

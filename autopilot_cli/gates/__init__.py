@@ -8,36 +8,36 @@ and passed in). Reason codes are ``<gate>:<rule>`` so that reviewers and
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
+from ..lazy import lazy_exports
 
-@dataclass(frozen=True)
-class GateResult:
-    gate: str
-    passed: bool
-    reasons: tuple[str, ...] = field(default=())
-    detail: str = ""
-
-
-def found_where(names: Iterable[str], inbound: frozenset[str], draft: frozenset[str]) -> list[tuple[str, str]]:
-    """``(name, "the inbound message" | "the draft" | "the inbound message and the draft")`` for each
-    name, in order, found in either text."""
-    found = []
-    for name in names:
-        where = [text for text, hits in (("inbound message", inbound), ("draft", draft)) if name in hits]
-        if where:
-            found.append((name, "the " + " and the ".join(where)))
-    return found
-
-
-def rules_result(gate: str, rules: Iterable[tuple[str, str, Any]], passed: str, failed: str,
-                 sep: str = "; ") -> GateResult:
-    """A gate's result from its ``(rule, label, found)`` checks: reasons ``<gate>:<rule>`` for the
-    ones found, and ``failed`` followed by their labels as the detail."""
-    hits = [(rule, label) for rule, label, found in rules if found]
-    if not hits:
-        return GateResult(gate, True, (), passed)
-    return GateResult(gate, False, tuple(f"{gate}:{rule}" for rule, _ in hits),
-                      failed + sep.join(label for _, label in hits) + ".")
+if TYPE_CHECKING:
+    from ._compliance import (
+        check_compliance as check_compliance,
+        mentioned_topics as mentioned_topics,
+        topic_keys as topic_keys,
+    )
+    from ._injection import check_injection as check_injection
+    from ._result import GateResult as GateResult
+    from ._safety import (
+        check_safety as check_safety,
+        matching_rules as matching_rules,
+        moderation_result as moderation_result,
+    )
+    from ._sanity import (
+        CHANNEL_LIMITS as CHANNEL_LIMITS,
+        check_sanity as check_sanity,
+        find_placeholders as find_placeholders,
+        measure as measure,
+    )
+    from ._spam import check_spam as check_spam
+else:
+    __getattr__, __dir__, __all__ = lazy_exports(__name__, {
+        "._compliance": ("check_compliance", "mentioned_topics", "topic_keys",),
+        "._injection": ("check_injection",),
+        "._result": ("GateResult",),
+        "._safety": ("check_safety", "matching_rules", "moderation_result",),
+        "._sanity": ("CHANNEL_LIMITS", "check_sanity", "find_placeholders", "measure",),
+        "._spam": ("check_spam",),
+    })

@@ -1,2 +1,21 @@
 """Operating a shop: status, init and the demo.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from ._channels import channel_overview as channel_overview
+    from ._demo import DemoReport as DemoReport, run_demo as run_demo
+    from ._init import init_directory as init_directory
+    from ._status import StatusReport as StatusReport, system_status as system_status
+else:
+    __getattr__, __dir__, __all__ = lazy_exports(__name__, {
+        "._channels": ("channel_overview",),
+        "._demo": ("DemoReport", "run_demo",),
+        "._init": ("init_directory",),
+        "._status": ("StatusReport", "system_status",),
+    })
