@@ -270,8 +270,10 @@ def test_assignment_is_sticky(store) -> None:
     other = next(v for v in experiments[0].variants if v["name"] == "v2")
     with store.transaction() as conn:
         conn.execute("INSERT INTO contacts (id, created_at, updated_at) VALUES (?, 'x', 'x')", (moved,))
-        conn.execute("INSERT INTO assignments (experiment_id, contact_id, variant_id, assigned_at) VALUES (?, ?, ?, 'x')",
-                     (experiments[0].id, moved, other["id"]))
+        conn.execute(
+            "INSERT INTO assignments (experiment_id, contact_id, variant_id, assigned_at) VALUES (?, ?, ?, 'x')",
+            (experiments[0].id, moved, other["id"]),
+        )
     again = choose(store.conn, experiments, "email", moved)
     assert (again.variant, again.how) == ("v2", "stored")
 
@@ -378,7 +380,9 @@ def test_metrics_from_real_ingest_replies_statuses_opt_outs_and_conversions(stor
     variant = {s: jobs[s]["variant"] for s in senders}
 
     readers = wa[:10]
-    ingest_read_statuses(store, config, [jobs[s]["provider_message_id"] for s in readers], sent_at + timedelta(minutes=3))
+    ingest_read_statuses(
+        store, config, [jobs[s]["provider_message_id"] for s in readers], sent_at + timedelta(minutes=3)
+    )
     repliers = wa[::3] + em[::2]
     late = [wa[1], em[1]]            # answer after the 72 h window: not a reply to this send
     stopper = wa[2]                  # "STOP": an opt-out, not a reply
@@ -428,13 +432,21 @@ def test_a_reply_counts_for_the_last_send_before_it(store) -> None:
     config = cfg(experiment={"name": "greeting", "channels": ["email"], "variants": [
         {"name": "control", "template": CONTROL}, {"name": "warm", "template": WARM}]})
     # Two questions → two sends in one execute run; the reply credits only the later one.
-    ingest_messages(store, config, [msg("email", "ana@example.org", "When are you open?", NOW - timedelta(minutes=6), "a1"),
-                                    msg("email", "ana@example.org", "Where is my parcel?", NOW - timedelta(minutes=5), "a2")])
+    ingest_messages(
+        store,
+        config,
+        [
+            msg("email", "ana@example.org", "When are you open?", NOW - timedelta(minutes=6), "a1"),
+            msg("email", "ana@example.org", "Where is my parcel?", NOW - timedelta(minutes=5), "a2"),
+        ],
+    )
     process(store, config, NOW)
     execute(store, config, NOW + timedelta(minutes=10))
     assert store.scalar("SELECT count(*) FROM jobs WHERE state = 'sent'") == 2
     ingest_messages(store, config, [msg("email", "ana@example.org", "Thanks!", NOW + timedelta(hours=1), "a3")])
-    [v] = [v for v in experiment_report(store, config, FixedClock(NOW + timedelta(days=5)), "greeting").variants if v.sent]
+    [v] = [
+        v for v in experiment_report(store, config, FixedClock(NOW + timedelta(days=5)), "greeting").variants if v.sent
+    ]
     assert (v.sent, v.replied, v.opened, v.open_tracked) == (2, 1, None, 0)  # email: opens n/a, never 0
 
 
@@ -447,7 +459,9 @@ def test_auto_promote_then_resume(store) -> None:
     warm = [s for s, j in jobs.items() if j["variant"] == "warm"]
     assert len(warm) >= 8 and len(jobs) - len(warm) >= 8
     # Every warm contact answers, no control contact does: a clear winner.
-    ingest_messages(store, config, [msg("whatsapp", s, "Thanks!", sent_at + timedelta(hours=1), f"r-{s}") for s in warm])
+    ingest_messages(
+        store, config, [msg("whatsapp", s, "Thanks!", sent_at + timedelta(hours=1), f"r-{s}") for s in warm]
+    )
     later = sent_at + timedelta(hours=2)
     report = experiment_report(store, config, FixedClock(later), "greeting")
     assert report.winner == "warm" and "next 'process' run promotes it" in report.verdict
@@ -472,7 +486,9 @@ def test_auto_promote_then_resume(store) -> None:
     # ab resume: back to the weighted split, and no automatic re-promotion.
     info = resume_experiment(store, FixedClock(later + timedelta(hours=1)), "greeting", actor="ops")
     assert (info.state, info.winner, info.hold_promotion) == ("active", None, True)
-    more = [msg("whatsapp", phone(200 + i), "When are you open?", later + timedelta(hours=1), f"n2-{i}") for i in range(30)]
+    more = [
+        msg("whatsapp", phone(200 + i), "When are you open?", later + timedelta(hours=1), f"n2-{i}") for i in range(30)
+    ]
     ingest_messages(store, config, more, later + timedelta(hours=1))
     process(store, config, later + timedelta(hours=1, minutes=1))
     assert store.scalar("SELECT state FROM experiments") == "active"
@@ -490,7 +506,9 @@ def test_bandit_allocation_from_real_counts(store) -> None:
     jobs = first_round(store, config, whatsapp=30, email=0)
     sent_at = NOW + timedelta(minutes=10)
     warm = [s for s, j in jobs.items() if j["variant"] == "warm"]
-    ingest_messages(store, config, [msg("whatsapp", s, "Thanks!", sent_at + timedelta(hours=1), f"r-{s}") for s in warm])
+    ingest_messages(
+        store, config, [msg("whatsapp", s, "Thanks!", sent_at + timedelta(hours=1), f"r-{s}") for s in warm]
+    )
     later = sent_at + timedelta(hours=2)
     [exp] = load_experiments(store.conn, config.ab, to_iso(later))
     assert exp.arms == ((0, len(jobs) - len(warm)), (len(warm), len(warm))) and exp.bandit_ready()
@@ -550,7 +568,10 @@ def test_a_stopped_experiment_assigns_nobody(store) -> None:
     later = NOW + timedelta(hours=2)
     ingest_messages(store, config, [msg("whatsapp", phone(50), "When are you open?", later, "x")])
     process(store, config, later + timedelta(minutes=1))
-    assert store.query("SELECT variant FROM jobs j JOIN events e ON e.id = j.event_id WHERE e.external_id = 'x'")[0][0] is None
+    assert (
+        store.query("SELECT variant FROM jobs j JOIN events e ON e.id = j.event_id WHERE e.external_id = 'x'")[0][0]
+        is None
+    )
     assert store.scalar("SELECT state FROM experiments") == "stopped"  # the config sync keeps the state
 
 
@@ -580,11 +601,27 @@ def test_cli_ab_commands_report_and_convert(runner, tmp_path) -> None:
     base = ["--db", db, "--config", str(config_file)]
     lines = msg("email", "ana@example.org", "When are you open?", NOW, "m1")
     assert runner.invoke(app, [*base, "ingest", "--format", "jsonl"], input=json.dumps(lines) + "\n").exit_code == 0
-    created = runner.invoke(app, [*base, "ab", "create", "cta", "--variant", "a:50:{answer}",
-                                  "--variant", "b:50:{answer}\\nBook now: {signature}", "--channels", "email", "--json"])
+    created = runner.invoke(
+        app,
+        [
+            *base,
+            "ab",
+            "create",
+            "cta",
+            "--variant",
+            "a:50:{answer}",
+            "--variant",
+            "b:50:{answer}\\nBook now: {signature}",
+            "--channels",
+            "email",
+            "--json",
+        ],
+    )
     assert created.exit_code == 0, created.output
     assert json.loads(created.output)["variants"][1]["template"] == "{answer}\nBook now: {signature}"
-    bad = runner.invoke(app, [*base, "ab", "create", "x", "--variant", "a:50:no placeholder", "--variant", "b:1:{answer}"])
+    bad = runner.invoke(
+        app, [*base, "ab", "create", "x", "--variant", "a:50:no placeholder", "--variant", "b:1:{answer}"]
+    )
     assert bad.exit_code == 2 and "must contain {answer}" in bad.output
     wrong = runner.invoke(app, [*base, "ab", "create", "x", "--variant", "a:1:{answer}", "--variant", "b:1:{answer}",
                                 "--metric", "clicks"])

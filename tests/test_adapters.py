@@ -698,8 +698,20 @@ def _echoes(secret: str) -> str:
 
     raw = secret.encode()
     b64, url64 = base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()
-    return " | ".join([secret, quote(secret, safe=""), quote_plus(secret), re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), quote(secret, safe="")), b64,
-                       b64.rstrip("="), url64.rstrip("="), quote(b64, safe=""), raw.hex(), raw.hex().upper()])
+    return " | ".join(
+        [
+            secret,
+            quote(secret, safe=""),
+            quote_plus(secret),
+            re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), quote(secret, safe="")),
+            b64,
+            b64.rstrip("="),
+            url64.rstrip("="),
+            quote(b64, safe=""),
+            raw.hex(),
+            raw.hex().upper(),
+        ]
+    )
 
 
 @pytest.mark.parametrize("token", [TOKEN, "tok+en/with=odd&chars?~x"])

@@ -98,7 +98,8 @@ def test_ingest_stdin_json_and_partial_exit_code(runner, tmp_path) -> None:
 
 
 def test_ingest_human_output_escapes_hostile_text(runner, tmp_path) -> None:
-    bad = '{"channel": "email", "id": "[bold]x[/bold]", "from": "[link=http://evil]a", "text": "t", "received_at": "2026-11-25T10:00:00Z"}\n'
+    bad = ('{"channel": "email", "id": "[bold]x[/bold]", "from": "[link=http://evil]a", "text": "t", '
+           '"received_at": "2026-11-25T10:00:00Z"}\n')
     result = runner.invoke(app, ["--db", str(tmp_path / "x.db"), "ingest"], input=bad)
     assert result.exit_code == 6
     assert "[link=http://evil]a" in result.output
@@ -112,8 +113,12 @@ def test_ingest_human_output_escapes_hostile_text(runner, tmp_path) -> None:
         (["ingest"], "\x89PNG\x00\x00garbage", 5, "input is binary"),
         (["ingest", "--format", "whatsapp"], "{not json", 5, "not valid JSON"),
         (["--config", "/no/such.toml", "status"], None, 3, "config file not found"),
-        (["ingest", "--format", "whatsapp", "--signature", "sha256=" + "0" * 64], '{"object":"whatsapp_business_account","entry":[]}', 3,
-         "channels.whatsapp.app_secret_env is not set"),
+        (
+            ["ingest", "--format", "whatsapp", "--signature", "sha256=" + "0" * 64],
+            '{"object":"whatsapp_business_account","entry":[]}',
+            3,
+            "channels.whatsapp.app_secret_env is not set",
+        ),
     ],
 )
 def test_errors_are_one_line_with_documented_codes(runner, tmp_path, args, stdin, code, message) -> None:
@@ -166,8 +171,23 @@ def test_status_json_keys(runner, tmp_path) -> None:
     runner.invoke(app, ["--db", str(tmp_path / "s.db"), "ingest", "--format", "jsonl"], input="")
     result = runner.invoke(app, ["--db", str(tmp_path / "s.db"), "status", "--json"])
     data = json.loads(result.output)
-    assert set(data) == {"database", "database_path", "config", "config_path", "config_found_by", "schema_version", "events", "events_by_channel", "drafts_in_review",
-                         "drafts_ready", "jobs", "contacts", "opted_out_contacts", "rejects", "delivery_statuses"}
+    assert set(data) == {
+        "database",
+        "database_path",
+        "config",
+        "config_path",
+        "config_found_by",
+        "schema_version",
+        "events",
+        "events_by_channel",
+        "drafts_in_review",
+        "drafts_ready",
+        "jobs",
+        "contacts",
+        "opted_out_contacts",
+        "rejects",
+        "delivery_statuses",
+    }
     assert data["events"] == {"pending": 0, "processed": 0}
     assert data["schema_version"].startswith("m0")
     assert "needs_reconcile" in data["jobs"]
@@ -218,8 +238,14 @@ def test_demo_human_output(runner, tmp_path) -> None:
 
 def test_python_dash_m_and_console_script(tmp_path) -> None:
     env = {**os.environ, "AUTOPILOT_HOME": str(tmp_path)}
-    subprocess.run([sys.executable, "-m", "autopilot_cli", "--db", str(tmp_path / "p.db"), "ingest", "--format", "jsonl"], input="",
-                   text=True, env=env, timeout=60, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "autopilot_cli", "--db", str(tmp_path / "p.db"), "ingest", "--format", "jsonl"],
+        input="",
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
     proc = subprocess.run([sys.executable, "-m", "autopilot_cli", "--db", str(tmp_path / "p.db"), "status", "--json"],
                           capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr

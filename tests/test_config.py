@@ -129,7 +129,9 @@ def test_linkedin_global_auto_means_one_click() -> None:
     config = config_from_dict({"autopilot": {"mode": "auto"}})
     assert config.mode_for("linkedin") == "one_click"
     assert config.mode_for("email") == "auto"
-    per_channel = config_from_dict({"channels": {"email": {"adapter": "outbox", "mode": "assist", "confidence_threshold": 0.5}}})
+    per_channel = config_from_dict(
+        {"channels": {"email": {"adapter": "outbox", "mode": "assist", "confidence_threshold": 0.5}}}
+    )
     assert per_channel.mode_for("email") == "assist"
     assert per_channel.threshold_for("email") == 0.5 and per_channel.threshold_for("whatsapp") == 0.85
 

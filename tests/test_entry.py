@@ -17,8 +17,10 @@ def make_db(path, job_state=None, send_at=None, paused=False):
     with open_store(path, SystemClock()) as store, store.transaction() as conn:
         if job_state:
             conn.execute("INSERT INTO contacts (id, created_at, updated_at) VALUES (1, 'x', 'x')")
-            conn.execute("INSERT INTO events (id, channel, external_id, contact_id, sender, message_type, text, format, "
-                         "received_at, ingested_at) VALUES (1, 'email', 'e', 1, 'a@b.c', 'text', 't', 'jsonl', 'x', 'x')")
+            conn.execute(
+                "INSERT INTO events (id, channel, external_id, contact_id, sender, message_type, text, format, "
+                "received_at, ingested_at) VALUES (1, 'email', 'e', 1, 'a@b.c', 'text', 't', 'jsonl', 'x', 'x')"
+            )
             conn.execute("INSERT INTO drafts (id, event_id, contact_id, channel, text, created_at, updated_at) "
                          "VALUES (1, 1, 1, 'email', 't', 'x', 'x')")
             conn.execute("INSERT INTO jobs (draft_id, event_id, contact_id, channel, recipient, send_key, text, "
@@ -109,7 +111,9 @@ def test_fast_path_and_full_cli_find_the_same_config_from_a_subfolder(tmp_path) 
     status = run_cli("status", "--json", cwd=sub, home=tmp_path / "home")
     assert status.returncode == 0, status.stderr
     report = json.loads(status.stdout)
-    assert report["config"] == str((shop / "autopilot.toml").resolve()) and report["config_found_by"].startswith("found in")
+    assert report["config"] == str((shop / "autopilot.toml").resolve()) and report["config_found_by"].startswith(
+        "found in"
+    )
     assert report["database"] == str((shop / "autopilot.db").resolve())
     assert run_cli("execute", cwd=sub, home=tmp_path / "home").returncode == 0  # full run: validates the config
     old = os.getcwd()

@@ -191,8 +191,12 @@ def test_expired_leases(store) -> None:
     later = to_iso(NOW - timedelta(minutes=1))
     with store.transaction() as conn:
         # A run that died after claiming (never sent), and one that died mid-send.
-        conn.execute("UPDATE jobs SET state = 'claimed', lease_owner = 'dead', lease_until = ? WHERE id = ?", (later, jobs[0]))
-        conn.execute("UPDATE jobs SET state = 'sending', lease_owner = 'dead', lease_until = ? WHERE id = ?", (later, jobs[1]))
+        conn.execute(
+            "UPDATE jobs SET state = 'claimed', lease_owner = 'dead', lease_until = ? WHERE id = ?", (later, jobs[0])
+        )
+        conn.execute(
+            "UPDATE jobs SET state = 'sending', lease_owner = 'dead', lease_until = ? WHERE id = ?", (later, jobs[1])
+        )
     adapter = ScriptedAdapter()
     report = run(store, {"email": adapter})
     assert [m.job_id for m in adapter.sent] == [jobs[0]]
@@ -232,7 +236,9 @@ def test_window_closed_at_send_time_returns_the_draft_to_review(store) -> None:
     adapter = ScriptedAdapter(window=24)
     report = run(store, {"whatsapp": adapter}, at=NOW + timedelta(hours=24))
     assert report.skipped == 1 and adapter.sent == []
-    draft = store.query("SELECT d.state, d.reasons FROM drafts d JOIN jobs j ON j.draft_id = d.id WHERE j.id = ?", (job,))[0]
+    draft = store.query(
+        "SELECT d.state, d.reasons FROM drafts d JOIN jobs j ON j.draft_id = d.id WHERE j.id = ?", (job,)
+    )[0]
     assert draft["state"] == "review" and "window_closed" in json.loads(draft["reasons"])
 
 
@@ -285,7 +291,15 @@ def test_cli_execute_is_silent_under_cron_and_loud_on_problems(store, runner, tm
     listing = runner.invoke(app, ["--db", store.path, "reconcile", "--json"])
     assert len(json.loads(listing.output)) == 1
     data = runner.invoke(app, ["--config", str(cfg_path), "--db", store.path, "execute", "--json"])
-    assert set(json.loads(data.output)) >= {"sent", "retried", "failed", "deferred", "needs_reconcile", "skipped", "jobs"}
+    assert set(json.loads(data.output)) >= {
+        "sent",
+        "retried",
+        "failed",
+        "deferred",
+        "needs_reconcile",
+        "skipped",
+        "jobs",
+    }
 
 
 def test_cli_execute_exit_7_and_a_message_when_a_job_fails(store, runner, tmp_path) -> None:
@@ -362,8 +376,18 @@ def test_execute_with_one_click_unsubscribe_configured_sends_with_a_valid_link(t
         (Path(__file__).parent.parent / "autopilot_cli" / "templates" / "knowledge.toml").read_bytes())
     db = str(tmp_path / "shop.db")
     inbox = tmp_path / "in.jsonl"
-    inbox.write_text(json.dumps({"channel": "email", "id": "m1", "from": "ana@example.org",
-                                 "text": "When are you open?", "received_at": to_iso(NOW - timedelta(minutes=5))}) + "\n")
+    inbox.write_text(
+        json.dumps(
+            {
+                "channel": "email",
+                "id": "m1",
+                "from": "ana@example.org",
+                "text": "When are you open?",
+                "received_at": to_iso(NOW - timedelta(minutes=5)),
+            }
+        )
+        + "\n"
+    )
     base = ["--db", db, "--config", str(conf)]
     with freeze_time(NOW):
         for args in (["ingest", str(inbox), "--format", "jsonl"], ["process"]):
@@ -409,7 +433,9 @@ def test_execute_names_why_a_channel_is_paused_when_its_token_is_missing(store, 
     assert report["paused_channels"] == ["whatsapp"]
     assert report["paused_reasons"]["whatsapp"] == "access token missing: environment variable WA_TOKEN_X is not set"
     assert human.exit_code == 7
-    assert "channel whatsapp is paused: access token missing: environment variable WA_TOKEN_X is not set" in human.stderr
+    assert (
+        "channel whatsapp is paused: access token missing: environment variable WA_TOKEN_X is not set" in human.stderr
+    )
 
 
 @pytest.mark.parametrize("args", [["retry", "999"], ["reconcile", "999", "--cancel"]])
@@ -430,7 +456,9 @@ def test_outbox_file_in_a_folder_that_does_not_exist_yet_is_created(store, tmp_p
     assert report.sent == 1 and state(store, job) == "sent"
     [line] = path.read_text().splitlines()
     recorded = json.loads(line)
-    assert recorded["channel"] == "email" and recorded["text"] == store.scalar("SELECT text FROM jobs WHERE id = ?", (job,))
+    assert recorded["channel"] == "email" and recorded["text"] == store.scalar(
+        "SELECT text FROM jobs WHERE id = ?", (job,)
+    )
 
 
 def test_channels_lists_each_expected_secret_and_whether_it_is_set(store, runner, tmp_path, monkeypatch) -> None:

@@ -124,7 +124,10 @@ def _whatsapp(*messages: dict) -> bytes:
 
     value = {"messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550783881"},
              "messages": list(messages)}
-    doc = {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}]}
+    doc = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}],
+    }
     return json.dumps(doc).encode()
 
 
@@ -197,7 +200,9 @@ def test_whatsapp_timestamps_out_of_range_are_rejected(timestamp: str, reason: s
 )
 def test_linkedin_fields_of_the_wrong_type_are_rejected(thread: str, reason: str) -> None:
     sample = sample_payloads("linkedin")[0]
-    data = sample.replace(b'"thread": "urn:li:messagingThread:2-YjM4NmQ4ZTgtNWI3Zi00Zjg2"', b'"thread": ' + thread.encode())
+    data = sample.replace(
+        b'"thread": "urn:li:messagingThread:2-YjM4NmQ4ZTgtNWI3Zi00Zjg2"', b'"thread": ' + thread.encode()
+    )
     assert data != sample
     assert _reasons(_parse("linkedin", data)) == [("Rejected", reason)]
 

@@ -24,7 +24,13 @@ from autopilot_cli.gates._compliance import DEFAULT_TOPICS
 OK_DRAFT = "Thanks for your message, we will look into it."
 
 # --------------------------------------------------------------------- safety
-H, T, S, M, V = ("safety:harassment",), ("safety:threat",), ("safety:self_harm",), ("safety:sexual_minors",), ("safety:violence",)
+H, T, S, M, V = (
+    ("safety:harassment",),
+    ("safety:threat",),
+    ("safety:self_harm",),
+    ("safety:sexual_minors",),
+    ("safety:violence",),
+)
 SAFETY: list[tuple[str, str, tuple[str, ...]]] = [
     ("You are such an idiot, answer my question", OK_DRAFT, H),
     ("you stupid morons lost my parcel", OK_DRAFT, H),

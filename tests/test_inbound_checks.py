@@ -220,8 +220,13 @@ def _copy(template: Path, tmp_path: Path) -> tuple[Path, Path]:
 
 def _start_process(db: Path, config: Path, tmp_path: Path) -> subprocess.Popen:
     # Its own process group, as a shell gives a foreground job: a terminal's Ctrl-C goes to that group.
-    return subprocess.Popen([sys.executable, "-m", "autopilot_cli", "--config", str(config), "--db", str(db), "process"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "autopilot_cli", "--config", str(config), "--db", str(db), "process"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+        start_new_session=True,
+    )
 
 
 def _processed(db: Path) -> int:

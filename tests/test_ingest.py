@@ -339,7 +339,10 @@ def test_one_bad_file_does_not_stop_the_others(runner, tmp_path) -> None:
     flat = " ".join(human.stdout.split())  # whatever the line wrapping
     assert f"{tmp_path / 'empty.eml'}: unusable, nothing stored: input is empty" in flat
     assert f"{tmp_path / 'a.jsonl'} (jsonl): duplicates 1" in flat
-    assert "ingested 0, duplicates 2, statuses 0, preferences 0 (jsonl) ignored 0, rejected 1, unusable inputs 6 of 8" in flat
+    assert (
+        "ingested 0, duplicates 2, statuses 0, preferences 0 (jsonl) ignored 0, rejected 1, unusable inputs 6 of 8"
+        in flat
+    )
 
 
 def test_cron_glob_with_an_empty_file_still_reads_every_later_file(runner, tmp_path) -> None:

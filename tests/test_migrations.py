@@ -99,7 +99,8 @@ def test_upgrade_in_place_keeps_old_rows(tmp_path, clock) -> None:
             (old_at, old_at),
         ).lastrowid
         conn.execute(
-            "INSERT INTO contact_addresses (contact_id, kind, address, created_at) VALUES (?, 'phone', '+447700900123', ?)",
+            "INSERT INTO contact_addresses (contact_id, kind, address, created_at) "
+            "VALUES (?, 'phone', '+447700900123', ?)",
             (contact, old_at),
         )
         event = conn.execute(

@@ -365,7 +365,8 @@ def test_process_with_an_unreachable_model_warns_once_and_sends_every_event_to_r
     d = make_drafter(url, max_retries=0)
     report = process_events(store, config, clock, Services(drafter=d, index=KnowledgeIndex.from_file(KNOWLEDGE)))
     assert report.warnings == [
-        f"openai drafter: model unavailable at {url}: APIConnectionError (connection refused) — 5 events sent to review"]
+        f"openai drafter: model unavailable at {url}: APIConnectionError (connection refused) — 5 events sent to review"
+    ]
     assert {d.outcome for d in report.decisions} == {"review_queue"}
     assert all("model_unavailable" in d.reasons for d in report.decisions)
     trail = store.scalar("SELECT checks FROM decisions WHERE event_id = ?", (report.decisions[0].event_id,))

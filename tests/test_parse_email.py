@@ -77,7 +77,8 @@ def test_plain_reply_strips_quoted_history_and_signature() -> None:
         "channel": "email",
         "external_id": "CAF3a9k2=reply-1@mail.example.com",
         "sender": "alice.example@example.com",
-        "text": "Hi,\n\nThanks for the quote. Could you do 12 seats instead of 10?\nWe would start in April.\n\nBest,\nAlice",
+        "text": "Hi,\n\nThanks for the quote. Could you do 12 seats instead of 10?\nWe would start in April."
+                "\n\nBest,\nAlice",
         "received_at": datetime(2025, 3, 4, 9, 14, 55, tzinfo=UTC),
         "message_type": "email",
         "name": "Alice Example",
@@ -98,7 +99,9 @@ def test_plain_reply_strips_quoted_history_and_signature() -> None:
     }
     assert item.body is not None
     assert item.body.startswith("Hi,\n\nThanks for the quote.")
-    assert item.body.endswith("wrote:\n> Hi Alice,\n>\n> The team plan is 40 EUR per seat per month.\n>\n> Regards,\n> Sales")
+    assert item.body.endswith(
+        "wrote:\n> Hi Alice,\n>\n> The team plan is 40 EUR per seat per month.\n>\n> Regards,\n> Sales"
+    )
     assert "-- \nAlice Example\nHead of Operations" in item.body
     assert item.raw == fixture("plain_reply.eml").decode()
 
@@ -191,7 +194,11 @@ def test_bounce_from_mailer_daemon() -> None:
     assert item.sender == "mailer-daemon@mx.example.net"
     assert item.name == "Mail Delivery System"
     assert (item.automated, item.automated_reason) == (True, "Return-Path: <>")
-    assert item.metadata["automated_markers"] == ["Return-Path: <>", "Content-Type: multipart/report", "From: mailer-daemon"]
+    assert item.metadata["automated_markers"] == [
+        "Return-Path: <>",
+        "Content-Type: multipart/report",
+        "From: mailer-daemon",
+    ]
     assert item.metadata["return_path"] == "<>"
     assert item.metadata["attachments"] == ["(message/delivery-status)"]
     assert item.text.startswith("This is the mail system at host mx.example.net.")
@@ -342,7 +349,10 @@ def test_mbox_three_messages() -> None:
     first, second, third = items
     assert (first.line, first.index, first.external_id) == (1, "message[0]", "notes-1@example.com")
     # mboxrd: one ">" is removed from ">From " and ">>From " lines.
-    assert first.body == "Notes from today:\nFrom the top: budget approved.\n>From the archive: last year's figures.\n\nIvan"
+    assert (
+        first.body
+        == "Notes from today:\nFrom the top: budget approved.\n>From the archive: last year's figures.\n\nIvan"
+    )
     assert first.text == "Notes from today:\nFrom the top: budget approved.\n\nIvan"
     assert first.raw.startswith("Return-Path: <ivan@example.com>\n")
     assert first.raw.endswith("\n\nIvan\n")
@@ -374,7 +384,9 @@ def test_mbox_with_crlf_and_oversized_and_garbage_messages() -> None:
     )
 
 
-@pytest.mark.parametrize("data", [b"", b"\n\n", b"From: a@example.com\n\nhi\n", b"\nhello\nFrom a@b Mon Mar 10 07:45:00 2025\n"])
+@pytest.mark.parametrize(
+    "data", [b"", b"\n\n", b"From: a@example.com\n\nhi\n", b"\nhello\nFrom a@b Mon Mar 10 07:45:00 2025\n"]
+)
 def test_not_an_mbox_raises_input_error(data: bytes) -> None:
     with pytest.raises(InputError) as exc_info:
         list(parse_mbox(data, Limits()))
@@ -390,7 +402,9 @@ def test_mbox_starting_with_blank_lines_is_accepted(lead: bytes) -> None:
     skipped = lead.count(b"\n")
     assert [i.line for i in items] == [1 + skipped, 15 + skipped, 28 + skipped]
     assert items[0].external_id == "notes-1@example.com"
-    assert [i.external_id for i in items[:2]] == [i.external_id for i in list(parse_mbox(fixture("three.mbox"), Limits()))[:2]]
+    assert [i.external_id for i in items[:2]] == [
+        i.external_id for i in list(parse_mbox(fixture("three.mbox"), Limits()))[:2]
+    ]
 
 
 def test_registered_under_both_formats() -> None:
@@ -508,9 +522,11 @@ def test_raw_8bit_headers_are_decoded_not_left_as_lone_surrogates() -> None:
     # The e-mail package reads raw 8-bit header bytes as lone surrogates, which SQLite
     # refused (UnicodeEncodeError, "internal error"), or as mojibake: UTF-8 (RFC 6532)
     # is decoded, else windows-1252, and whatever remains is storable text.
-    data = (b"From: Ren\xc3\xa9e M\xc3\xbcller <renee@example.com>\nDate: Mon, 10 Mar 2025 07:45:00 +0000\n"
-            b"Message-ID: <s@x>\nSubject: Re: caf\xe9 \xed\xa0\x80\nTo: \"Z\xc3\xa9\" <z\xff@example.com>, b@example.com\n"
-            b"\nHello.\n")
+    data = (
+        b"From: Ren\xc3\xa9e M\xc3\xbcller <renee@example.com>\nDate: Mon, 10 Mar 2025 07:45:00 +0000\n"
+        b'Message-ID: <s@x>\nSubject: Re: caf\xe9 \xed\xa0\x80\nTo: "Z\xc3\xa9" <z\xff@example.com>, b@example.com\n'
+        b"\nHello.\n"
+    )
     item = one(data)
     assert item.name == "Renée Müller"
     assert item.subject is not None and item.subject.startswith("Re: café í")

@@ -109,7 +109,12 @@ def test_opt_out_cancels_jobs_and_blocks_later_messages(store) -> None:
     assert outcome_of(report, "m3").reasons == ["opted_out"]
     assert store.scalar("SELECT state FROM jobs WHERE id = ?", (first.job_id,)) == "cancelled"
     audit = store.query("SELECT * FROM consent_changes")[0]
-    assert (audit["action"], audit["scope"], audit["source"], audit["rule"]) == ("opt_out", "all", "keyword", "keyword:STOP")
+    assert (audit["action"], audit["scope"], audit["source"], audit["rule"]) == (
+        "opt_out",
+        "all",
+        "keyword",
+        "keyword:STOP",
+    )
     assert audit["event_id"] == store.scalar("SELECT id FROM events WHERE external_id = 'm2'")
 
 
@@ -128,7 +133,12 @@ def test_channel_scope_only_blocks_that_channel(store) -> None:
 
 
 def test_opt_in_after_opt_out(store) -> None:
-    ingest(store, msg(1, "STOP", minutes_ago=9), msg(2, "START", minutes_ago=8), msg(3, "When are you open?", minutes_ago=7))
+    ingest(
+        store,
+        msg(1, "STOP", minutes_ago=9),
+        msg(2, "START", minutes_ago=8),
+        msg(3, "When are you open?", minutes_ago=7),
+    )
     report = run(store)
     assert [d.outcome for d in report.decisions] == ["opted_out", "opted_in", "auto_scheduled"]
 
@@ -233,11 +243,19 @@ def test_auto_reply_budget_stops_robot_loops(store) -> None:
 
 
 def test_blocked_and_do_not_disturb(store) -> None:
-    ingest(store, msg(1, "When are you open?", sender="a@example.org"), msg(2, "When are you open?", sender="b@example.org"))
+    ingest(
+        store,
+        msg(1, "When are you open?", sender="a@example.org"),
+        msg(2, "When are you open?", sender="b@example.org"),
+    )
     with store.transaction() as conn:
-        conn.execute("UPDATE contacts SET blocked = 1 WHERE id = (SELECT contact_id FROM events WHERE external_id = 'm1')")
-        conn.execute("UPDATE contacts SET dnd_until = ? WHERE id = (SELECT contact_id FROM events WHERE external_id = 'm2')",
-                     (to_iso(NOW + timedelta(days=2)),))
+        conn.execute(
+            "UPDATE contacts SET blocked = 1 WHERE id = (SELECT contact_id FROM events WHERE external_id = 'm1')"
+        )
+        conn.execute(
+            "UPDATE contacts SET dnd_until = ? WHERE id = (SELECT contact_id FROM events WHERE external_id = 'm2')",
+            (to_iso(NOW + timedelta(days=2)),),
+        )
     report = run(store)
     assert {d.external_id: d.reasons for d in report.decisions} == {"m1": ["blocked"], "m2": ["do_not_disturb"]}
 
@@ -289,7 +307,12 @@ def test_same_inputs_and_clock_give_the_same_decisions(tmp_path) -> None:
     outputs = []
     for name in ("a.db", "b.db"):
         with open_store(tmp_path / name, FixedClock(NOW)) as store:
-            ingest(store, msg(1, "When are you open?"), msg(2, "Do you ship abroad?"), msg(3, "STOP", sender="z@example.org"))
+            ingest(
+                store,
+                msg(1, "When are you open?"),
+                msg(2, "Do you ship abroad?"),
+                msg(3, "STOP", sender="z@example.org"),
+            )
             outputs.append([d.model_dump() for d in run(store).decisions])
     assert outputs[0] == outputs[1]
 
@@ -330,7 +353,9 @@ texts = st.sampled_from(["When are you open?", "STOP", "START", "refund now", "W
 def test_property_each_event_gets_exactly_one_outcome(tmp_path_factory, events, runs) -> None:
     path = tmp_path_factory.mktemp("prop") / "p.db"
     with open_store(path, FixedClock(NOW)) as store:
-        records = [msg(i, text, sender=f"c{who}@example.org", minutes_ago=age) for i, (who, text, age) in enumerate(events)]
+        records = [
+            msg(i, text, sender=f"c{who}@example.org", minutes_ago=age) for i, (who, text, age) in enumerate(events)
+        ]
         half = len(records) // 2
         ingest(store, *records[:half])
         for _ in range(runs):
@@ -340,7 +365,10 @@ def test_property_each_event_gets_exactly_one_outcome(tmp_path_factory, events, 
             pass
         assert store.scalar("SELECT count(*) FROM events WHERE state = 'pending'") == 0
         assert store.scalar("SELECT count(*) FROM decisions") == len(records)
-        assert store.scalar("SELECT count(*) FROM (SELECT event_id FROM drafts GROUP BY event_id HAVING count(*) > 1)") == 0
+        assert (
+            store.scalar("SELECT count(*) FROM (SELECT event_id FROM drafts GROUP BY event_id HAVING count(*) > 1)")
+            == 0
+        )
         # Never a scheduled reply to a contact who is opted out now.
         assert store.scalar(
             "SELECT count(*) FROM jobs j JOIN consent c ON c.contact_id = j.contact_id "

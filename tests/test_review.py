@@ -388,8 +388,12 @@ def test_linkedin_replies_are_sent_only_through_approval(store) -> None:
 
 def test_approve_all_ready_takes_only_drafts_that_passed_every_gate(store, runner, tmp_path) -> None:
     config = cfg("one_click")
-    queue(store, msg(1, "When are you open?"), msg(2, "Is this the right charger for my order?", sender="bo@example.org"),
-          config=config)
+    queue(
+        store,
+        msg(1, "When are you open?"),
+        msg(2, "Is this the right charger for my order?", sender="bo@example.org"),
+        config=config,
+    )
     ready = [r[0] for r in store.query("SELECT id FROM drafts WHERE ready = 1")]
     assert len(ready) == 1
     with freeze_time(NOW):

@@ -190,7 +190,9 @@ def test_fall_back_hour_is_taken_once(zone, day, repeated_utc) -> None:
     lo, hi = (int(x.timestamp()) for x in repeated_utc)  # the second pass through the repeated local times
     assert not [u for u in mapped if lo <= u < hi]
     for m, u in enumerate(mapped):  # every instant reads back as the local time asked for (fold=0)
-        assert datetime.fromtimestamp(u, tz).replace(tzinfo=None) == datetime.fromtimestamp(start + m * 60, UTC).replace(tzinfo=None)
+        assert datetime.fromtimestamp(u, tz).replace(tzinfo=None) == datetime.fromtimestamp(
+            start + m * 60, UTC
+        ).replace(tzinfo=None)
 
 
 def test_fall_back_slot_in_the_second_pass_waits_for_next_week() -> None:
@@ -343,7 +345,11 @@ def test_do_not_disturb_and_no_slot_in_the_horizon() -> None:
     p = plan(now=now, prefs=Preferences(dnd_until=utc(2026, 11, 26, 12)))
     assert p.send_at == utc(2026, 11, 26, 12)
     none = plan(now=now, prefs=Preferences(dnd_until=utc(2027, 1, 1)))
-    assert none.send_at is None and none.reason == "no_allowed_slot" and "do not disturb until 2027-01-01" in none.explanation
+    assert (
+        none.send_at is None
+        and none.reason == "no_allowed_slot"
+        and "do not disturb until 2027-01-01" in none.explanation
+    )
 
 
 def test_schedule_config_overrides_and_errors(tmp_path) -> None:
@@ -419,7 +425,9 @@ def test_contacts_errors(runner, db, args, code, message) -> None:
 
 
 def test_contacts_set_writes_one_audit_row(runner, db, store) -> None:
-    assert runner.invoke(app, ["--db", db, "contacts", "set", "bo@example.org", "--allowed-hours", "9-17"]).exit_code == 0
+    assert (
+        runner.invoke(app, ["--db", db, "contacts", "set", "bo@example.org", "--allowed-hours", "9-17"]).exit_code == 0
+    )
     rows = store.query("SELECT actor, action, object_type, detail FROM audit_log WHERE action = 'contact_prefs'")
     assert len(rows) == 1 and json.loads(rows[0]["detail"]) == {"allowed_hours": "09-17"}
     assert store.scalar("SELECT allowed_hours FROM contacts WHERE id = 2") == "09-17"

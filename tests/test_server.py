@@ -295,7 +295,9 @@ def test_partial_rejects_inside_a_good_payload_still_get_200(client, db) -> None
     assert count(db, "SELECT count(*) FROM rejects") == 1
 
 
-def _job(db: Path, provider_id: str, state: str = "sent", channel: str = "whatsapp", contact_id: int | None = None) -> int:
+def _job(
+    db: Path, provider_id: str, state: str = "sent", channel: str = "whatsapp", contact_id: int | None = None
+) -> int:
     store = open_store(db, FixedClock(NOW))
     try:
         with store.transaction() as conn:
@@ -315,11 +317,15 @@ def _job(db: Path, provider_id: str, state: str = "sent", channel: str = "whatsa
                 draft = conn.execute(
                     "INSERT INTO drafts (event_id, contact_id, channel, text, created_at, updated_at, state) "
                     "VALUES (?, ?, ?, 'hi', 'now', 'now', 'scheduled')", (event, contact, channel)).lastrowid
-            return int(conn.execute(
-                "INSERT INTO jobs (draft_id, event_id, contact_id, channel, recipient, send_key, text, text_sha256, "
-                "send_at, state, provider_message_id, created_at, updated_at) "
-                "VALUES (?, (SELECT event_id FROM drafts WHERE id = ?), ?, ?, 'r', ?, 'hi', 'h', 'now', ?, ?, 'now', 'now')",
-                (draft, draft, contact, channel, f"key-{provider_id}", state, provider_id)).lastrowid)
+            return int(
+                conn.execute(
+                    "INSERT INTO jobs (draft_id, event_id, contact_id, channel, recipient, send_key, text, "
+                    "text_sha256, send_at, state, provider_message_id, created_at, updated_at) "
+                    "VALUES (?, (SELECT event_id FROM drafts WHERE id = ?), ?, ?, 'r', ?, 'hi', 'h', 'now', ?, ?, "
+                    "'now', 'now')",
+                    (draft, draft, contact, channel, f"key-{provider_id}", state, provider_id),
+                ).lastrowid
+            )
     finally:
         store.close()
 
@@ -458,7 +464,10 @@ def test_unknown_paths_and_methods(client) -> None:
     assert client.get("/webhooks/linkedin").status_code == 404
     assert client.post("/healthz", content=b"").status_code == 405
     assert client.put("/webhooks/whatsapp", content=b"x").status_code == 501
-    assert client.post("/webhooks/whatsapp", content=b"x", headers={"Transfer-Encoding": "chunked"}).status_code in (400, 411)
+    assert client.post("/webhooks/whatsapp", content=b"x", headers={"Transfer-Encoding": "chunked"}).status_code in (
+        400,
+        411,
+    )
 
 
 # --- unsubscribe ----------------------------------------------------------------------------
@@ -544,7 +553,9 @@ def test_unsubscribe_accepts_multipart_form_data(client, db) -> None:
     assert count(db, "SELECT count(*) FROM consent_changes") == 1
 
 
-@pytest.mark.parametrize("content", [b"", b"List-Unsubscribe=Yes", b"foo=bar", b"List-Unsubscribe=One-Click&List-Unsubscribe=x"])
+@pytest.mark.parametrize(
+    "content", [b"", b"List-Unsubscribe=Yes", b"foo=bar", b"List-Unsubscribe=One-Click&List-Unsubscribe=x"]
+)
 def test_unsubscribe_post_needs_the_one_click_body(client, db, content) -> None:
     contact, _ = _contact_with_jobs(db)
     r = client.post(f"/unsubscribe/{make_token(UNSUB, contact, 'email', NOW)}", content=content,

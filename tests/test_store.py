@@ -376,7 +376,18 @@ def test_sigkill_mid_ingest_loses_no_committed_batch_and_resume_is_idempotent(tm
     cfg = tmp_path / "batch.toml"
     cfg.write_text(f"[ingest]\nbatch_size = {batch}\n")
     db = tmp_path / "crash.db"
-    args = [sys.executable, "-m", "autopilot_cli", "--config", str(cfg), "--db", str(db), "ingest", "--json", str(source)]
+    args = [
+        sys.executable,
+        "-m",
+        "autopilot_cli",
+        "--config",
+        str(cfg),
+        "--db",
+        str(db),
+        "ingest",
+        "--json",
+        str(source),
+    ]
 
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(isolated_home))
     try:

@@ -4,7 +4,9 @@ from autopilot_cli.textnorm import _FORMAT_CHARS, drop_format_chars, fold, strip
 
 
 def test_format_char_class_covers_every_cf_code_point() -> None:
-    missing = [hex(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Cf" and not _FORMAT_CHARS.match(chr(c))]
+    missing = [
+        hex(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Cf" and not _FORMAT_CHARS.match(chr(c))
+    ]
     assert missing == []
 
 

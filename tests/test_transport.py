@@ -231,7 +231,9 @@ def test_the_configured_timeouts_reach_the_adapters_client(server: RawServer, tm
         "execute": {"send_timeout_seconds": 0.3},
         "channels": {"whatsapp": {"adapter": "whatsapp", "base_url": f"http://127.0.0.1:{server.port}/v21.0",
                                   "phone_number_id": "1064", "token_env": "WA_TOKEN"}}})
-    registry = Registry(config, Secrets({"WA_TOKEN": "EAAG-test-token-0123456789"}), str(tmp_path / "x.db"), FixedClock(NOW))
+    registry = Registry(
+        config, Secrets({"WA_TOKEN": "EAAG-test-token-0123456789"}), str(tmp_path / "x.db"), FixedClock(NOW)
+    )
     message = Outgoing(job_id=1, send_key="k1", channel="whatsapp", recipient="+4915123456789", text="Hi")
 
     async def go() -> Any:
