@@ -6,6 +6,9 @@ One place for what several modules once defined for themselves (``cfg``, ``msg``
 from __future__ import annotations
 
 import json
+import os
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,3 +48,32 @@ def ingest_records(store: Any, *records: dict[str, Any], config: Config | None =
     data = b"".join(json.dumps(r).encode() + b"\n" for r in records)
     return ingest_bytes(store, data, fmt="jsonl", config=config or config_from_dict({}),
                         clock=clock or FixedClock(NOW), secrets=Secrets({}))
+
+
+def poll(condition: Callable[[], object], what: str, deadline: float = 60.0) -> object:
+    """Wait until ``condition()`` is true and return it; the deadline is generous for a busy machine,
+    and the loop ends as soon as the condition holds (a poll, not a sleep that hopes)."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def thread_asleep_in(pid: int, wait_channel: str) -> bool:
+    """Whether a thread of process ``pid`` sleeps in the kernel function ``wait_channel`` (Linux's
+    /proc/PID/task/TID/wchan), e.g. ``hrtimer_nanosleep`` for SQLite's busy handler waiting on a lock."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return False
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/wchan", encoding="ascii") as f:
+                if f.read().strip() == wait_channel:
+                    return True
+        except OSError:
+            continue
+    return False

@@ -74,12 +74,14 @@ from autopilot_cli.secrets import Secrets
 from autopilot_cli.sending import execute_jobs
 
 from .fake_graph import TOKEN, FakeGraph, FakeReply, close_after_body, graph_error, rate_limited
+from .helpers import poll, thread_asleep_in
 
 FINAL = {"sent", "failed", "needs_reconcile", "skipped"}
 TEXT = "Danke {i}! Wir haben Mo–Fr 9:00–18:00 geöffnet ✓ — “Antwort” 😊"
 pytestmark = pytest.mark.slow  # real subprocesses: `pytest -m "not slow"` skips them
 PAST = "2000-01-01T00:00:00.000Z"
 LEASE = 5  # seconds; the smallest lease the config allows
+SQLITE_BUSY_WAIT = "hrtimer_nanosleep"  # the kernel wait of SQLite's busy handler (it sleeps, then retries)
 
 # Started instead of ``-m autopilot_cli`` where the scenario needs a knob the CLI does not offer.
 _WRAPPER = r"""
@@ -395,7 +397,8 @@ def test_kill_after_the_provider_answered_before_the_commit(rig: Rig) -> None:
         lock.execute("BEGIN IMMEDIATE")  # the outcome commit must wait for us
         held.set()
         rig.fake.wait_answers(2)  # the provider answered both requests of the wave
-        time.sleep(0.3)  # the run reads the answers and blocks on its outcome transaction
+        # The run has read the answers and its outcome transaction waits for our lock.
+        poll(lambda: thread_asleep_in(proc.pid, SQLITE_BUSY_WAIT), "the run to wait on the write lock")
         rig.kill(proc)
         lock.execute("ROLLBACK")
     finally:
@@ -415,7 +418,7 @@ def test_kill_while_waiting_for_the_first_write_lock_loses_nothing(rig: Rig) -> 
     try:
         lock.execute("BEGIN IMMEDIATE")
         proc = rig.start()
-        time.sleep(1.0)  # started, imported, and now waiting on the busy timeout
+        poll(lambda: thread_asleep_in(proc.pid, SQLITE_BUSY_WAIT), "the run to wait on the write lock")
         rig.kill(proc)
         lock.execute("ROLLBACK")
     finally:
@@ -440,7 +443,7 @@ def test_kill_at_random_points(rig: Rig) -> None:
         rig.fake.script.extend(FakeReply(delay=0.05) for _ in range(40))
         delay = rng.uniform(0.0, 1.0)
         proc = rig.start()
-        time.sleep(delay)
+        time.sleep(delay)  # not a synchronisation: a random kill point, every outcome is checked below
         # The run may finish on its own between the look and the signal: either way is a valid round.
         proc.send_signal(signal.SIGKILL)
         ended = rig.finish(proc)

@@ -362,8 +362,9 @@ def test_a_lock_held_past_lock_retry_seconds_gets_503_then_the_retry_is_stored(d
         r = post(c, wa_message("wamid.LOCKED"))
         elapsed = time.monotonic() - started
         holder.execute("ROLLBACK")
+        # ... and then gave up while the lock was still held: the 503 came before the ROLLBACK above.
         assert r.status_code == 503 and r.headers["Retry-After"]
-        assert 0.25 < elapsed < 3
+        assert elapsed > 0.25  # it waited out lock_retry_seconds (load only lengthens this) ...
         assert count(db, "SELECT count(*) FROM events") == 0  # never 200 for something not stored
         assert post(c, wa_message("wamid.LOCKED")).status_code == 200  # Meta's retry
     holder.close()

@@ -192,7 +192,7 @@ def test_locked_database_raises_database_locked_after_the_busy_timeout(db_path, 
                 pass
         waited = time.monotonic() - started
         assert not store.conn.in_transaction
-    assert 0.15 <= waited < 3
+    assert waited >= 0.15  # the busy timeout was waited out; it raised while the lock was still held
     message = str(info.value)
     assert "\n" not in message
     assert str(db_path) in message and "locked" in message

@@ -239,11 +239,11 @@ def test_the_configured_timeouts_reach_the_adapters_client(server: RawServer, tm
     async def go() -> Any:
         adapter = registry.get("whatsapp")
         try:
-            started = time.monotonic()
-            return await adapter.send(message), time.monotonic() - started
+            return await adapter.send(message)
         finally:
             await registry.aclose()
 
-    result, took = run(go())
+    # The server answers after 2 s: under the default 30 s timeout this send would succeed, so a read
+    # timeout shows that the configured 0.3 s reached the client (no wall-clock bound needed).
+    result = run(go())
     assert result.outcome is Outcome.AMBIGUOUS and "ReadTimeout" in result.error
-    assert took < 1.5
