@@ -20,8 +20,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from contextvars import ContextVar
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from .policy import ChannelPolicy
 
 MAX_ERROR_CHARS = 500
 """How much of a provider's error text is kept (after redaction)."""
@@ -63,6 +65,19 @@ class Capabilities:
     default_rate_per_second: float = 10.0
     human_approved_only: bool = False
     window_hours: int | None = None
+
+    @classmethod
+    def of(cls, rules: ChannelPolicy, *, threading: bool, idempotency_key: bool, **overrides: Any) -> Capabilities:
+        """The channel's facts from the policy table (one source for limits, window, rate, approval), plus
+        what this adapter's transport adds; ``overrides`` for an adapter that differs (the outbox)."""
+        facts = cls(
+            text_limit=rules.text_limit, text_limit_unit=rules.text_limit_unit,
+            templates=rules.templates_outside_window, threading=threading, read_receipts=rules.read_receipts,
+            idempotency_key=idempotency_key, default_rate_per_second=rules.default_rate_per_second,
+            human_approved_only=rules.human_approved_only,
+            window_hours=int(rules.window.total_seconds() // 3600) if rules.window is not None else None,
+        )
+        return replace(facts, **overrides)
 
 
 @dataclass(frozen=True)

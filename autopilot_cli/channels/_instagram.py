@@ -31,8 +31,10 @@ import httpx
 from ..config import InstagramChannel
 from ._base import Capabilities, Outcome, Outgoing, SendResult
 from ._http import TokenHttpAdapter, classify_graph_error, json_body
+from .policy import policy
 
-TEXT_LIMIT_BYTES = 1000
+RULES = policy("instagram")
+TEXT_LIMIT_BYTES = RULES.text_limit
 
 WINDOW_CLOSED = frozenset({(10, 2534022), (10, 2018278)})
 PAUSED_CODES = frozenset({368})
@@ -44,10 +46,7 @@ class InstagramAdapter(TokenHttpAdapter):
 
     name = "instagram"
 
-    capabilities = Capabilities(
-        text_limit=TEXT_LIMIT_BYTES, text_limit_unit="bytes", templates=False, threading=False,
-        read_receipts=True, idempotency_key=False, default_rate_per_second=300.0, window_hours=24,
-    )
+    capabilities = Capabilities.of(RULES, threading=False, idempotency_key=False)
     _cfg: InstagramChannel
 
     @property

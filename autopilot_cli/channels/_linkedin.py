@@ -39,9 +39,11 @@ import httpx
 from ..config import LinkedInChannel
 from ._base import Capabilities, HttpOptions, Outcome, Outgoing, SendResult
 from ._http import TokenHttpAdapter, json_body, parse_retry_after, redact, short_text
+from .policy import policy
 
 API_VERSION = "202411"  # LinkedIn-Version (YYYYMM); versions are supported for at least a year
-TEXT_LIMIT = 8000  # characters; not documented on the Messages API page (see the report)
+RULES = policy("linkedin")
+TEXT_LIMIT = RULES.text_limit  # characters; not documented on the Messages API page
 ID_HEADERS = ("x-restli-id", "x-linkedin-id")
 
 
@@ -50,11 +52,7 @@ class LinkedInAdapter(TokenHttpAdapter):
 
     name = "linkedin"
 
-    capabilities = Capabilities(
-        text_limit=TEXT_LIMIT, text_limit_unit="chars", templates=False, threading=True,
-        read_receipts=False, idempotency_key=False, default_rate_per_second=1.0,
-        human_approved_only=True, window_hours=None,
-    )
+    capabilities = Capabilities.of(RULES, threading=True, idempotency_key=False)
     _cfg: LinkedInChannel
 
     def __init__(self, channel: str, cfg: LinkedInChannel, token: str | None,

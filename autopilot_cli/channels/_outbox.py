@@ -20,7 +20,7 @@ from ..config import OutboxChannel
 from ..db.connection import connect
 from ..db.outbox import record_message
 from ._base import Capabilities, Outcome, Outgoing, SendResult
-from .policy import POLICIES
+from .policy import policy
 
 
 class OutboxAdapter:
@@ -29,15 +29,11 @@ class OutboxAdapter:
     def __init__(self, channel: str, cfg: OutboxChannel, db_path: str, clock: Clock, file_path: Path | None) -> None:
         # The rules of the channel the outbox stands in for, so that drafts are checked and
         # paced as they would be for the real thing.
-        rules = POLICIES.get(channel)
-        window = rules.window if rules is not None else None
+        # Recording is idempotent (one row per send key) and nothing is delivered, so no receipts come.
         self.channel = channel
-        self.capabilities = Capabilities(
-            text_limit=rules.text_limit if rules is not None else 4096,
-            text_limit_unit=rules.text_limit_unit if rules is not None else "chars", idempotency_key=True,
+        self.capabilities = Capabilities.of(
+            policy(channel), threading=False, idempotency_key=True, templates=False, read_receipts=False,
             default_rate_per_second=cfg.rate_per_second,
-            window_hours=int(window.total_seconds() // 3600) if window is not None else None,
-            human_approved_only=rules.human_approved_only if rules is not None else False,
         )
         self._db_path = db_path
         self._clock = clock

@@ -40,11 +40,13 @@ from typing import TYPE_CHECKING
 from ..config import SmtpChannel
 from ..secrets import Secrets, redact_secret
 from ._base import Capabilities, Outcome, Outgoing, SendResult
+from .policy import policy
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer  # collections.abc.Buffer from Python 3.12
 
-TEXT_LIMIT = 100_000
+RULES = policy("email")
+TEXT_LIMIT = RULES.text_limit
 DEFAULT_TIMEOUT = 30.0
 _MSG_ID = re.compile(r"^<[^<>\s]+@[^<>\s]+>$")
 _RE = re.compile(r"^\s*re\s*:", re.IGNORECASE)
@@ -80,8 +82,7 @@ class SmtpAdapter:
     def __init__(self, channel: str, cfg: SmtpChannel, password: str | None,
                  timeout: float = DEFAULT_TIMEOUT, tls_context: ssl.SSLContext | None = None) -> None:
         self.channel = channel
-        self.capabilities = Capabilities(text_limit=TEXT_LIMIT, text_limit_unit="chars", threading=True,
-                                         idempotency_key=False, default_rate_per_second=1.0, window_hours=None)
+        self.capabilities = Capabilities.of(RULES, threading=True, idempotency_key=False)
         self._cfg, self._password, self._timeout, self._tls = cfg, password, timeout, tls_context
 
     @classmethod

@@ -43,8 +43,10 @@ import httpx
 from ..config import WhatsAppChannel
 from ._base import Capabilities, Outcome, Outgoing, SendResult
 from ._http import TokenHttpAdapter, classify_graph_error, json_body
+from .policy import policy
 
-TEXT_LIMIT = 4096  # characters, Cloud API text message body
+RULES = policy("whatsapp")
+TEXT_LIMIT = RULES.text_limit  # characters, Cloud API text message body
 CALLBACK_DATA_LIMIT = 512  # bytes, biz_opaque_callback_data
 DEFAULT_LANGUAGE = "en_US"
 
@@ -61,10 +63,7 @@ class WhatsAppAdapter(TokenHttpAdapter):
 
     name = "whatsapp"
 
-    capabilities = Capabilities(
-        text_limit=TEXT_LIMIT, text_limit_unit="chars", templates=True, threading=True,
-        read_receipts=True, idempotency_key=False, default_rate_per_second=80.0, window_hours=24,
-    )
+    capabilities = Capabilities.of(RULES, threading=True, idempotency_key=False)
     _cfg: WhatsAppChannel
 
     @property
