@@ -43,8 +43,6 @@ def layer_of(module: str) -> int:
 SQL = re.compile(r"^\s*(SELECT\s|INSERT\s+(OR\s+\w+\s+)?INTO\s|UPDATE\s+\w+\s+SET\s|DELETE\s+FROM\s|"
                  r"CREATE\s+(TABLE|INDEX|UNIQUE\s+INDEX|VIRTUAL\s+TABLE)\s|BEGIN(\s+IMMEDIATE)?\b|PRAGMA\s|"
                  r"SAVEPOINT\s|WITH\s+\w+\s+AS\s*\()", re.IGNORECASE)
-# The knowledge file's in-memory full-text index is not the database: it keeps its own SQL.
-SQL_ALLOWED = {"drafting._knowledge"}
 CHANNEL_NAMES = {"whatsapp", "email", "instagram", "linkedin"}
 
 
@@ -140,7 +138,7 @@ def test_no_private_name_is_imported_across_packages() -> None:
 
 def test_sql_lives_only_in_db() -> None:
     found = [f"{path.relative_to(PACKAGE)}:{line}: {text.strip()[:60]!r}"
-             for module, path, tree in modules() if top(module) != "db" and module not in SQL_ALLOWED
+             for module, path, tree in modules() if top(module) != "db"
              for line, text in strings(tree) if SQL.match(text)]
     assert found == [], "SQL belongs in autopilot_cli/db/:\n" + "\n".join(found)
 

@@ -133,13 +133,14 @@ def test_queue_most_urgent_first_and_filters(store) -> None:
 
 def test_details_history_reasons_and_planned_time(store) -> None:
     queue(store, msg(1, "When are you open?", minutes_ago=60))
-    queue(store, msg(2, "Is this the right charger for my order?", minutes_ago=5))
+    queue(store, msg(2, "How long does delivery take, and can I pick it up instead?", minutes_ago=5))  # partly answered
     [item] = review_queue(store, cfg(), FixedClock(NOW))
     load_details(store, cfg(), FixedClock(NOW), item)
     # The earlier question; our scheduled (not yet sent) reply to it is not history yet.
     assert [(h.role, h.text) for h in item.history] == [("contact", "When are you open?")]
-    assert item.reasons_text[0].startswith("the drafter was not confident enough (")
-    assert item.reasons_text[0].endswith(" < 0.85)")
+    assert item.reasons_text[0].startswith("the knowledge file answers only part of the message")
+    assert item.reasons_text[1].startswith("the drafter was not confident enough (")
+    assert item.reasons_text[1].endswith(" < 0.85)")
     assert item.planned_send_at is not None and item.send_explanation
     # What the screen shows is what approval plans.
     result = approve_one(store, cfg(), FixedClock(NOW), "ana", item.id)
@@ -233,7 +234,7 @@ def test_edited_text_is_what_is_sent_and_the_audit_has_the_edit_distance(store, 
 
 
 def test_approve_edit_opens_the_editor(store, runner, tmp_path) -> None:
-    queue(store, msg(1, "Is this the right charger for my order?"))
+    queue(store, msg(1, "How long does delivery take, and can I pick it up instead?"))
     [draft] = draft_ids(store)
     script = tmp_path / "editor.py"
     script.write_text("import sys, pathlib\np = pathlib.Path(sys.argv[1])\n"
@@ -449,7 +450,12 @@ def test_opt_out_from_review_cancels_the_contacts_pending_replies(store) -> None
 
 
 def test_review_list_json_has_exactly_the_documented_keys(store, runner, tmp_path) -> None:
-    queue(store, msg(1, "Is this the right charger for my order?", channel="whatsapp", sender="+4915123456789"))
+    queue(
+        store,
+        msg(
+            1, "How long does delivery take, and can I pick it up instead?", channel="whatsapp", sender="+4915123456789"
+        ),
+    )
     with freeze_time(NOW):
         result = runner.invoke(app, ["--db", store.path, "--config", str(config_file(tmp_path)),
                                      "review", "--list", "--json"])
@@ -457,7 +463,7 @@ def test_review_list_json_has_exactly_the_documented_keys(store, runner, tmp_pat
     [entry] = json.loads(result.output)
     assert list(entry) == list(LIST_KEYS)
     assert entry["channel"] == "whatsapp" and entry["contact"] == "+4915123456789"
-    assert entry["reasons"] == ["low_confidence"] and entry["ready"] is False
+    assert entry["reasons"] == ["partly_answered", "low_confidence"] and entry["ready"] is False
     assert entry["window_closes_at"] == to_iso(NOW - timedelta(minutes=5) + timedelta(hours=24))
 
 

@@ -24,9 +24,14 @@ class Passage(BaseModel):
     score: float
     """BM25 relevance, positive, higher is better."""
     coverage: float
-    """Share (0..1) of the message's content words found in the entry's questions or tags."""
+    """Share (0..1) of the message's content terms the entry accounts for (its questions, tags or answer)."""
     question_coverage: float = 0.0
-    """Share (0..1) of the best-matching question's content words found in the message."""
+    """Share (0..1) of the message's content terms found in the entry's questions or tags: what anchors the
+    match to the entry's topic (a word only its answer mentions cannot carry a match alone)."""
+    anchors: list[str] = Field(default_factory=list)
+    """The message's content terms found in the entry's questions or tags (stems)."""
+    missing: list[str] = Field(default_factory=list)
+    """The message's content terms the entry does not account for (stems), for explanations."""
 
 
 class HistoryItem(BaseModel):

@@ -1,43 +1,38 @@
-"""The knowledge file and its full-text index.
+"""The knowledge file and the retriever over it.
 
-The knowledge file is TOML with ``[[faq]]`` tables: ``questions = [...]``,
-``answer = "..."``, optional ``tags = [...]``. It is indexed in an in-memory
-SQLite FTS5 table (porter stemming, diacritics folded) — small, rebuilt in
-milliseconds, and it keeps the knowledge file the single source of truth.
+The knowledge file is TOML with ``[[faq]]`` tables: ``questions = [...]``, ``answer = "..."``,
+optional ``tags = [...]`` (more words customers use for the same thing). ``KnowledgeIndex`` is the
+``Retriever`` the drafters use: it ranks entries by BM25 over the terms of one ``Analyser`` (the
+questions weigh 3, tags 2, the answer 1) and measures, for each passage, how much of the message
+the entry accounts for:
 
-``search()`` returns passages ranked by BM25 over questions (weight 3) and
-answers (weight 1), each with its *coverage*: the share of the message's
-content words (stemmed, stop words removed) that appear in the entry's
-questions or tags. Answers are left out of coverage on purpose: an answer's
-incidental words say little about whether the customer asked that question. The
-offline drafter turns these into a confidence (see ``drafting/_offline.py``).
+- ``coverage``: the share of the message's content terms found anywhere in the entry — its
+  questions, its tags or its answer ("open on Monday" is covered by an answer listing Monday's
+  hours);
+- ``question_coverage``: the share found in its questions or tags. A match needs at least one such
+  anchor: a word that only the answer mentions ("Monstera", in the answer on pet safety) does not
+  make a message about it a question this entry answers.
+
+The knowledge file stays the single source of truth; the index is rebuilt from it in milliseconds.
 """
 
 from __future__ import annotations
 
-import re
-import sqlite3
+import math
 import tomllib
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..errors import ConfigError
-from ..textnorm import fold, strip_accents
+from ._analyser import Analyser
 from ._base import Passage
 
-# Words that carry no topic. Greetings and politeness are included: "Hi! …
-# thanks" must not dilute how well a question is covered.
-STOP_WORDS = frozenset(
-    """a an the and or but if of to in on at for from by with about into over is are was were be been
-    am do does did doing have has had i me my mine we us our you your yours he she it its they them their
-    this that these those what which who whom whose when where why how can could would should will shall
-    may might must there here not no yes so too very just also any some all please thanks thank hi hello
-    hey dear hallo regards best cheers ok okay im i'm it's its let get got tell know like want need would
-    much many more most one ever still""".split()
-)
-
-_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
+QUESTION_WEIGHT, TAG_WEIGHT, ANSWER_WEIGHT = 3.0, 2.0, 1.0
+_K1, _B = 1.2, 0.75  # BM25's usual constants
 
 
 class FaqEntry(BaseModel):
@@ -58,6 +53,8 @@ class FaqEntry(BaseModel):
 class KnowledgeFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    language: str = "en"
+    """The language the entries are written in: its stemmer analyses them and the messages."""
     faq: list[FaqEntry] = Field(default_factory=list)
 
 
@@ -76,84 +73,81 @@ def load_knowledge(path: Path) -> KnowledgeFile:
         raise ConfigError(f"knowledge file {path}: '{where}': {err['msg']}") from None
 
 
-def _fold(text: str) -> str:
-    return strip_accents(fold(text))
+class Retriever(Protocol):
+    """What drafters and the process run need from a knowledge source: the best passages for a
+    message, each with how much of the message it accounts for. A semantic retriever can take this
+    place without touching the callers."""
+
+    def search(self, text: str, limit: int = 3, ignore: Iterable[str] = ()) -> list[Passage]: ...
 
 
-def _stem(word: str) -> str:
-    # A light suffix stripper, enough to match "opening"/"open", "ships"/"ship".
-    for suffix in ("ings", "ing", "ies", "ied", "ed", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            word = word[: -len(suffix)] + ("y" if suffix in ("ies", "ied") else "")
-            break
-    return word
+class _Entry:
+    __slots__ = ("anchors", "everything", "question_terms", "weights", "length")
 
-
-def content_words(text: str) -> list[str]:
-    """Folded, de-duplicated content words (stop words removed) in order of appearance."""
-    seen: dict[str, None] = {}
-    for word in _WORD.findall(_fold(text)):
-        if word not in STOP_WORDS and len(word) >= 2:
-            seen.setdefault(word.replace("'", ""), None)
-    return list(seen)
-
-
-def content_terms(text: str) -> list[str]:
-    """Stemmed content words, for measuring coverage."""
-    return list(dict.fromkeys(_stem(w) for w in content_words(text)))
+    def __init__(self, analyser: Analyser, entry: FaqEntry) -> None:
+        self.question_terms = [set(analyser.terms(q)) for q in entry.questions]
+        tags = set(analyser.terms(" ".join(entry.tags)))
+        answer = analyser.terms(entry.answer)
+        self.anchors = set().union(*self.question_terms) | tags
+        self.everything = self.anchors | set(answer)
+        weights: dict[str, float] = defaultdict(float)
+        for q in entry.questions:
+            for term in analyser.terms(q):
+                weights[term] += QUESTION_WEIGHT
+        for term in tags:
+            weights[term] += TAG_WEIGHT
+        for term in answer:
+            weights[term] += ANSWER_WEIGHT
+        self.weights = weights
+        self.length = sum(weights.values())
 
 
 class KnowledgeIndex:
+    """The knowledge file's retriever (see the module docstring)."""
+
     def __init__(self, knowledge: KnowledgeFile) -> None:
         self.knowledge = knowledge  # kept so a worker process can build the same index
         self.entries = knowledge.faq
-        self._conn = sqlite3.connect(":memory:", check_same_thread=False)
-        self._conn.execute(
-            "CREATE VIRTUAL TABLE kb USING fts5(questions, answer, tokenize='porter unicode61 remove_diacritics 2')"
-        )
-        self._terms: list[set[str]] = []
-        self._question_terms: list[list[set[str]]] = []
-        for i, entry in enumerate(self.entries):
-            self._conn.execute(
-                "INSERT INTO kb (rowid, questions, answer) VALUES (?, ?, ?)",
-                (i, "\n".join(entry.questions), entry.answer),
-            )
-            q_terms = [set(content_terms(q)) for q in entry.questions]
-            self._question_terms.append(q_terms)
-            self._terms.append(set().union(*q_terms) | set(content_terms(" ".join(entry.tags))))
+        self.analyser = Analyser(knowledge.language)
+        self.analyser.learn(text for e in self.entries for text in (*e.questions, *e.tags, e.answer))
+        self._entries = [_Entry(self.analyser, e) for e in self.entries]
+        n = len(self._entries)
+        df: Counter[str] = Counter(t for e in self._entries for t in e.weights)
+        self._idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+        self._avg_length = (sum(e.length for e in self._entries) / n) if n else 1.0
 
     @classmethod
     def from_file(cls, path: Path) -> KnowledgeIndex:
         return cls(load_knowledge(path))
 
-    def search(self, text: str, limit: int = 3) -> list[Passage]:
-        words = content_words(text)
-        terms = {_stem(w) for w in words}
-        if not words or not self.entries:
+    def search(self, text: str, limit: int = 3, ignore: Iterable[str] = ()) -> list[Passage]:
+        terms = self.analyser.query_terms(text, ignore)
+        if not terms or not self._entries:
             return []
-        # FTS5 stems the query words itself (porter); quoting keeps user text
-        # from being read as FTS query syntax.
-        query = " OR ".join('"' + w.replace('"', "") + '"' for w in words)
-        rows = self._conn.execute(
-            "SELECT rowid, -bm25(kb, 3.0, 1.0) AS score FROM kb WHERE kb MATCH ? ORDER BY score DESC LIMIT ?",
-            (query, limit),
-        ).fetchall()
+        scored = []
+        for i, entry in enumerate(self._entries):
+            score = 0.0
+            norm = _K1 * (1 - _B + _B * entry.length / self._avg_length)
+            for term in terms:
+                tf = entry.weights.get(term)
+                if tf:
+                    score += self._idf[term] * tf * (_K1 + 1) / (tf + norm)
+            if score > 0:
+                scored.append((score, i))
+        scored.sort(key=lambda s: (-s[0], s[1]))
+        query = set(terms)
         passages = []
-        for rowid, score in rows:
-            entry = self.entries[rowid]
-            q_cover = [
-                len(q & terms) / len(q) if q else 0.0 for q in self._question_terms[rowid]
-            ]
-            best_q = max(range(len(q_cover)), key=q_cover.__getitem__)
-            coverage = len(terms & self._terms[rowid]) / len(terms)
-            passages.append(
-                Passage(
-                    entry_id=rowid,
-                    question=entry.questions[best_q],
-                    answer=entry.answer,
-                    score=round(float(score), 6),
-                    coverage=round(coverage, 6),
-                    question_coverage=round(q_cover[best_q], 6),
-                )
-            )
+        for score, i in scored[:limit]:
+            entry, faq = self._entries[i], self.entries[i]
+            best_q = max(range(len(faq.questions)), key=lambda q: len(entry.question_terms[q] & query))
+            passages.append(Passage(
+                entry_id=i,
+                question=faq.questions[best_q],
+                answer=faq.answer,
+                score=round(score, 6),
+                coverage=round(len(query & entry.everything) / len(query), 6),
+                question_coverage=round(len(query & entry.anchors) / len(query), 6),
+                anchors=[t for t in terms if t in entry.anchors],
+                missing=[t for t in terms if t not in entry.everything],
+            ))
         return passages

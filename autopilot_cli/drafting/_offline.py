@@ -1,20 +1,21 @@
 """The offline drafter: answers from the knowledge file, no network.
 
-The reply is the best passage's answer inside the request's template. The
-confidence is computed from retrieval alone, so it means the same thing on
-every run (same inputs, same decisions):
+The reply is the best passage's answer inside the request's template. The confidence comes from
+retrieval alone, so it means the same thing on every run (same inputs, same decisions):
 
-    strength   = (question_coverage + coverage) / 2
-    margin     = (s1 - s2) / s1          s1, s2: BM25 of the best and runner-up entry
-                                          (margin = 1 when there is no runner-up)
-    confidence = min(0.99, strength × (0.5 + 0.5 × margin))
+    coverage   share of the message's content terms the entry accounts for (questions, tags, answer)
+    anchor     share found in the entry's questions or tags
+    confidence = min(0.99, coverage × (0.85 + 0.15 × anchor)),  × 0.6 when the runner-up covers the
+                 message as well with a BM25 score within 10 % (two entries fit: a person chooses)
 
-``question_coverage`` — how much of the best-matching question the message
-contains; ``coverage`` — how much of the message the entry accounts for (extra
-topics lower it: the answer would not address them). The margin halves the
-confidence when two entries match equally well. A message that matches no
-entry, or only weakly (strength < 0.3), gets a holding reply with confidence 0
-and the reason ``no_knowledge_match``: a human writes that answer.
+Greetings, thanks, filler and a signature are not content terms (see ``_analyser.py``), so they
+never lower it. Two cases go to a person with a reason:
+
+- ``no_knowledge_match`` (confidence 0, a holding reply): no entry is anchored in the message, or
+  the best covers less than half of it;
+- ``partly_answered``: the best entry leaves part of the message unanswered — unless a second entry
+  accounts for exactly that part and is anchored in it, in which case both answers go together
+  (intent ``faq:A+B``), the confidence computed on the two entries' terms together.
 """
 
 from __future__ import annotations
@@ -22,33 +23,63 @@ from __future__ import annotations
 from ._base import DraftRequest, DraftResult, Passage
 from ._templates import HOLDING_ANSWER, render
 
-WEAK_STRENGTH = 0.3
+WEAK_COVERAGE = 0.5
+TIE_SCORE = 0.9
+TIE_FACTOR = 0.6
+
+
+def _confidence(coverage: float, anchor: float) -> float:
+    return min(0.99, round(coverage * (0.85 + 0.15 * anchor), 3))
 
 
 def confidence_from(passages: list[Passage]) -> tuple[float, float]:
-    """(confidence, strength) for ranked passages."""
-    if not passages:
+    """(confidence, coverage) of the best passage."""
+    if not passages or passages[0].question_coverage <= 0:
         return 0.0, 0.0
     best = passages[0]
-    strength = (best.question_coverage + best.coverage) / 2
-    runner_up = passages[1].score if len(passages) > 1 else 0.0
-    margin = (best.score - runner_up) / best.score if best.score > 0 else 0.0
-    return min(0.99, round(strength * (0.5 + 0.5 * max(0.0, margin)), 3)), strength
+    confidence = _confidence(best.coverage, best.question_coverage)
+    for other in passages[1:]:
+        if other.coverage >= best.coverage and other.question_coverage > 0 and other.score >= TIE_SCORE * best.score:
+            confidence = round(confidence * TIE_FACTOR, 3)
+            break
+    return confidence, best.coverage
+
+
+def _second_answer(passages: list[Passage]) -> Passage | None:
+    """A runner-up that accounts for everything the best passage leaves out, and is anchored there (its
+    questions or tags name part of what is left): the message asked two things, both answered."""
+    best = passages[0]
+    for other in passages[1:]:
+        left = set(best.missing)
+        if left.isdisjoint(other.missing) and left & set(other.anchors) and other.answer != best.answer:
+            return other
+    return None
 
 
 class OfflineDrafter:
     name = "offline"
 
     def draft(self, request: DraftRequest) -> DraftResult:
-        confidence, strength = confidence_from(request.passages)
-        if strength < WEAK_STRENGTH:
+        confidence, coverage = confidence_from(request.passages)
+        if coverage < WEAK_COVERAGE:
             text = render(request.template, answer=HOLDING_ANSWER, name=request.contact_name,
                           signature=request.signature)
             return DraftResult(text=text, confidence=0.0, intent="unknown", needs_human=True,
                                reasons=["no_knowledge_match"], drafter=self.name)
         best = request.passages[0]
-        text = render(request.template, answer=best.answer, name=request.contact_name, signature=request.signature)
-        return DraftResult(text=text, confidence=confidence, intent=f"faq:{best.entry_id}", drafter=self.name)
+        answer, intent, reasons = best.answer, f"faq:{best.entry_id}", []
+        if best.missing:
+            second = _second_answer(request.passages)
+            if second is not None:
+                answer = f"{best.answer}\n\n{second.answer}"
+                intent = f"faq:{best.entry_id}+{second.entry_id}"
+                anchored = len(set(best.anchors) | set(second.anchors)) / (len(best.anchors) / best.question_coverage)
+                confidence = _confidence(1.0, anchored)
+            else:
+                reasons = ["partly_answered"]
+        text = render(request.template, answer=answer, name=request.contact_name, signature=request.signature)
+        return DraftResult(text=text, confidence=round(confidence, 3), intent=intent, drafter=self.name,
+                           needs_human=bool(reasons), reasons=reasons)
 
     def draft_many(self, requests: list[DraftRequest], token_budget: int | None = None) -> list[DraftResult]:
         return [self.draft(r) for r in requests]

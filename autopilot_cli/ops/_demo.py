@@ -38,7 +38,7 @@ from ._status import StatusReport, system_status
 
 DEMO_NOW = datetime(2025, 11, 25, 12, 5, tzinfo=timezone.utc)
 DEMO_OPERATOR = "demo"
-LOW_RISK = frozenset({"low_confidence", "one_click_mode"})
+LOW_RISK = frozenset({"low_confidence", "one_click_mode", "partly_answered"})
 """Reasons that only say "a person should look": no gate about safety, compliance or injection fired."""
 
 SAMPLES = (
