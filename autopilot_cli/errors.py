@@ -21,7 +21,8 @@ code never prints and never calls ``sys.exit``.
 Exit code 6 is not an exception: a batch where some records were rejected and
 the good ones were stored (see ``ingest``). Exit code 7 is not one either:
 ``execute`` finished, but a job failed permanently, needs reconciling, or a
-channel is paused — cron mails the operator the output.  Exit code 2 is a usage error
+channel is paused — cron mails the operator the output. Exit code 8: ``eval`` measured a figure below
+its ``--min-precision`` / ``--min-optout-recall``.  Exit code 2 is a usage error
 raised by click before our code runs.
 """
 
@@ -35,6 +36,7 @@ EXIT_DATABASE = 4
 EXIT_INPUT = 5
 EXIT_PARTIAL = 6
 EXIT_SEND_PROBLEMS = 7
+EXIT_BELOW_TARGET = 8
 EXIT_INTERRUPTED = 130
 
 __all__ = [

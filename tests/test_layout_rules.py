@@ -21,7 +21,7 @@ LAYERS: list[set[str]] = [
     {"errors", "clock", "config", "secrets", "textnorm", "placeholders", "discovery", "lazy"},
     {"db"},
     {"inbound", "contacts", "drafting", "gates", "scheduling", "channels"},
-    {"decide", "review", "sending", "experiments", "server", "ops"},
+    {"decide", "review", "sending", "experiments", "server", "ops", "evaluation"},
     {"cli", "entry", "__main__", "__init__"},  # __init__: the library API over all of them
 ]
 LAYER_OF = {name: i for i, names in enumerate(LAYERS) for name in names}

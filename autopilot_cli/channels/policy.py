@@ -58,6 +58,8 @@ class ChannelPolicy:
     jitter_seconds: int
     payload_description: str
     """What an ingest file of this channel looks like, for error messages."""
+    sample_sender: str
+    """A valid sender address with ``{n}`` for a number: ``autopilot eval`` gives each case its own contact."""
 
 
 POLICIES: dict[str, ChannelPolicy] = {
@@ -66,28 +68,30 @@ POLICIES: dict[str, ChannelPolicy] = {
         window=timedelta(hours=24), templates_outside_window=True, human_approved_only=False,
         default_rate_per_second=80.0, min_gap=timedelta(seconds=6), read_receipts=True, signed_webhook=True,
         list_unsubscribe=False, mints_message_id=False, send_days="mon-sun", send_hours="08-21", jitter_seconds=45,
-        payload_description="a WhatsApp webhook payload"),
+        payload_description="a WhatsApp webhook payload", sample_sender="+49151{n:08d}"),
     "instagram": ChannelPolicy(
         name="instagram", label="Instagram", address_kind="instagram", text_limit=1000, text_limit_unit="bytes",
         window=timedelta(hours=24), templates_outside_window=False, human_approved_only=False,
         default_rate_per_second=300.0, min_gap=timedelta(0), read_receipts=True, signed_webhook=True,
         list_unsubscribe=False, mints_message_id=False, send_days="mon-sun", send_hours="08-21", jitter_seconds=45,
-        payload_description="an Instagram webhook payload"),
+        payload_description="an Instagram webhook payload", sample_sender="9{n:09d}"),
     "email": ChannelPolicy(
         name="email", label="email", address_kind="email", text_limit=100_000, text_limit_unit="chars",
         window=None, templates_outside_window=False, human_approved_only=False,
         default_rate_per_second=1.0, min_gap=timedelta(0), read_receipts=False, signed_webhook=False,
         list_unsubscribe=True, mints_message_id=True, send_days="mon-fri", send_hours="08-18", jitter_seconds=180,
-        payload_description="an e-mail message (.eml)"),
+        payload_description="an e-mail message (.eml)", sample_sender="case{n}@example.org"),
     "linkedin": ChannelPolicy(
         name="linkedin", label="LinkedIn", address_kind="linkedin", text_limit=8000, text_limit_unit="chars",
         window=None, templates_outside_window=False, human_approved_only=True,
         default_rate_per_second=1.0, min_gap=timedelta(0), read_receipts=False, signed_webhook=False,
         list_unsubscribe=False, mints_message_id=False, send_days="mon-fri", send_hours="09-18", jitter_seconds=120,
-        payload_description="LinkedIn Compliance Events"),
+        payload_description="LinkedIn Compliance Events", sample_sender="urn:li:person:case{n}"),
 }
 
 CHANNELS: tuple[str, ...] = tuple(POLICIES)
+DEFAULT_CHANNEL = "whatsapp"
+"""The channel of a labelled case that names none (``autopilot eval``): where most questions arrive."""
 
 
 def policy(channel: str) -> ChannelPolicy:

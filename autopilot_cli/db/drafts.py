@@ -97,3 +97,14 @@ def queue_item(store: Store, draft_id: int) -> sqlite3.Row | None:
     """One draft as the review queue lists it, whatever its state now."""
     rows = store.query(f"{_QUEUE} WHERE d.id = ?", (draft_id,))
     return rows[0] if rows else None
+
+
+def intents(store: Store, draft_ids: list[int]) -> dict[int, str | None]:
+    """Each draft's intent (``faq:3``, ``help``, the model's label), by id."""
+    found: dict[int, str | None] = {}
+    for start in range(0, len(draft_ids), 500):
+        chunk = draft_ids[start:start + 500]
+        marks = ", ".join("?" * len(chunk))
+        for row in store.query(f"SELECT id, intent FROM drafts WHERE id IN ({marks})", tuple(chunk)):
+            found[int(row["id"])] = row["intent"]
+    return found

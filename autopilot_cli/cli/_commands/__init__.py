@@ -7,23 +7,24 @@ A command parses its options, calls one core function, and renders the result.
 from __future__ import annotations
 
 from . import (
-    ab_cmd as ab_cmd,
-    channels_cmd as channels_cmd,
-    contacts_cmd as contacts_cmd,
-    demo_cmd as demo_cmd,
-    execute_cmd as execute_cmd,
-    explain_cmd as explain_cmd,
-    history_cmd as history_cmd,
-    ingest_cmd as ingest_cmd,
-    init_cmd as init_cmd,
-    process_cmd as process_cmd,
-    rejects_cmd as rejects_cmd,
-    review_cmd as review_cmd,
-    serve_cmd as serve_cmd,
-    status_cmd as status_cmd,
+    ab_cmd,
+    channels_cmd,
+    contacts_cmd,
+    demo_cmd,
+    eval_cmd,
+    execute_cmd,
+    explain_cmd,
+    history_cmd,
+    ingest_cmd,
+    init_cmd,
+    process_cmd,
+    rejects_cmd,
+    review_cmd,
+    serve_cmd,
+    status_cmd,
 )
 
 COMMAND_MODULES = (
     init_cmd, ingest_cmd, process_cmd, explain_cmd, execute_cmd, channels_cmd, serve_cmd, status_cmd, rejects_cmd,
-    contacts_cmd, history_cmd, review_cmd, ab_cmd, demo_cmd,
+    contacts_cmd, history_cmd, review_cmd, ab_cmd, eval_cmd, demo_cmd,
 )
