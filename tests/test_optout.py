@@ -197,7 +197,6 @@ NEGATIVE = [
     "HELP ME",
     "",
     "   ",
-    "🛑",
     # other languages
     "Wann ist das Ende der Aktion?",
     "Ich muss meine Bestellung stornieren",
@@ -237,8 +236,10 @@ def test_positive(text: str, languages: tuple[str, ...], action: str, rule: str)
 
 @pytest.mark.parametrize("text", NEGATIVE)
 def test_negative(text: str) -> None:
-    assert classify_consent(text, SUPPORTED_LANGUAGES) is None
-    assert classify_consent(text) is None
+    # Not an opt-out; an unsure one (possible_opt_out) only sends the message to a person.
+    for languages in (SUPPORTED_LANGUAGES, ("en",)):
+        signal = classify_consent(text, languages)
+        assert signal is None or signal.action == "possible_opt_out", (text, signal)
 
 
 def test_label_set_size() -> None:
@@ -255,10 +256,15 @@ def test_label_set_size() -> None:
         ("dame de baja", "es", "phrase:dame de baja(es)"),
     ],
 )
-def test_unconfigured_language_does_not_fire(text: str, lang: str, rule: str) -> None:
-    assert classify_consent(text, ("en",)) is None
+def test_a_keyword_alone_counts_in_any_language_a_phrase_only_in_configured_ones(text: str, lang: str,
+                                                                                rule: str) -> None:
     signal = classify_consent(text, ("en", lang))
     assert signal == ConsentSignal("opt_out", rule, lang)
+    unconfigured = classify_consent(text, ("en",))
+    if rule.startswith("keyword:"):  # only the keyword: whatever the configured languages
+        assert unconfigured == signal
+    else:  # natural language of a language not configured: a person decides, nobody is opted out
+        assert unconfigured is not None and unconfigured.action == "possible_opt_out"
 
 
 def test_carrier_keywords_always_apply() -> None:
@@ -291,7 +297,7 @@ def test_precision_recall_on_labeled_set() -> None:
         for t, langs, action, rule in LABELED
         if (s := classify_consent(t, langs)) and (s.action, s.rule) == (action, rule)
     )
-    fp = sum(1 for t in NEGATIVE if classify_consent(t, SUPPORTED_LANGUAGES) is not None)
+    fp = sum(1 for t in NEGATIVE if (s := classify_consent(t, SUPPORTED_LANGUAGES)) and s.action == "opt_out")
     assert tp == len(LABELED) and fp == 0
 
 
@@ -300,8 +306,11 @@ def test_a_tapped_title_is_not_read_as_a_keyword() -> None:
     from autopilot_cli.contacts import classify_message
 
     for kind in ("interactive", "button", "quick_reply", "postback"):
-        for title in ("Cancel", "STOP", "Stop", "End", "Yes", "Help", "Remove"):
+        for title in ("Cancel", "End", "Yes", "Help", "Remove", "Quit", "Alto"):
             assert classify_message(title, kind, SUPPORTED_LANGUAGES) is None, (kind, title)
+        # Only an explicit stop or unsubscribe button opts out.
+        for title in ("STOP", "Stop", "Unsubscribe", "Abmelden"):
+            assert classify_message(title, kind).action == "opt_out", (kind, title)
     # Typed, the same words keep their meaning.
     assert classify_message("Cancel", "text") == ConsentSignal("opt_out", "keyword:CANCEL", "en")
     assert classify_message("STOP", "email") == ConsentSignal("opt_out", "keyword:STOP", "en")
@@ -347,7 +356,7 @@ def _instagram_tap(kind: str, title: str, mid: str, at_ms: int) -> dict:
     return payload
 
 
-def test_a_cancel_button_does_not_opt_the_contact_out_but_typed_stop_does(store, clock) -> None:
+def test_a_cancel_button_does_not_opt_the_contact_out_but_a_stop_button_and_typed_cancel_do(store, clock) -> None:
     import json
 
     from autopilot_cli.config import config_from_dict
@@ -371,8 +380,9 @@ def test_a_cancel_button_does_not_opt_the_contact_out_but_typed_stop_does(store,
     ingest(_instagram_tap("postback", "Cancel", "ig.tap4", (at + 3) * 1000), "instagram")
     report = process_events(store, config, clock, services())
     assert len(report.decisions) == 4
-    assert report.opted_out == 0 and all(d.outcome != "opted_out" for d in report.decisions)
-    assert store.scalar("SELECT count(*) FROM consent_changes") == 0
+    # The two "Stop" buttons opt out; the two "Cancel" ones (an appointment) do not.
+    assert [d.outcome == "opted_out" for d in report.decisions] == [False, True, True, False]
+    assert store.scalar("SELECT count(*) FROM consent_changes") == 2
     # Recorded like any message, and the trail says why the title was not read as a keyword.
     texts = {row["text"] for row in store.query("SELECT text FROM events")}
     assert texts == {"Cancel", "Stop", "STOP"}
@@ -382,7 +392,7 @@ def test_a_cancel_button_does_not_opt_the_contact_out_but_typed_stop_does(store,
     ingest(_whatsapp_typed("cancel", "wamid.typed", at + 4), "whatsapp")  # typed: the keyword counts
     [typed] = process_events(store, config, clock, services()).decisions
     assert typed.outcome == "opted_out" and typed.reasons == ["opt_out:keyword:CANCEL"]
-    assert store.scalar("SELECT count(*) FROM consent_changes WHERE action = 'opt_out'") == 1
+    assert store.scalar("SELECT count(*) FROM consent_changes WHERE action = 'opt_out'") == 3
 
 
 @pytest.mark.parametrize("category, cancelled", [("marketing_messages", False), ("all_messages", True)])
@@ -418,3 +428,62 @@ def test_a_provider_reported_stop_cancels_pending_replies_only_when_it_covers_ev
     assert state == ("cancelled" if cancelled else "review")
     scope_category = store.query("SELECT scope, category, state FROM consent")
     assert [tuple(r) for r in scope_category] == [("whatsapp", category.removesuffix("_messages"), "opted_out")]
+
+
+# -- opt-out without gaps (issue 14, item 4) ---------------------------------------------------------
+@pytest.mark.parametrize("text", [
+    "sotp", "stpo", "Unsubscibe", "unsusbcribe", "STOPSTOP", "pleasestop", "stopplease", "s t o p", "#stop",
+    "stop-", "🛑", "🛑🛑", "⛔", "✋ stop", "STOP - I never signed up for this", "Who is this? Stop",
+    "STOP. Also where is my refund?", "I don't know who you are. UNSUBSCRIBE",
+])
+def test_misspelt_run_together_emoji_and_sentence_keywords_opt_out(text: str) -> None:
+    signal = classify_consent(text)
+    assert signal is not None and signal.action == "opt_out", (text, signal)
+
+
+@pytest.mark.parametrize("text", [
+    "Stop by tomorrow?", "shop", "step", "top", "stomp", "bus stop near you?", "Stopp mal, ich meinte Montag",
+    "I can't stop laughing", "the repotting tips never stop amazing me", "remove the bow from the gift",
+    "Cancel my appointment on Friday please",
+])
+def test_look_alikes_do_not_opt_out(text: str) -> None:
+    signal = classify_consent(text, SUPPORTED_LANGUAGES)
+    assert signal is None or signal.action == "possible_opt_out", (text, signal)
+
+
+@pytest.mark.parametrize("text", [
+    "Do I need to unsubscribe from the newsletter to keep the discount code?",
+    "If I want to unsubscribe later, can I?",
+    "Bitte keine Nachrichten mehr",  # German, with only English configured
+])
+def test_unsure_cases_are_possible_opt_outs(text: str) -> None:
+    signal = classify_consent(text, ("en",))
+    assert signal is not None and signal.action == "possible_opt_out", (text, signal)
+
+
+def test_a_possible_opt_out_goes_to_review_and_a_stop_with_a_question_is_not_answered(store, clock) -> None:
+    import json
+
+    from autopilot_cli.config import config_from_dict
+    from autopilot_cli.decide import process_events
+    from autopilot_cli.inbound import ingest_bytes
+    from autopilot_cli.review import review_queue
+    from autopilot_cli.secrets import Secrets
+
+    from .test_process import services
+
+    config = config_from_dict({"autopilot": {"mode": "auto", "confidence_threshold": 0.0}})
+    received = clock.now().isoformat()
+    records = [
+        {"channel": "email", "id": "m1", "from": "ana@example.org", "received_at": received,
+         "text": "Do I need to unsubscribe from the newsletter to keep the discount code?"},
+        {"channel": "email", "id": "m2", "from": "bo@example.org", "received_at": received,
+         "text": "STOP. Also, when are you open on Saturday?"},
+    ]
+    data = "".join(json.dumps(r) + "\n" for r in records).encode()
+    ingest_bytes(store, data, fmt="jsonl", config=config, clock=clock, secrets=Secrets({}))
+    unsure, stop = process_events(store, config, clock, services()).decisions
+    assert unsure.outcome == "review_queue" and "possible_opt_out" in unsure.reasons
+    assert stop.outcome == "opted_out" and stop.job_id is None  # the question gets no automatic answer
+    [item] = review_queue(store, config, clock)
+    assert item.reasons_text[0].startswith("the message may be asking to stop messages")

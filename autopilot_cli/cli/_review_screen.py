@@ -66,6 +66,8 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("q", "quit (also Ctrl-D); decisions made stay made"),
 )
 KEY_BAR = "a approve  e edit  r reject  s skip  o opt out  n/p next/prev  ? help  q quit"
+# When the message may be an opt-out, opting out is the first action offered.
+KEY_BAR_OPT_OUT_FIRST = "o opt out (the message may ask to stop)  a approve  e edit  r reject  s skip  n/p  ? help  q"
 _ARROWS = {"\x1b[C": "n", "\x1b[B": "n", "\x1b[D": "p", "\x1b[A": "p"}
 
 
@@ -263,7 +265,10 @@ class ReviewSession:
         if item.state == "review":
             when = (item.planned_send_at[:16].replace("T", " ") + " UTC") if item.planned_send_at else "no time"
             out.print(f"[bold]send time if approved:[/bold] {when} — {safe_line(item.send_explanation or '')}")
-        out.print(Text(KEY_BAR, style="dim"))
+        if "possible_opt_out" in item.reasons and item.state == "review":
+            out.print(Text(KEY_BAR_OPT_OUT_FIRST, style="bold"))
+        else:
+            out.print(Text(KEY_BAR, style="dim"))
 
     def help(self) -> None:
         for key, text in KEYS:

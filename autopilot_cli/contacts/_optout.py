@@ -42,13 +42,16 @@ stripped by the channel parser first; this module sees only the new text.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from rapidfuzz.distance import OSA
+
 from ..textnorm import SUPPORTED_LANGUAGES, fold, strip_accents
 
-Action = Literal["opt_out", "opt_in", "help"]
+Action = Literal["opt_out", "opt_in", "help", "possible_opt_out"]
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,20 @@ _STRONG = set(
 )
 _LANG_INDEX = {lang: {w: kind for kind, words in table.items() for w in words.split()}
                for lang, table in _LANG_KEYWORDS.items()}
+_STRONG_OPT_OUT = frozenset(
+    w for w in _STRONG
+    if _DEFAULT_KEYWORDS.get(w, ("", ""))[0] == "opt_out" or any(i.get(w) == "opt_out" for i in _LANG_INDEX.values())
+)
+_KEYWORD_LANGUAGE = {w: lang for lang, index in reversed(list(_LANG_INDEX.items())) for w in index} | {
+    w: lang for w, (_, lang) in _DEFAULT_KEYWORDS.items()}
+_ALL_KEYWORDS = frozenset(_DEFAULT_KEYWORDS) | {w for index in _LANG_INDEX.values() for w in index}
+# "stop" is also an everyday word ("can't stop laughing", "bus stop"): inside a sentence it only raises
+# a doubt next to a word for messages.
+_STOP_WORDS_OF_KEYWORDS = frozenset({"STOP", "STOPP"})
+_REPEATED = re.compile(r"(\w{3,}?)\1+")
+_GLUE = ("PLEASE", "PLS", "PLZ", "JUST", "NOW", "BITTE")
+_EDGE_SPLIT = re.compile(r"[.!?\n]+|\s[-–—]+\s|\s[-–—]+$|^[-–—]+\s")
+_STOP_SIGNS = frozenset("\U0001f6d1\u26d4\U0001f6ab")  # 🛑 ⛔ 🚫
 _FILLER = re.compile(
     r"\b(?:please|pls|plz|hey|hi|now|thanks|thank you|thx|ty|ok|okay|bitte|danke(?: schon)?|jetzt|sofort|"
     r"merci|svp|stp|sil (?:vous|te) plait|por favor|gracias|ya|per favore|grazie|subito|alsjeblieft|"
@@ -124,6 +141,7 @@ _PHRASES: dict[str, list[tuple[str, str]]] = {
                       rf"(?: off)?(?: (?:please|pls|plz|now|thanks|asap))*{_END}"),
         ("opt me out", r"\bopt me out\b"),
         ("i want to unsubscribe",
+         r"(?<!\bdo )(?<!\bshould )(?<!\bmust )(?<!\bcan )(?<!\bif )(?<!\bwhen )"  # a question or a condition
          r"\b(?:i (?:really |just )?(?:want|would like|wish|need|would prefer|prefer)(?: to)?|id (?:like|prefer) to"
          r"|i wanna) (?:unsub(?:scribe)?|opt ?-?out|be (?:removed|unsubscribed|taken off)|"
          rf"stop (?:receiving|getting) (?:these |your |any )?(?:\w+ )?{_MSGS})\b{_NOT_3RD}"),
@@ -223,25 +241,106 @@ def _languages(languages: Sequence[str]) -> list[str]:
     return out
 
 
-def _keyword(folded: str, langs: list[str]) -> ConsentSignal | None:
+def _glued(word: str) -> str:
+    """A keyword run together with itself or with politeness: STOPSTOP, PLEASESTOP, STOPPLS → STOP."""
+    repeated = _REPEATED.fullmatch(word)
+    if repeated:
+        word = repeated.group(1)
+    for glue in _GLUE:
+        if word.startswith(glue) and len(word) > len(glue) + 3:
+            word = word[len(glue):]
+        if word.endswith(glue) and len(word) > len(glue) + 3:
+            word = word[: -len(glue)]
+    repeated = _REPEATED.fullmatch(word)
+    return repeated.group(1) if repeated else word
+
+
+def _misspelt(word: str) -> str | None:
+    """The strong opt-out keyword ``word`` is a typo of: two letters swapped in a short one (SOTP, STPO),
+    one edit in a longer one (UNSUBSCIBE, UNSUSBCRIBE), two from ten letters."""
+    if word in _STRONG_OPT_OUT or len(word) < 4:
+        return None
+    for keyword in _STRONG_OPT_OUT:
+        if abs(len(keyword) - len(word)) > 2:
+            continue
+        if len(keyword) <= 5:
+            if len(word) == len(keyword) and sorted(word) == sorted(keyword) and OSA.distance(word, keyword) == 1:
+                return keyword
+        elif OSA.distance(word, keyword) <= (2 if len(keyword) >= 10 else 1):
+            return keyword
+    return None
+
+
+def _lookup(word: str, langs: list[str], *, any_language: bool) -> ConsentSignal | None:
+    if word in _DEFAULT_KEYWORDS:
+        action, lang = _DEFAULT_KEYWORDS[word]
+        return ConsentSignal(action, f"keyword:{word}", lang)
+    for lang in langs:
+        if word in _LANG_INDEX.get(lang, {}):
+            return ConsentSignal(_LANG_INDEX[lang][word], f"keyword:{word}({lang})", lang)
+    if any_language:  # a message that is only a keyword counts in every supported language
+        for lang in SUPPORTED_LANGUAGES:
+            if word in _LANG_INDEX.get(lang, {}):
+                return ConsentSignal(_LANG_INDEX[lang][word], f"keyword:{word}({lang})", lang)
+    return None
+
+
+def _keyword(folded: str, langs: list[str], *, tapped: bool = False) -> ConsentSignal | None:
     tokens = re.findall(r"[^\W_]+", folded)
     if not tokens or len(tokens) > 8:
         return None
-    candidates: list[tuple[str, bool]] = []  # (word, only if strong)
-    if len(tokens) <= 2:  # "opt out", "STOP ALL", "un-stop"
-        candidates.append(("".join(tokens).upper(), False))
+    # (word, only if strong, the whole message, may be a typo: one word as typed, or letters spaced out)
+    candidates: list[tuple[str, bool, bool, bool]] = []
+    spaced = all(len(t) == 1 for t in tokens)
+    if len(tokens) <= 2 or spaced:  # "opt out", "STOP ALL", "un-stop", "s t o p"
+        candidates.append((_glued("".join(tokens).upper()), False, True, len(tokens) == 1 or spaced))
     rest = re.findall(r"[^\W_]+", _FILLER.sub(" ", " ".join(tokens)))
     if rest and len(set(rest)) == 1:  # "stop", "stop stop", "stop please"
-        candidates.append((rest[0].upper(), len(rest) < len(tokens)))
-    for word, need_strong in candidates:
+        candidates.append((_glued(rest[0].upper()), len(rest) < len(tokens), len(rest) == len(tokens), True))
+    for word, need_strong, whole, typed in candidates:
+        if tapped:  # a button's title: only an explicit stop or unsubscribe
+            if word in _STRONG_OPT_OUT:
+                return ConsentSignal("opt_out", f"keyword:{word}(button)", _KEYWORD_LANGUAGE.get(word, "en"))
+            continue
+        typo = _misspelt(word) if typed and word not in _ALL_KEYWORDS else None
+        if typo is not None:
+            return ConsentSignal("opt_out", f"keyword:{typo}(misspelt {word})", _KEYWORD_LANGUAGE.get(typo, "en"))
         if need_strong and word not in _STRONG:
             continue
-        if word in _DEFAULT_KEYWORDS:
-            action, lang = _DEFAULT_KEYWORDS[word]
-            return ConsentSignal(action, f"keyword:{word}", lang)
-        for lang in langs:
-            if word in _LANG_INDEX.get(lang, {}):
-                return ConsentSignal(_LANG_INDEX[lang][word], f"keyword:{word}({lang})", lang)
+        found = _lookup(word, langs, any_language=whole or word in _STRONG)
+        if found is not None:
+            return found
+    return None
+
+
+def _edge_keyword(folded: str) -> ConsentSignal | None:
+    """A strong opt-out keyword standing as the first or last sentence of a longer message: "STOP - I never
+    signed up", "Who is this? Stop", "STOP. Also, where is my refund?" (the question is not answered)."""
+    clauses = [c for c in _EDGE_SPLIT.split(folded) if re.search(r"[^\W_]", c)]
+    if len(clauses) < 2:
+        return None
+    for clause in (clauses[0], clauses[-1]):
+        words = re.findall(r"[^\W_]+", _FILLER.sub(" ", clause))
+        if len(words) == 1 or (len(words) > 1 and len(set(words)) == 1):
+            word = _glued(words[0].upper())
+            keyword = word if word in _STRONG_OPT_OUT else _misspelt(word)
+            if keyword is not None:
+                return ConsentSignal("opt_out", f"keyword:{keyword}(sentence)", _KEYWORD_LANGUAGE.get(keyword, "en"))
+    return None
+
+
+def _possibly(folded: str) -> ConsentSignal | None:
+    """An opt-out word where no rule is sure of it ("unsubscribe" inside a question, "stop" near "messages"):
+    not an opt-out, but no automatic answer either — a person looks (``possible_opt_out``)."""
+    for clause in _CLAUSE_SPLIT.split(folded):
+        words = [w.upper() for w in re.findall(r"[^\W_]+", clause)]
+        for i, word in enumerate(words):
+            keyword = word if word in _STRONG_OPT_OUT else None
+            if keyword in _STOP_WORDS_OF_KEYWORDS:
+                near = " ".join(words[i + 1:i + 5]).lower()
+                keyword = keyword if re.search(rf"\b{_MSGS}\b", near) else None
+            if keyword is not None:
+                return ConsentSignal("possible_opt_out", f"possible:{keyword}", _KEYWORD_LANGUAGE.get(keyword, "en"))
     return None
 
 
@@ -267,16 +366,39 @@ def classify_consent(text: str, languages: Sequence[str] = ("en",), *, keywords:
     folded = _fold(text)
     if not folded:
         return None
-    found = _keyword(folded, langs) if keywords else None
+    if keywords and _only_stop_signs(text):
+        return ConsentSignal("opt_out", "keyword:stop sign", "en")
+    found = _keyword(folded, langs, tapped=not keywords) or (_edge_keyword(folded) if keywords else None)
     if found:
         return found
-    for lang in ["en", *[code for code in langs if code != "en"]]:
+    configured = ["en", *[code for code in langs if code != "en"]]
+    found = _phrase(folded, configured)
+    if found is not None:
+        return found
+    if not keywords:
+        return None
+    # A phrase of a language the shop did not configure: likely a request to stop, but the rules of that
+    # language are not switched on — a person decides rather than nobody.
+    other = _phrase(folded, [code for code in SUPPORTED_LANGUAGES if code not in configured])
+    if other is not None:
+        return ConsentSignal("possible_opt_out", "possible:" + other.rule, other.language)
+    return _possibly(folded)
+
+
+def _phrase(folded: str, languages: list[str]) -> ConsentSignal | None:
+    for lang in languages:
         for label, rx in _COMPILED[lang]:
             for match in rx.finditer(folded):
                 if not _negated(folded, match.start(), lang):
                     suffix = "" if lang == "en" else f"({lang})"
                     return ConsentSignal("opt_out", f"phrase:{label}{suffix}", lang)
     return None
+
+
+def _only_stop_signs(text: str) -> bool:
+    """🛑 (or ⛔, 🚫) alone, perhaps repeated, with nothing but spaces, punctuation or a variation selector."""
+    signs = [c for c in text if not (c.isspace() or unicodedata.category(c).startswith("P") or c == "\ufe0f")]
+    return bool(signs) and all(c in _STOP_SIGNS for c in signs)
 
 
 SELECTION_TYPES = frozenset({"interactive", "button", "quick_reply", "postback"})

@@ -180,9 +180,16 @@ def evaluate(
         plan.check("consent", "info", f"{signal.action} by {signal.rule}")
         plan.consent = signal
         return plan.finish("opted_out" if signal.action == "opt_out" else "opted_in", f"{signal.action}:{signal.rule}")
-    tapped = "" if is_typed(event["message_type"]) else " (a tapped button or quick reply: its title is no keyword)"
-    plan.check("consent", "pass",
-               f"no opt-out or opt-in request{tapped}" if signal is None else f"help request ({signal.rule})")
+    tapped = "" if is_typed(event["message_type"]) else " (a tapped button or quick reply: only a stop title counts)"
+    if signal is not None and signal.action == "possible_opt_out":
+        # Not sure enough to opt the contact out, too close to answer automatically: a person decides,
+        # and the review screen offers the opt-out first.
+        plan.check("consent", "fail", f"possibly an opt-out ({signal.rule}): a person decides")
+        plan.reasons.append("possible_opt_out")
+        signal = None
+    else:
+        plan.check("consent", "pass",
+                   f"no opt-out or opt-in request{tapped}" if signal is None else f"help request ({signal.rule})")
     if _contact_checks(conn, ctx, event, plan):
         return plan
     if signal is not None:  # HELP / INFO: the configured help text, no model involved

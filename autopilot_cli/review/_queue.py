@@ -45,6 +45,7 @@ REASONS: dict[str, str] = {
     "low_confidence": "the drafter was not confident enough ({confidence} < {threshold})",
     "possible_out_of_office": "it reads like an out-of-office reply; answer only if a person wrote it",
     "no_knowledge_match": "nothing in the knowledge file matches the question, so the draft is a holding reply",
+    "possible_opt_out": "the message may be asking to stop messages: opt the contact out (o) if it is",
     "partly_answered": "the knowledge file answers only part of the message; a person answers the rest",
     "model_unavailable": "the model could not be reached; the draft is a placeholder",
     "model_budget_spent": "the daily token budget is spent; the draft is a placeholder",
