@@ -50,6 +50,7 @@ from typing import Literal
 from rapidfuzz.distance import OSA
 
 from ..textnorm import SUPPORTED_LANGUAGES, fold, strip_accents
+from ._revocation import CORRECTION, about_something_else, revocation
 
 Action = Literal["opt_out", "opt_in", "help", "possible_opt_out"]
 
@@ -68,24 +69,26 @@ _DEFAULT_KEYWORDS: dict[str, tuple[Action, str]] = {
     **{k: ("opt_out", "en") for k in
        "STOP STOPALL UNSUBSCRIBE UNSUB CANCEL END QUIT REVOKE OPTOUT REMOVE TD".split()},
     **{k: ("opt_out", "fr") for k in "ARRET ARRETE ARRETT".split()},
-    **{k: ("opt_in", "en") for k in "START UNSTOP YES".split()},
+    **{k: ("opt_in", "en") for k in "START UNSTOP YES RESUBSCRIBE SUBSCRIBE".split()},
     **{k: ("help", "en") for k in "HELP INFO".split()},
 }
 # Per-language keywords, only when that language is configured.
 _LANG_KEYWORDS: dict[str, dict[Action, str]] = {
     "de": {"opt_out": "ABMELDEN STOPP AUSTRAGEN ABBESTELLEN ENDE", "opt_in": "ANMELDEN", "help": "HILFE"},
-    "fr": {"opt_out": "DESINSCRIRE DESINSCRIPTION DESABONNER DESABONNEMENT ARRETER",
-           "opt_in": "COMMENCER DEMARRER", "help": "AIDE"},
-    "es": {"opt_out": "BAJA PARAR ALTO CANCELAR DETENER", "opt_in": "ALTA EMPEZAR COMENZAR", "help": "AYUDA"},
+    "fr": {"opt_out": "DESINSCRIRE DESINSCRIPTION DESABONNER DESABONNEMENT ARRETER ARRETEZ",
+           "opt_in": "COMMENCER DEMARRER REABONNER", "help": "AIDE"},
+    "es": {"opt_out": "BAJA PARAR ALTO CANCELAR DETENER DESUSCRIBIR DESUSCRIBIRME CANCELARSUSCRIPCION",
+           "opt_in": "ALTA EMPEZAR COMENZAR", "help": "AYUDA"},
     "it": {"opt_out": "ANNULLA BASTA CANCELLAMI DISISCRIVIMI DISISCRIVI", "opt_in": "INIZIA ISCRIVIMI",
            "help": "AIUTO"},
     "nl": {"opt_out": "AFMELDEN STOPPEN UITSCHRIJVEN", "opt_in": "AANMELDEN", "help": "HULP"},
-    "pt": {"opt_out": "PARAR SAIR CANCELAR DESCADASTRAR", "opt_in": "INICIAR", "help": "AJUDA"},
+    "pt": {"opt_out": "PARAR PARE SAIR CANCELAR DESCADASTRAR CANCELARINSCRICAO", "opt_in": "INICIAR", "help": "AJUDA"},
 }
 _STRONG = set(
     "STOP STOPALL UNSUBSCRIBE UNSUB OPTOUT REVOKE UNSTOP HELP ABMELDEN STOPP AUSTRAGEN ABBESTELLEN HILFE "
     "DESINSCRIRE DESABONNER AIDE BAJA AYUDA CANCELLAMI DISISCRIVIMI AIUTO AFMELDEN UITSCHRIJVEN HULP "
-    "DESCADASTRAR AJUDA".split()
+    "DESCADASTRAR AJUDA DESUSCRIBIR DESUSCRIBIRME CANCELARSUSCRIPCION CANCELARINSCRICAO SAIR BASTA ARRET ARRETEZ "
+    "PARE".split()
 )
 _LANG_INDEX = {lang: {w: kind for kind, words in table.items() for w in words.split()}
                for lang, table in _LANG_KEYWORDS.items()}
@@ -100,8 +103,22 @@ _ALL_KEYWORDS = frozenset(_DEFAULT_KEYWORDS) | {w for index in _LANG_INDEX.value
 # a doubt next to a word for messages.
 _STOP_WORDS_OF_KEYWORDS = frozenset({"STOP", "STOPP"})
 _REPEATED = re.compile(r"(\w{3,}?)\1+")
+_ME = frozenset({"me", "moi", "mich", "mi"})
+_HELD = re.compile(r"(\w)\1{2,}")
+# Real words one letter away from STOP: never read as a typo of it.
+_NOT_TYPOS = frozenset("SHOP STEP STOW SLOP SWOP ATOP STOMP STOOP STOPS SHOT SPOT SOUP STAR STAY TOPS POTS".split())
 _GLUE = ("PLEASE", "PLS", "PLZ", "JUST", "NOW", "BITTE")
 _EDGE_SPLIT = re.compile(r"[.!?\n]+|\s[-–—]+\s|\s[-–—]+$|^[-–—]+\s")
+_HOW_TO_STOP = re.compile(
+    r"\bhow (?:do|can|would|to) (?:i |we )?(?:\w+ ){0,2}?(?:unsub(?:scribe)?|opt ?-?out|stop (?:these|this|the|your|"
+    r"getting|receiving)|get off)\b|\bwie (?:kann|konnte) ich (?:mich )?(?:\w+ )?(?:abmelden|austragen)|"
+    r"\bcomo (?:me doy|puedo darme|hago para darme) de baja|\bcomo faco (?:pra|para) sair|"
+    r"\bcomment (?:je peux |puis-je |faire pour )?(?:me )?(?:desabonner|desinscrire)|"
+    r"\bcome (?:faccio a|posso) (?:disiscriver|cancellar)|\bhoe (?:kan ik|meld ik) (?:me |mij )?(?:afmelden|"
+    r"uitschrijven)"
+)
+_ELISION = re.compile(r"\b([dlmnstj]|qu)['\u2019](?=\w)")
+_STOP_SIGN_RUN = re.compile("[\U0001f6d1\u26d4\U0001f6ab]+\ufe0f?")
 _STOP_SIGNS = frozenset("\U0001f6d1\u26d4\U0001f6ab")  # 🛑 ⛔ 🚫
 _FILLER = re.compile(
     r"\b(?:please|pls|plz|hey|hi|now|thanks|thank you|thx|ty|ok|okay|bitte|danke(?: schon)?|jetzt|sofort|"
@@ -145,8 +162,6 @@ _PHRASES: dict[str, list[tuple[str, str]]] = {
          r"\b(?:i (?:really |just )?(?:want|would like|wish|need|would prefer|prefer)(?: to)?|id (?:like|prefer) to"
          r"|i wanna) (?:unsub(?:scribe)?|opt ?-?out|be (?:removed|unsubscribed|taken off)|"
          rf"stop (?:receiving|getting) (?:these |your |any )?(?:\w+ )?{_MSGS})\b{_NOT_3RD}"),
-        ("how do i unsubscribe",
-         rf"\bhow (?:do|can) i (?:unsubscribe|opt ?-?out)(?:{_END}| from (?:this|these|your|you)\b)"),
         ("i no longer want to receive",
          rf"\bi (?:no longer|dont|do not) (?:want|wish|need|like) (?:to (?:receive|get) (?:\w+ ){{0,3}}?{_MSGS}\b|"
          rf"to be (?:contacted|messaged|texted|e-?mailed|called)\b|"
@@ -242,7 +257,12 @@ def _languages(languages: Sequence[str]) -> list[str]:
 
 
 def _glued(word: str) -> str:
-    """A keyword run together with itself or with politeness: STOPSTOP, PLEASESTOP, STOPPLS → STOP."""
+    """A keyword run together with itself or with politeness: STOPSTOP, PLEASESTOP, STOPPLS → STOP; and a
+    held key: STOPPPP, BASTAAAA, SAIRR (a run of three or more letters, or a doubled last letter, cut back)."""
+    if word not in _ALL_KEYWORDS:
+        shortened = _HELD.sub(r"\1", word)
+        if shortened in _ALL_KEYWORDS or shortened[:-1] in _ALL_KEYWORDS and shortened[-1] == shortened[-2]:
+            word = shortened if shortened in _ALL_KEYWORDS else shortened[:-1]
     repeated = _REPEATED.fullmatch(word)
     if repeated:
         word = repeated.group(1)
@@ -255,7 +275,7 @@ def _glued(word: str) -> str:
     return repeated.group(1) if repeated else word
 
 
-def _misspelt(word: str) -> str | None:
+def _misspelt(word: str, most: int = 2) -> str | None:
     """The strong opt-out keyword ``word`` is a typo of: two letters swapped in a short one (SOTP, STPO),
     one edit in a longer one (UNSUBSCIBE, UNSUSBCRIBE), two from ten letters."""
     if word in _STRONG_OPT_OUT or len(word) < 4:
@@ -264,9 +284,9 @@ def _misspelt(word: str) -> str | None:
         if abs(len(keyword) - len(word)) > 2:
             continue
         if len(keyword) <= 5:
-            if len(word) == len(keyword) and sorted(word) == sorted(keyword) and OSA.distance(word, keyword) == 1:
+            if word not in _NOT_TYPOS and len(word) == len(keyword) and OSA.distance(word, keyword) == 1:
                 return keyword
-        elif OSA.distance(word, keyword) <= (2 if len(keyword) >= 10 else 1):
+        elif OSA.distance(word, keyword) <= min(most, 2 if len(keyword) >= 10 else 1):
             return keyword
     return None
 
@@ -302,7 +322,9 @@ def _keyword(folded: str, langs: list[str], *, tapped: bool = False) -> ConsentS
             if word in _STRONG_OPT_OUT:
                 return ConsentSignal("opt_out", f"keyword:{word}(button)", _KEYWORD_LANGUAGE.get(word, "en"))
             continue
-        typo = _misspelt(word) if typed and word not in _ALL_KEYWORDS else None
+        typo = None
+        if word not in _ALL_KEYWORDS and (typed or whole):  # joined words ("opt ot"): one edit at most
+            typo = _misspelt(word, 2 if typed else 1)
         if typo is not None:
             return ConsentSignal("opt_out", f"keyword:{typo}(misspelt {word})", _KEYWORD_LANGUAGE.get(typo, "en"))
         if need_strong and word not in _STRONG:
@@ -363,26 +385,73 @@ def classify_consent(text: str, languages: Sequence[str] = ("en",), *, keywords:
     code outside SUPPORTED_LANGUAGES.
     """
     langs = _languages(languages)
+    text = _STOP_SIGN_RUN.sub(" STOP ", text)
     folded = _fold(text)
     if not folded:
         return None
     if keywords and _only_stop_signs(text):
         return ConsentSignal("opt_out", "keyword:stop sign", "en")
-    found = _keyword(folded, langs, tapped=not keywords) or (_edge_keyword(folded) if keywords else None)
+    found = _keyword(folded, langs, tapped=not keywords)
     if found:
         return found
+    edge = _edge_keyword(_fold_lines(text)) if keywords else None
+    if edge:
+        return _unless_corrected(edge, folded)
+    if _HOW_TO_STOP.search(folded):  # asking how, not asking to: the help text says how (and offers STOP)
+        return ConsentSignal("help", "phrase:how do i stop", "en")
     configured = ["en", *[code for code in langs if code != "en"]]
-    found = _phrase(folded, configured)
+    lines = _fold_lines(text)
+    found = (_phrase(folded, configured) or _concept(lines, configured, tapped=not keywords)
+             or (_misspelt_with_object(folded) if keywords else None))
     if found is not None:
-        return found
+        if about_something_else(_fold_lines(text), found.language):  # "darme de baja del taller"
+            return ConsentSignal("possible_opt_out", "possible:" + found.rule, found.language)
+        return _unless_corrected(found, folded)
     if not keywords:
         return None
-    # A phrase of a language the shop did not configure: likely a request to stop, but the rules of that
+    # A request in a language the shop did not configure: likely a request to stop, but the rules of that
     # language are not switched on — a person decides rather than nobody.
-    other = _phrase(folded, [code for code in SUPPORTED_LANGUAGES if code not in configured])
+    others = [code for code in SUPPORTED_LANGUAGES if code not in configured]
+    other = _phrase(folded, others) or _concept(lines, others)
     if other is not None:
         return ConsentSignal("possible_opt_out", "possible:" + other.rule, other.language)
     return _possibly(folded)
+
+
+def _misspelt_with_object(folded: str) -> ConsentSignal | None:
+    """A typo'd opt-out keyword and its object: "unsubsribe me", "désabonez moi"."""
+    rest = re.findall(r"[^\W_]+", _FILLER.sub(" ", folded))
+    if len(rest) != 2 or rest[1] not in _ME:
+        return None
+    word = _glued(rest[0].upper())
+    typo = _misspelt(word) if word not in _ALL_KEYWORDS else None
+    if typo is None:
+        return None
+    return ConsentSignal("opt_out", f"keyword:{typo}(misspelt {word})", _KEYWORD_LANGUAGE.get(typo, "en"))
+
+
+def _concept(lines: str, languages: list[str], *, tapped: bool = False) -> ConsentSignal | None:
+    for lang in languages:
+        found = revocation(lines, lang)
+        if found is not None and not (tapped and "alone" in found):  # a "Quit" button is no request
+            return ConsentSignal("opt_out", f"concept:{found}", lang)
+    return None
+
+
+def _unless_corrected(signal: ConsentSignal, folded: str) -> ConsentSignal:
+    """A bare "stop" next to a correction ("Stop! I mean wait, I mixed up the sizes") is a "wait", more
+    likely than an opt-out: a person decides."""
+    bare = signal.rule.endswith("(sentence)") or "stop alone" in signal.rule
+    if bare and CORRECTION.search(folded):
+        return ConsentSignal("possible_opt_out", "possible:" + signal.rule, signal.language)
+    return signal
+
+
+def _fold_lines(text: str) -> str:
+    """``_fold`` with line breaks kept (they end clauses)."""
+    text = strip_accents(fold(text, keep_newlines=True))
+    text = _ELISION.sub(r"\1 ", text)  # d'arrêter, l'atelier: the article is a word of its own
+    return re.sub(r"[\u2019\u2018'`\u02bc\u00b4]", "", text).strip()
 
 
 def _phrase(folded: str, languages: list[str]) -> ConsentSignal | None:

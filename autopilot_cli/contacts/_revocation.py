@@ -1,0 +1,284 @@
+"""Natural-language opt-outs by concept, in the seven supported languages.
+
+The keyword and phrase rules of ``_optout.py`` know fixed wordings; customers combine a handful of
+ideas in endless ways. This module looks, clause by clause, for those ideas:
+
+- **stop + messages**: a verb of stopping with something we send, or with "me" as its object
+  ("could u stop sending me these", "hört auf, mir zu schreiben", "parem de me mandar");
+  or a verb of stopping alone in its clause ("please stop", "seriously stop", "aufhören bitte");
+- **remove + me**: a verb of removing, deleting or forgetting with the contact's own details or
+  a list as its object ("take my name off your list", "forget my number", "sáquenme de la lista",
+  "Verwijder mijn nummer uit jullie bestand");
+- **withdrawn consent** ("I withdraw my consent", "ich widerrufe meine Einwilligung");
+- **no more messages** ("no more msgs pls", "keine Nachrichten mehr", "plus de msg", "niente più
+  messaggi", "geen berichten meer", "chega de mensagens", "I'd rather not get any more messages");
+- **opting out in the first person** ("I opt out", "count me out", "me doy de baja", "je me
+  désabonne", "mi disiscrivo").
+
+A negation just before the idea ("don't stop the tips", "nie aufhören") or a question about how
+it works ("how do I stop these messages?") cancels it. The lexicons are written from how people
+write, not from a list of test sentences; ``tests/judgement/optout_*.jsonl`` measure them.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Over folded text: lower case, accents and apostrophes removed, spaces collapsed.
+_W = r"(?:[\w-]+ ){0,4}?"  # a few words in between, lazily
+
+MSGS = {
+    "en": r"(?:messages?|msgs?|msg|texts?|sms|emails?|e-?mails?|mails?|notifications?|spam|marketing|promos?|"
+          r"promotions?|newsletters?|ads|adverts?|offers?|updates|whatsapps?|dms?|crap|junk|bs)",
+    "de": r"(?:nachrichten|nachricht|sms|e-?mails?|mails?|werbung|newsletter|mitteilungen|spam|msgs?|infos?|"
+          r"angebote|benachrichtigungen)",
+    "fr": r"(?:messages?|msgs?|sms|textos?|e-?mails?|mails?|courriels?|pubs?|publicites?|newsletters?|"
+          r"notifications?|spam|offres)",
+    "es": r"(?:mensajes?|msjs?|msgs?|sms|correos?|e-?mails?|mails?|publicidad|promociones|notificaciones|spam|"
+          r"whatsapps?|ofertas|newsletter|boletin)",
+    "it": r"(?:messaggi|messaggio|sms|e-?mail|mail|email|pubblicita|promozioni|notifiche|spam|newsletter|msg|"
+          r"offerte|comunicazioni)",
+    "nl": r"(?:berichten|bericht|sms(?:jes)?|e-?mails?|mails?|reclame|nieuwsbrief|nieuwsbrieven|spam|appjes|"
+          r"kutberichten|meldingen|aanbiedingen)",
+    "pt": r"(?:mensagens|mensagem|msgs?|sms|e-?mails?|emails?|promocoes|notificacoes|spam|publicidade|"
+          r"newsletter|propagandas?|ofertas)",
+}
+LISTS = {
+    "en": r"(?:list|lists|database|system|records?|contacts|newsletter|mailing|distribution|register|files?)",
+    "de": r"(?:liste|verteiler|newsletter-verteiler|datenbank|kartei|system|kontakte|mailingliste|newsletter)",
+    "fr": r"(?:liste|base de donnees|fichier|newsletter|repertoire|contacts)",
+    "es": r"(?:lista|base de datos|listado|registro|contactos|newsletter|boletin)",
+    "it": r"(?:lista|database|elenco|archivio|rubrica|contatti|newsletter|mailing list)",
+    "nl": r"(?:lijst|bestand|database|nieuwsbrief|mailinglijst|systeem|contacten)",
+    "pt": r"(?:lista|cadastro|base de dados|banco de dados|contatos|newsletter)",
+}
+MINE = {
+    "en": r"(?:me|my (?:[\w-]+ )?(?:number|phone|name|email|e-mail|address|details|data|info|information|contact|"
+          r"contacts)|this number|everything you have on me)",
+    "de": r"(?:mich|mir|meine[rn]? (?:[\w-]+ )?(?:nummer|handynummer|telefonnummer|e-?mail(?:-adresse)?|adresse|daten|"
+          r"kontakt(?:daten)?|namen?))",
+    "fr": r"(?:moi|me|m|mon (?:[\w-]+ )?(?:numero|nom|adresse|mail|e-?mail|contact)|mes (?:[\w-]+ )?(?:donnees|"
+      r"coordonnees|"
+          r"informations))",
+    "es": r"(?:me|mi (?:[\w-]+ )?(?:numero|nombre|correo|email|direccion|contacto)|mis (?:[\w-]+ )?(?:datos|"
+          r"contactos))",
+    "it": r"(?:mi|me|il mio (?:[\w-]+ )?(?:numero|nome|contatto|indirizzo)|i miei (?:[\w-]+ )?(?:dati|contatti)|"
+          r"la mia (?:[\w-]+ )?(?:email|mail))",
+    "nl": r"(?:me|mij|mijn (?:[\w-]+ )?(?:nummer|naam|gegevens|e-?mail(?:adres)?|adres|contactgegevens))",
+    "pt": r"(?:me|meu (?:[\w-]+ )?(?:numero|nome|e-?mail|contato|cadastro)|meus (?:[\w-]+ )?(?:dados|contatos))",
+}
+STOP = {
+    "en": r"(?:stop+|quit|cease|enough|fuck off|piss off|go away|get lost|knock it off|pack it in)",
+    "de": r"(?:stopp(?:en|t)?|aufh(?:oren|ort|ore|or)|hort (?:[\w-]+ )?auf|hor (?:[\w-]+ )?auf|schluss|"
+          r"lasst (?:das|es)|"
+          r"unterlassen sie)",
+    "fr": r"(?:arret(?:ez|e|er)?|cess(?:ez|e|er)|stop|f(?:ou|ich)tez[ -]moi la paix)",
+    "es": r"(?:par(?:en|e|ad|ar)|dej(?:en|e|ad|a) de|deten(?:ga|gan|er)|basta|alto)",
+    "it": r"(?:smett(?:ete|ila|etela|i|a|ere)|basta|fermate|finitela|piantatela)",
+    "nl": r"(?:stop(?:pen|t)?|hou(?:d|dt|den)? (?:[\w-]+ )?op|kappen|ophouden)",
+    "pt": r"(?:par(?:e|em|a|ar)|chega|basta|deix(?:e|em|a) de)",
+}
+SEND = {
+    "en": r"(?:send(?:ing)?|messag(?:e|ing)|text(?:ing)?|contact(?:ing)?|e-?mail(?:ing)?|writ(?:e|ing)|spam(?:ming)?|"
+          r"bother(?:ing)?|harass(?:ing)?|pester(?:ing)?|call(?:ing)?|dm(?:ing)?)",
+    "de": r"(?:schreiben|zuschreiben|senden|schicken|zuschicken|zuspammen|spammen|kontaktieren|anschreiben|"
+          r"nerven|belastigen|simsen|texten|anrufen|zuzuspammen|zuschreiben|zu schreiben)",
+    "fr": r"(?:envoyer|ecrire|contacter|spammer|harceler|deranger|texter|appeler)",
+    "es": r"(?:envi|mand|escrib|contact|molest|llam|spame)\w*",
+    "it": r"(?:scriver|mandar|inviar|contattar|chiamar|disturbar)\w*",
+    "nl": r"(?:sturen|appen|mailen|berichten|sms(?:en)?|spammen|bellen|contacteren|schrijven|whatsappen)",
+    "pt": r"(?:mand|envi|escrev|contat|lig|perturb)\w*",
+}
+REMOVE = {
+    "en": r"(?:remove|remvoe|delete|erase|forget|drop|scrap|wipe|purge|unsubscribe|unsub|(?:take|taking|get|getting)"
+          r"(?= (?:[\w-]+ ){0,3}?(?:off|out of)\b))",
+    "de": r"(?:loschen|losche|loscht|loschung|entfernen|entfernt|entferne|streichen|streicht|nehmen|nehmt|nimm|"
+          r"vergessen|vergesst|vergiss|austragen|tragt|tragen|abmelden)",
+    "fr": r"(?:retirer|retirez|supprimer|supprimez|effacer|effacez|oublier|oubliez|enlever|enlevez|rayer|rayez|"
+          r"desinscrire|desinscrivez|desabonner|desabonnez)",
+    "es": r"(?:quit(?:ar|en|e|adme|enme|ame)|sa(?:c|qu)(?:ar|en|a|adme|uenme|enme|ame)|borr(?:ar|en|e|adme|enme)|"
+          r"elimin(?:ar|en|e|adme|enme|ame)|olvid(?:ar|en|e)|retir(?:ar|en|e|enme)|dar de baja|darme de baja|"
+          r"den de baja|desuscrib\w*)",
+    "it": r"(?:cancella\w*|elimina\w*|rimuov\w*|togli\w*|dimentica\w*|disiscriv\w*|levate\w*)",
+    "nl": r"(?:verwijder(?:en|t)?|haal|haalt|halen|wis|wissen|vergeet|vergeten|schrap|schrappen|uitschrijven|"
+          r"afmelden)",
+    "pt": r"(?:remov\w*|tir(?:ar|e|em|a)\w*|apag(?:ar|uem|ue|a)\w*|exclu\w*|esque(?:cer|cam|ca)\w*|descadastr\w*|"
+          r"delet\w*)",
+}
+CONSENT = {
+    "en": r"\b(?:withdraw|withdrawing|revoke|revoking|retract|cancel)\w* (?:my |all )?(?:consent|permission|opt-?in)",
+    "de": r"\b(?:widerrufe|widerrufen|ziehe) (?:hiermit )?(?:meine )?(?:einwilligung|zustimmung)",
+    "fr": r"\b(?:retire|revoque|annule)\w* (?:mon )?consentement",
+    "es": r"\b(?:retiro|revoco|retirar|revocar|anulo) (?:mi )?consentimiento",
+    "it": r"\b(?:revoco|ritiro|revocare) (?:il |il mio )?consenso",
+    "nl": r"\b(?:trek|intrekken|herroep)\w* (?:mijn )?toestemming|toestemming (?:[\w-]+ )?in\b",
+    "pt": r"\b(?:revogo|retiro|revogar|cancelo) (?:o |meu )?consentimento",
+}
+NO_MORE = {
+    "en": r"\b(?:no more|nomore(?:messages|msgs|texts|spam)?|no further|none of (?:these|your)|"
+          r"dont want (?:[\w-]+ ){0,2}(?:anymore|any more)|"
+          r"rather not (?:get|receive) any ?more|not (?:get|receive) any ?more|no longer (?:want|wish) (?:to )?"
+          r"(?:get|receive|be))",
+    "de": r"\b(?:keine|nichts) (?:[\w-]+ ){0,4}?mehr\b|\bkeine weiteren\b|\bnicht mehr (?:[\w-]+ )?(?:schreiben|"
+          r"anschreiben|schicken|"
+          r"senden|kontaktieren|simsen|texten)",
+    "fr": r"\b(?:plus de|ne (?:[\w-]+ ){0,3}plus|pas (?:[\w-]+ )?plus de)\b",
+    "es": r"\b(?:no (?:[\w-]+ ){0,2}?mas|ya no|nunca mas|ni un (?:[\w-]+ )?mas)\b",
+    "it": r"\b(?:niente (?:[\w-]+ )?piu|non (?:[\w-]+ ){0,4}piu|basta (?:con )?)",
+    "nl": r"\b(?:geen (?:[\w-]+ ){0,3}meer|niks (?:[\w-]+ ){0,3}meer|niet meer)\b",
+    "pt": r"\b(?:nao (?:[\w-]+ ){0,4}mais|chega de|nada mais)\b",
+}
+FIRST_PERSON = {
+    "en": r"\b(?:i(?:m| am)? opt(?:ing)? ?-?out|i opt out|count me out|(?:im|i am) done with (?:[\w-]+ ){0,2}"
+          r"(?:msgs?|messages|texts|emails|this|these|you)|unsubscribing\b|(?:im|i am) unsubscribing|i unsubscribe\b)",
+    "de": r"\b(?:ich (?:melde|trage) mich (?:hiermit )?(?:[\w-]+ ){0,3}(?:ab|aus)|ich bin raus|ich kundige|"
+          r"ich (?:mochte|will|wurde|werde) (?:mich )?(?:gerne? )?(?:[\w-]+ ){0,4}?(?:abmelden|austragen))",
+    "fr": r"\b(?:je me (?:desabonne|desinscris)|je (?:veux|souhaite|voudrais) (?:me )?(?:desabonner|desinscrire))",
+    "es": r"\b(?:me doy de baja|me (?:quiero )?(?:dar|desuscribo|salgo)|quiero (?:darme|dar) de baja|"
+          r"quiero (?:salir|desuscribirme))",
+    "it": r"\b(?:mi disiscrivo|mi cancello|voglio (?:disiscrivermi|essere cancellat)|vorrei (?:disiscrivermi|"
+          r"essere (?:cancellat|rimoss)))",
+    "nl": r"\b(?:ik meld me af|ik schrijf me uit|(?:graag|wil (?:ik )?(?:me |mij )?)(?:[\w-]+ ){0,3}"
+          r"(?:uitschrijven|uitgeschreven worden|afmelden))",
+    "pt": r"\b(?:quero (?:sair da lista|sair disso|sair dessa lista|me descadastrar|"
+          r"cancelar (?:o )?recebimento)|(?:gostaria|quero) de cancelar (?:o )?recebimento|"
+          r"me descadastr)",
+}
+# Another thing than our messages, after a verb of stopping or removing: not an opt-out.
+OTHER_THINGS = re.compile(
+    r"\b[ldmnst]?(?:order|orders|bestellung|commande|pedido|ordine|bestelling|encomenda|appointment|termin|"
+    r"rendez-vous|cita|"
+    r"appuntamento|afspraak|workshop|taller|atelier|kurs|course|curso|corso|cursus|waitlist|warteliste|pickup|"
+    r"abholliste|box|abo|class|classes|klasse|classe|clase|lezione|les|aula|package|paket|parcel|colis|paquete|"
+    r"pacco|pakket|pacote|subscription box|delivery|lieferung|laughing|lachen|rire|reir|ridere|lachen|rir|bow|"
+    r"schleife|tag|etikett|pot|topf|photo|foto|pic|picture|address)\b"
+)
+QUESTION_HOW = re.compile(
+    r"\b(?:how (?:do|can|to|would)|what happens if|is there a way|if i|wie (?:kann|melde|funktioniert)|comment|"
+    r"como (?:me|hago|faco|puedo|posso)|come (?:faccio|posso)|hoe (?:kan|moet)|do i need|should i|can i)\b"
+)
+NEGATION = re.compile(
+    r"\b(?:dont|do not|never|not|wont|please dont|nie|niemals|nicht|jamais|pas|no|nunca|jamas|mai|non|niet|nooit|nao)"
+    r"(?: \w+){0,2}$"
+)
+# "Stop!" as a "wait, I got it wrong" or as delight ("stop it, you're making me blush"): not a request to stop
+# messages. "Wrong number" is the opposite: a stranger asking us to stop.
+CORRECTION = re.compile(
+    r"\b(?:i mean|i meant|wait|wrong(?! (?:number|person|guy|nummer))|mixed up|mistake|sorry|oops|typo|"
+    r"ich meinte|falsch\w*(?<!falsche nummer)|verwechselt|warte|je voulais dire|mauvais\w*|erreur|attends|"
+    r"equivoqu\w*|espera|volevo dire|sbagliat\w*|aspetta|ik bedoelde|verkeerd\w*|wacht|quis dizer|errad\w*|"
+    r"cute|blush|amazing|mignon\w*|adorable|convint\w*|convinced|haha\w*|lol|geniale?)\b|"
+    r"[\U0001f60d\U0001f602\U0001f923\U0001f648]"
+)
+FILLER = re.compile(
+    r"\b(?:please|pls|plz|pleeease|now|already|just|seriously|for gods sake|for fucks sake|ffs|omg|ok|okay|"
+    r"fucking|freaking|damn|right now|asap|again|thanks|thank you|thx|ty|bitte|jetzt|sofort|endlich|doch|mal|"
+    r"verdammt|danke|svp|stp|merci|maintenant|por favor|porfa|pfv|pf|gracias|per favore|grazie|subito|"
+    r"alsjeblieft|aub|nou|graag|bedankt|dank je|dank u|obrigad[oa]|agora|por favor|i said|ive said|i told you|"
+    r"i asked|for real|already|hallo|hello|hi|hey|hola|bonjour|ciao|ola|lg|vg|mvg)\b"
+)
+DONT_WANT = {
+    "en": r"\b(?:dont|do not|no longer) (?:want|wish|need) (?:to )?(?:[\w-]+ ){0,3}?(?:{receive}|{msgs})\b|"
+          r"\b(?:want|like|wish) (?:to be |to get )?(?:out|off) (?:of )?(?:[\w-]+ ){{0,4}}{lists}",
+    "de": r"\bich (?:will|mochte|wunsche) (?:[\w-]+ ){0,2}?(?:keine|nichts)\b",
+    "fr": r"\bje ne (?:veux|souhaite|desire) (?:plus|pas|rien) (?:[\w-]+ ){0,3}?(?:{receive}|{msgs})",
+    "es": r"\bno (?:quiero|deseo) (?:[\w-]+ ){0,2}?(?:{receive}|{msgs})",
+    "it": r"\bnon (?:voglio|desidero) (?:piu )?(?:[\w-]+ ){0,2}?(?:{receive}|{msgs})",
+    "nl": r"\bik wil (?:geen|niks|niets) (?:[\w-]+ ){0,3}?(?:{receive}|{msgs}|meer)",
+    "pt": r"\bnao (?:quero|desejo) (?:mais )?(?:[\w-]+ ){0,2}?(?:{receive}|{msgs})",
+}
+RECEIVE = r"(?:receive|receiving|get|getting|erhalten|bekommen|recevoir|recibir|ricevere|ontvangen|krijgen|receber)"
+UNSUB_ALONE = {
+    "en": r"(?:unsubscribe|unsub|opt ?-?out|remove me|take me off)",
+    "de": r"(?:austragen|abmelden|abbestellen|mich abmelden|mich austragen)",
+    "fr": r"(?:desabonner|desinscrire|desabonnez[ -]moi|desinscrivez[ -]moi)",
+    "es": r"(?:darme de baja|dar de baja|desuscribir(?:me)?|de baja)",
+    "it": r"(?:disiscrivermi|disiscrivetemi|cancellatemi)",
+    "nl": r"(?:uitschrijven|afmelden|uitgeschreven worden)",
+    "pt": r"(?:descadastrar|me descadastrem|sair da lista)",
+}
+REPEATED = re.compile(r"\b(?:how many times|how often do i|wie oft|combien de fois|cuantas veces|quante volte|hoe vaak|"
+                      r"quantas vezes)\b")
+SENTENCES = re.compile(r"[.!?;\n]+|\s[-–—]+\s")
+COMMAS = re.compile(r"[,:]")
+_WORDS = re.compile(r"[^\W_]+")
+_NEGATOR = re.compile(r"\b(?:dont|do not|never|not|wont|nie|niemals|nicht|jamais|pas|no|nunca|jamas|mai|non|niet|nooit|"
+                      r"nao)\b")
+
+
+def revocation(folded: str, lang: str) -> str | None:
+    """The concept that says "stop messaging me" in ``folded`` (text folded as ``_optout._fold`` does,
+    newlines kept), in language ``lang``; None when there is none."""
+    repeated = REPEATED.search(folded)
+    if repeated and re.search(rf"\b{STOP[lang]}\b", folded[repeated.end():]):
+        return _named("asked again", lang)
+    if QUESTION_HOW.search(folded):
+        return None
+    for sentence in SENTENCES.split(folded):
+        clean = " ".join(FILLER.sub(" ", sentence).split())
+        if not clean:
+            continue
+        found = _in_sentence(clean, lang)
+        if found:
+            return found
+        for part in COMMAS.split(clean):
+            words = _WORDS.findall(part)
+            joined = " ".join(words)
+            if len(words) == 1 and re.fullmatch(STOP[lang], words[0]) and lang in ("en", "de", "fr", "nl", "it"):
+                return _named("stop alone", lang)
+            if words and re.fullmatch(UNSUB_ALONE[lang], joined):
+                return _named("unsubscribe alone", lang)
+    return None
+
+
+def about_something_else(folded: str, lang: str) -> bool:
+    """The message names something other than our messages — an order, a workshop, an appointment — and
+    neither messages nor a list: leaving or cancelling *that* is no opt-out."""
+    return bool(OTHER_THINGS.search(folded)) and not re.search(rf"\b{MSGS[lang]}\b|\b{LISTS[lang]}\w*\b", folded)
+
+
+# What makes a match no request: a condition or a question ("if you stop texting me", "why did you stop"),
+# or a report of messages not arriving ("I'm getting no more messages about my order").
+HYPOTHETICAL = re.compile(
+    r"\b(?:if|unless|why|did|when|wenn|falls|warum|si|pourquoi|por que|porque|se|perche|als|waarom|"
+    r"(?:im |i am |i )?(?:get|getting|receive|receiving)|bekomme|erhalte|krijg|ontvang|recibo|recois|ricevo|recebo|"
+    r"mandan|schickt ihr)\b"
+)
+
+
+def _named(name: str, lang: str) -> str:
+    return f"{name}({lang})" if lang != "en" else name
+
+
+def _in_sentence(clause: str, lang: str) -> str | None:
+    msgs, mine, lists, send = MSGS[lang], MINE[lang], LISTS[lang], SEND[lang]
+    remove = REMOVE[lang]
+    checks = [
+        ("withdrawn consent", CONSENT[lang]),
+        ("no more messages", NO_MORE[lang] + rf"(?:.*\b(?:{msgs}|{send}|{RECEIVE})\b|\s*$)"),
+        ("opting out", FIRST_PERSON[lang]),
+        ("does not want messages", DONT_WANT[lang].replace("{receive}", RECEIVE).replace("{msgs}", msgs)
+         .replace("{{0,4}}", "{0,4}").replace("{lists}", lists)),
+        ("stop sending", rf"\b{STOP[lang]}\b,? (?:[\w-]+ ){{0,3}}?(?:(?:to |with |met |de |di |a |"
+                         rf"zu )?(?:[\w-]+ )?\b{send}\b|"
+                         rf"(?:[\w-]+ ){{0,2}}{msgs}\b)"),
+        ("remove me", rf"\b{remove}\b (?:[\w-]+ ){{0,3}}?(?:{mine})\b"),
+        ("remove from list", rf"\b{remove}\b (?:[\w-]+ ){{0,4}}?(?:{mine})? ?(?:[\w-]+ ){{0,4}}?"
+                             rf"(?:off|from|out of|aus|de|da|del|dalla|dal|van|uit|"
+                             rf"of) (?:[\w-]+ ){{0,3}}?{lists}\w*\b"),
+        ("send me no", rf"\b{send}\b (?:[\w-]+ ){{0,3}}?(?:{msgs})\b.*\b(?:anymore|any more|no more)\b"),
+    ]
+    if lang in ("de", "nl"):  # the verb comes last: "meine Nummer aus eurer Liste löschen", "mij afmelden"
+        checks.append(("remove me", rf"\b(?:{mine})\b (?:[\w-]+ ){{0,5}}?\b{remove}\b"))
+    for name, pattern in checks:
+        match = re.search(pattern, clause)
+        if match is None:
+            continue
+        before = clause[: match.start()].strip()
+        if HYPOTHETICAL.search(before) or (name != "no more messages" and (
+                NEGATION.search(before) or _NEGATOR.search(match.group(0)))):
+            continue
+        if about_something_else(clause, lang):
+            continue
+        return _named(name, lang)
+    return None
