@@ -31,6 +31,7 @@ from ..gates import (
     GateResult,
     check_compliance,
     check_injection,
+    check_manipulation,
     check_safety,
     check_sanity,
     check_spam,
@@ -228,6 +229,7 @@ def _judge_draft(
     _gate(plan, check_compliance(event["text"], draft.text, ctx.config.gates.compliance_topics,
                                  done.compliance if done else None))
     _gate(plan, done.injection if done else check_injection(event["text"], metadata_of(event["metadata"])))
+    _gate(plan, done.manipulation if done else check_manipulation(event["text"]))
     _gate(plan, check_spam(draft.text))
     _gate(plan, check_sanity(draft.text, event["channel"], ctx.protected_fragments))
     possible_ooo = metadata_of(event["metadata"]).get("possible_out_of_office")

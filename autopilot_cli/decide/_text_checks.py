@@ -52,7 +52,7 @@ from typing import IO, Any
 
 from ..contacts import ConsentSignal, classify_message
 from ..drafting import KnowledgeFile, KnowledgeIndex, Passage
-from ..gates import GateResult, check_injection, matching_rules, mentioned_topics, topic_keys
+from ..gates import GateResult, check_injection, check_manipulation, matching_rules, mentioned_topics, topic_keys
 
 WORKER_MIN_EVENTS = 2000
 """Below this a worker's start-up (~0.3 s to import) costs more than it saves."""
@@ -72,6 +72,7 @@ class InboundResult:
     safety: frozenset[str]
     compliance: frozenset[str]
     injection: GateResult
+    manipulation: GateResult
 
 
 def metadata_of(raw: str | None) -> dict:
@@ -87,6 +88,7 @@ def check_one(text: str, metadata: str | None, settings: Settings, index: Knowle
         safety=matching_rules(text),
         compliance=mentioned_topics(text, topic_keys(settings.topics)),
         injection=check_injection(text, metadata_of(metadata)),
+        manipulation=check_manipulation(text),
     )
 
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         topic_keys as topic_keys,
     )
     from ._injection import check_injection as check_injection
+    from ._manipulation import check_manipulation as check_manipulation
     from ._result import GateResult as GateResult
     from ._safety import (
         check_safety as check_safety,
@@ -36,6 +37,7 @@ else:
     __getattr__, __dir__, __all__ = lazy_exports(__name__, {
         "._compliance": ("check_compliance", "mentioned_topics", "topic_keys",),
         "._injection": ("check_injection",),
+        "._manipulation": ("check_manipulation",),
         "._result": ("GateResult",),
         "._safety": ("check_safety", "matching_rules", "moderation_result",),
         "._sanity": ("CHANNEL_LIMITS", "check_sanity", "find_placeholders", "measure",),
