@@ -24,12 +24,13 @@ from ..config import Config
 from ..contacts import ConsentSignal, classify_message, is_typed, opted_out
 from ..db.contacts import contact_row
 from ..db.ratelimits import count, earliest_allowed
-from ..drafting import DraftRequest, DraftResult, KnowledgeIndex, Passage, recent_history
+from ..drafting import DraftRequest, DraftResult, KnowledgeIndex, Passage, recent_history, render
 from ..experiments import Assignment, Experiment, choose
 from ..gates import (
     CHANNEL_LIMITS,
     GateResult,
     check_compliance,
+    check_grounding,
     check_injection,
     check_manipulation,
     check_safety,
@@ -230,6 +231,12 @@ def _judge_draft(
                                  done.compliance if done else None))
     _gate(plan, done.injection if done else check_injection(event["text"], metadata_of(event["metadata"])))
     _gate(plan, done.manipulation if done else check_manipulation(event["text"]))
+    if draft.sources is not None and not draft.error:
+        offered = {p.entry_id: f"{p.question}\n{p.answer}" for p in ctx.passages(event)}
+        variant = plan.assignment
+        frame = render(variant.template if variant else ctx.config.drafter.template, answer="", name=event["name"],
+                       signature=ctx.config.drafter.signature)
+        _gate(plan, check_grounding(draft.text, draft.sources, offered, event["text"], frame))
     _gate(plan, check_spam(draft.text))
     _gate(plan, check_sanity(draft.text, event["channel"], ctx.protected_fragments))
     possible_ooo = metadata_of(event["metadata"]).get("possible_out_of_office")

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from ._factory import Services as Services, build_services as build_services
     from ._knowledge import KnowledgeFile as KnowledgeFile, KnowledgeIndex as KnowledgeIndex
     from ._offline import OfflineDrafter as OfflineDrafter
+    from ._templates import render as render
 else:
     __getattr__, __dir__, __all__ = lazy_exports(__name__, {
         "._base": ("DraftRequest", "DraftResult", "Passage",),
@@ -19,4 +20,5 @@ else:
         "._factory": ("Services", "build_services",),
         "._knowledge": ("KnowledgeFile", "KnowledgeIndex",),
         "._offline": ("OfflineDrafter",),
+        "._templates": ("render",),
     })

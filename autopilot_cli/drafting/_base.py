@@ -64,6 +64,9 @@ class DraftResult(BaseModel):
     """Why the drafter itself wants a human (machine codes, e.g. ``no_knowledge_match``)."""
     drafter: str
     tokens: int = 0
+    sources: list[int] | None = None
+    """The knowledge passages (entry ids) the reply rests on; None for a reply that is no answer (a
+    holding reply, the help text). The grounding gate checks them."""
     error: str | None = None
     """Set when no real draft could be made (model unavailable, budget spent)."""
 

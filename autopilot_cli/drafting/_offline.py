@@ -78,8 +78,9 @@ class OfflineDrafter:
             else:
                 reasons = ["partly_answered"]
         text = render(request.template, answer=answer, name=request.contact_name, signature=request.signature)
+        cited = [int(part) for part in intent.removeprefix("faq:").split("+")]
         return DraftResult(text=text, confidence=round(confidence, 3), intent=intent, drafter=self.name,
-                           needs_human=bool(reasons), reasons=reasons)
+                           needs_human=bool(reasons), reasons=reasons, sources=cited)
 
     def draft_many(self, requests: list[DraftRequest], token_budget: int | None = None) -> list[DraftResult]:
         return [self.draft(r) for r in requests]

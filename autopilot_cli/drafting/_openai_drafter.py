@@ -58,12 +58,15 @@ _RULES = (
     "with [ANSWER] replaced by your answer.",
     "Respond with one JSON object only: reply (the complete message), confidence (0 to 1: how sure you are "
     "that the reply fully and correctly answers from the knowledge), intent (a short snake_case label), "
-    "needs_human (true or false) and reasons (short strings explaining needs_human, empty when false).",
+    "needs_human (true or false), reasons (short strings explaining needs_human, empty when false) and "
+    "sources (the ids of the passages your reply relies on; every price, time, number, link, e-mail address "
+    "or phone number in the reply must come from them).",
 )
 SYSTEM_PROMPT = "\n".join(f"- {rule}" for rule in _RULES) + "\n- Keep the whole reply under MAX_CHARS characters."
 
 _FIELDS = {"reply": {"type": "string"}, "confidence": {"type": "number"}, "intent": {"type": "string"},
-           "needs_human": {"type": "boolean"}, "reasons": {"type": "array", "items": {"type": "string"}}}
+           "needs_human": {"type": "boolean"}, "reasons": {"type": "array", "items": {"type": "string"}},
+           "sources": {"type": "array", "items": {"type": "integer"}}}
 _SCHEMA = {"type": "object", "properties": _FIELDS, "required": list(_FIELDS), "additionalProperties": False}
 JSON_SCHEMA_FORMAT = {"type": "json_schema", "json_schema": {"name": "draft_reply", "strict": True, "schema": _SCHEMA}}
 JSON_OBJECT_FORMAT = {"type": "json_object"}
@@ -83,6 +86,8 @@ class ModelReply(BaseModel):
     intent: str
     needs_human: bool
     reasons: list[str]
+    sources: list[int] = Field(default_factory=list)
+    """Passage ids; a server without structured outputs may leave it out (then nothing is cited)."""
 
 
 def neutralise(text: str) -> str:
@@ -205,7 +210,8 @@ class OpenAIDrafter:
             reasons += [f"model_reason:{slug}" for r in parsed.reasons[:3] if (slug := _slug(r))]
         intent = _slug(parsed.intent) or "unknown"
         return DraftResult(text=parsed.reply.strip(), confidence=parsed.confidence, intent=intent,
-                           needs_human=needs_human, reasons=reasons, drafter=self.name, tokens=tokens)
+                           needs_human=needs_human, reasons=reasons, drafter=self.name, tokens=tokens,
+                           sources=parsed.sources)
 
     def _complete(self, messages: list[dict[str, str]]):
         create = self.client.chat.completions.create  # never with tools: the model can only write text

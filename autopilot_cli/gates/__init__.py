@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         mentioned_topics as mentioned_topics,
         topic_keys as topic_keys,
     )
+    from ._grounding import check_grounding as check_grounding
     from ._injection import check_injection as check_injection
     from ._manipulation import check_manipulation as check_manipulation
     from ._result import GateResult as GateResult
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 else:
     __getattr__, __dir__, __all__ = lazy_exports(__name__, {
         "._compliance": ("check_compliance", "mentioned_topics", "topic_keys",),
+        "._grounding": ("check_grounding",),
         "._injection": ("check_injection",),
         "._manipulation": ("check_manipulation",),
         "._result": ("GateResult",),

@@ -69,6 +69,7 @@ _FAMILIES: dict[str, str] = {
     "compliance": "mentions {detail}, a topic that always needs a person",
     "safety": "a safety rule matched: {detail}",
     "injection": "the message looks like an attempt to manipulate the assistant: {detail}",
+    "grounding": "the reply says more than its sources: {detail}",
     "manipulation": "the message asks for something the shop never says without a person: {detail}",
     "spam": "the draft looks like spam: {detail}",
     "sanity": "the draft failed a sanity check: {detail}",
@@ -88,6 +89,13 @@ _DETAILS: dict[str, str] = {
     "role_marker": "chat role markers or template tokens",
     "invisible_chars": "invisible or bidi control characters",
     "hidden_html_text": "text hidden in the HTML email",
+    # grounding
+    "no_source": "it cites no knowledge passage",
+    "unknown_source": "it cites a passage that was not offered",
+    "number": "a number that is in no source",
+    "url": "a link that is in no source",
+    "email_address": "an e-mail address that is in no source",
+    "phone": "a phone number that is in no source",
     # manipulation
     "insult": "to swear at or insult someone",
     "disparage": "to run down a company, courier or competitor",
