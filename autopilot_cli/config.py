@@ -61,6 +61,10 @@ class AutopilotSection(_Section):
     """A reply is never sent sooner than this after the inbound message."""
     history_messages: int = Field(10, ge=0, le=100)
     """How many recent messages with the contact the drafter sees."""
+    learn_from_review: bool = True
+    """Calibrate confidence from what reviewers did with earlier drafts of the same intent (README)."""
+    calibration_strength: float = Field(4.0, gt=0, le=1000)
+    """How many reviews the drafter's own score weighs against (the prior's strength)."""
     parallel_checks: bool = True
     """Big ``process`` runs check message texts in a second process, a chunk ahead (decide/_text_checks.py)."""
 

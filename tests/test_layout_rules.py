@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "autopilot_cli"
 LAYERS: list[set[str]] = [
     {"errors", "clock", "config", "secrets", "textnorm", "placeholders", "discovery", "lazy"},
     {"db"},
-    {"inbound", "contacts", "drafting", "gates", "scheduling", "channels"},
+    {"inbound", "contacts", "drafting", "gates", "scheduling", "channels", "calibration"},
     {"decide", "review", "sending", "experiments", "server", "ops", "evaluation"},
     {"cli", "entry", "__main__", "__init__"},  # __init__: the library API over all of them
 ]

@@ -21,14 +21,15 @@ def send_back_to_review(conn: sqlite3.Connection, draft_id: int, reason: str, no
 def insert(conn: sqlite3.Connection, *, event_id: int, contact_id: int, channel: str, text: str,
            confidence: float | None, reasons: list[str], ready: bool, state: str, drafter: str | None,
            variant_id: int | None, variant: str | None, intent: str | None, approved_text: str | None,
-           now: str) -> int:
+           now: str, raw_confidence: float | None = None) -> int:
     """A new draft; its id."""
     return int(conn.execute(
         "INSERT INTO drafts (event_id, contact_id, channel, text, confidence, reasons, ready, state, drafter, "
-        "variant_id, variant, intent, approved_text, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "variant_id, variant, intent, approved_text, created_at, updated_at, raw_confidence) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (event_id, contact_id, channel, text, confidence, json.dumps(reasons), int(ready), state, drafter,
-         variant_id, variant, intent, approved_text, now, now),
+         variant_id, variant, intent, approved_text, now, now,
+         confidence if raw_confidence is None else raw_confidence),
     ).lastrowid or 0)
 
 

@@ -414,6 +414,13 @@ def m010_contact_away(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m011_raw_confidence(conn: sqlite3.Connection) -> None:
+    # The drafter's own confidence, before calibration from review outcomes: `calibration` compares it
+    # with what reviewers did.
+    _run(conn, "ALTER TABLE drafts ADD COLUMN raw_confidence REAL")
+
+
 def migrate(store: Store, clock: Clock, upto: str | None = None) -> list[str]:
     """Apply pending migrations (up to and including ``upto``); returns their names."""
     known = [fn.__name__ for fn in MIGRATIONS]

@@ -18,6 +18,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from ..calibration import Calibrator
 from ..channels.policy import channels_where
 from ..clock import to_iso
 from ..config import Config
@@ -76,6 +77,8 @@ class Context:
     own_addresses: frozenset[str] = frozenset()
     experiments: list[Experiment] = field(default_factory=list)
     channel_profiles: dict[str, list[float]] = field(default_factory=dict)
+    calibrator: Calibrator | None = None
+    """Review outcomes per intent (``[autopilot] learn_from_review``); None: the drafter's score as is."""
     inbound: dict[int, InboundResult] = field(default_factory=dict)
     """The current chunk's text-only checks, done ahead (``text_checks.py``). An event missing here
     (a check raised on its text) is checked inline where needed, so the error lands on that event."""
@@ -209,7 +212,13 @@ def _judge_draft(
     conn: sqlite3.Connection, ctx: Context, event: sqlite3.Row, plan: Plan, draft: DraftResult,
     moderation: GateResult | None,
 ) -> Plan:
-    plan.confidence = draft.confidence
+    confidence = draft.confidence
+    if ctx.calibrator is not None and not draft.error and draft.intent:
+        confidence, seen = ctx.calibrator(draft.confidence, draft.drafter, draft.intent)
+        if seen.total:
+            plan.check("calibration", "info", f"{draft.drafter} {draft.intent}: {draft.confidence:.2f} → "
+                       f"{confidence:.2f} after {seen.describe()}")
+    plan.confidence = confidence
     if draft.error:
         plan.check("draft", "fail", f"{draft.drafter}: {draft.error}")
         plan.reasons.append(draft.reasons[0] if draft.reasons else "model_unavailable")
@@ -219,9 +228,9 @@ def _judge_draft(
         if draft.needs_human and not draft.reasons:
             plan.reasons.append("model_needs_human")
     threshold = ctx.config.threshold_for(event["channel"])
-    plan.check("gate:confidence", "pass" if draft.confidence >= threshold else "fail",
-               f"{draft.confidence:.2f} vs threshold {threshold:.2f}")
-    if draft.confidence < threshold:
+    plan.check("gate:confidence", "pass" if confidence >= threshold else "fail",
+               f"{confidence:.2f} vs threshold {threshold:.2f}")
+    if confidence < threshold:
         plan.reasons.append("low_confidence")
     done = ctx.inbound.get(event["id"])
     _gate(plan, check_safety(event["text"], draft.text, done.safety if done else None))
@@ -248,7 +257,8 @@ def _judge_draft(
     if variant is not None:
         plan.check("ab", "info", f"experiment {variant.experiment}: variant {variant.variant}")
     reply = Reply(
-        text=draft.text, confidence=draft.confidence, drafter=draft.drafter, intent=draft.intent,
+        text=draft.text, confidence=confidence, raw_confidence=draft.confidence, drafter=draft.drafter,
+        intent=draft.intent,
         reasons=[], ready=False, variant_id=variant.variant_id if variant else None,
         variant=variant.variant if variant else None,
     )

@@ -71,6 +71,8 @@ class Reply:
     origin: str = "auto"
     explanation: str | None = None
     """Why the send time was chosen (the scheduler's one line)."""
+    raw_confidence: float | None = None
+    """The drafter's own confidence when ``confidence`` was calibrated from review outcomes."""
     rate_entries: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -91,7 +93,7 @@ def create_reply(conn: sqlite3.Connection, event: sqlite3.Row, reply: Reply, now
         conn, event_id=event["id"], contact_id=event["contact_id"], channel=event["channel"], text=reply.text,
         confidence=reply.confidence, reasons=reply.reasons, ready=reply.ready, state=state, drafter=reply.drafter,
         variant_id=reply.variant_id, variant=reply.variant, intent=reply.intent,
-        approved_text=reply.text if state == "scheduled" else None, now=now)
+        approved_text=reply.text if state == "scheduled" else None, now=now, raw_confidence=reply.raw_confidence)
     if reply.schedule_at is None:
         return draft_id, None
     job_id = jobs.schedule(

@@ -27,6 +27,7 @@ from concurrent.futures import Future
 
 from pydantic import BaseModel, Field, PrivateAttr
 
+from ..calibration import Calibrator
 from ..clock import Clock, to_iso
 from ..config import Config
 from ..contacts import opt_out_and_cancel, record_change
@@ -243,6 +244,8 @@ def process_events(
         cleanup(conn, now)
         sync_experiments(conn, config.experiments, to_iso(now))
         ctx.experiments = load_experiments(conn, config.ab, to_iso(now))
+        if config.autopilot.learn_from_review:
+            ctx.calibrator = Calibrator.load(conn, config.autopilot.calibration_strength)
     report = ProcessReport()
     checks = InboundChecks(Settings(tuple(config.consent.languages), tuple(config.gates.compliance_topics),
                                     services.index.knowledge if services.index is not None else None),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from . import (
     ab_cmd,
+    calibration_cmd,
     channels_cmd,
     contacts_cmd,
     demo_cmd,
@@ -26,5 +27,5 @@ from . import (
 
 COMMAND_MODULES = (
     init_cmd, ingest_cmd, process_cmd, explain_cmd, execute_cmd, channels_cmd, serve_cmd, status_cmd, rejects_cmd,
-    contacts_cmd, history_cmd, review_cmd, ab_cmd, eval_cmd, demo_cmd,
+    contacts_cmd, history_cmd, review_cmd, ab_cmd, calibration_cmd, eval_cmd, demo_cmd,
 )
