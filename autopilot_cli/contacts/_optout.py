@@ -229,6 +229,8 @@ _PHRASES: dict[str, list[tuple[str, str]]] = {
     ],
 }
 _COMPILED = {lang: [(label, re.compile(rx)) for label, rx in rules] for lang, rules in _PHRASES.items()}
+# One pass per language first: almost every message matches none of its phrases.
+_ANY_PHRASE = {lang: re.compile("|".join(f"(?:{rx})" for _, rx in rules)) for lang, rules in _PHRASES.items()}
 
 _NEGATORS = {
     "en": {"dont", "not", "never", "wont", "wouldnt", "doesnt", "didnt", "shouldnt"},
@@ -456,6 +458,8 @@ def _fold_lines(text: str) -> str:
 
 def _phrase(folded: str, languages: list[str]) -> ConsentSignal | None:
     for lang in languages:
+        if not _ANY_PHRASE[lang].search(folded):
+            continue
         for label, rx in _COMPILED[lang]:
             for match in rx.finditer(folded):
                 if not _negated(folded, match.start(), lang):
@@ -466,6 +470,8 @@ def _phrase(folded: str, languages: list[str]) -> ConsentSignal | None:
 
 def _only_stop_signs(text: str) -> bool:
     """🛑 (or ⛔, 🚫) alone, perhaps repeated, with nothing but spaces, punctuation or a variation selector."""
+    if len(text) > 40 or not _STOP_SIGN_RUN.search(text):
+        return False
     signs = [c for c in text if not (c.isspace() or unicodedata.category(c).startswith("P") or c == "\ufe0f")]
     return bool(signs) and all(c in _STOP_SIGNS for c in signs)
 

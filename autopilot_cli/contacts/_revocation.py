@@ -209,8 +209,10 @@ _NEGATOR = re.compile(r"\b(?:dont|do not|never|not|wont|nie|niemals|nicht|jamais
 def revocation(folded: str, lang: str) -> str | None:
     """The concept that says "stop messaging me" in ``folded`` (text folded as ``_optout._fold`` does,
     newlines kept), in language ``lang``; None when there is none."""
+    if not _ANY[lang].search(folded):
+        return None
     repeated = REPEATED.search(folded)
-    if repeated and re.search(rf"\b{STOP[lang]}\b", folded[repeated.end():]):
+    if repeated and _STOP_AFTER[lang].search(folded[repeated.end():]):
         return _named("asked again", lang)
     if QUESTION_HOW.search(folded):
         return None
@@ -224,9 +226,9 @@ def revocation(folded: str, lang: str) -> str | None:
         for part in COMMAS.split(clean):
             words = _WORDS.findall(part)
             joined = " ".join(words)
-            if len(words) == 1 and re.fullmatch(STOP[lang], words[0]) and lang in ("en", "de", "fr", "nl", "it"):
+            if len(words) == 1 and _STOP_ALONE[lang].fullmatch(words[0]) and lang in ("en", "de", "fr", "nl", "it"):
                 return _named("stop alone", lang)
-            if words and re.fullmatch(UNSUB_ALONE[lang], joined):
+            if words and _UNSUB_ALONE[lang].fullmatch(joined):
                 return _named("unsubscribe alone", lang)
     return None
 
@@ -234,7 +236,7 @@ def revocation(folded: str, lang: str) -> str | None:
 def about_something_else(folded: str, lang: str) -> bool:
     """The message names something other than our messages — an order, a workshop, an appointment — and
     neither messages nor a list: leaving or cancelling *that* is no opt-out."""
-    return bool(OTHER_THINGS.search(folded)) and not re.search(rf"\b{MSGS[lang]}\b|\b{LISTS[lang]}\w*\b", folded)
+    return bool(OTHER_THINGS.search(folded)) and not _OURS[lang].search(folded)
 
 
 # What makes a match no request: a condition or a question ("if you stop texting me", "why did you stop"),
@@ -250,7 +252,7 @@ def _named(name: str, lang: str) -> str:
     return f"{name}({lang})" if lang != "en" else name
 
 
-def _in_sentence(clause: str, lang: str) -> str | None:
+def _checks(lang: str) -> list[tuple[str, re.Pattern[str]]]:
     msgs, mine, lists, send = MSGS[lang], MINE[lang], LISTS[lang], SEND[lang]
     remove = REMOVE[lang]
     checks = [
@@ -270,8 +272,25 @@ def _in_sentence(clause: str, lang: str) -> str | None:
     ]
     if lang in ("de", "nl"):  # the verb comes last: "meine Nummer aus eurer Liste löschen", "mij afmelden"
         checks.append(("remove me", rf"\b(?:{mine})\b (?:[\w-]+ ){{0,5}}?\b{remove}\b"))
-    for name, pattern in checks:
-        match = re.search(pattern, clause)
+    return [(name, re.compile(pattern)) for name, pattern in checks]
+
+
+# Compiled once: a run classifies every message in seven languages.
+_CHECKS = {lang: _checks(lang) for lang in MSGS}
+_STOP_AFTER = {lang: re.compile(rf"\b{STOP[lang]}\b") for lang in MSGS}
+_STOP_ALONE = {lang: re.compile(STOP[lang]) for lang in MSGS}
+_UNSUB_ALONE = {lang: re.compile(UNSUB_ALONE[lang]) for lang in MSGS}
+# One pass over the whole message first: most messages hold none of a language's ideas.
+_ANY = {lang: re.compile(rf"\b(?:{STOP[lang]}|{REMOVE[lang]}|{UNSUB_ALONE[lang]})\b|{CONSENT[lang]}|{NO_MORE[lang]}|"
+                         rf"{FIRST_PERSON[lang]}|" + DONT_WANT[lang].replace("{receive}", RECEIVE)
+                         .replace("{msgs}", MSGS[lang]).replace("{{0,4}}", "{0,4}").replace("{lists}", LISTS[lang])
+                         + rf"|\b{SEND[lang]}\b") for lang in MSGS}
+_OURS = {lang: re.compile(rf"\b{MSGS[lang]}\b|\b{LISTS[lang]}\w*\b") for lang in MSGS}
+
+
+def _in_sentence(clause: str, lang: str) -> str | None:
+    for name, pattern in _CHECKS[lang]:
+        match = pattern.search(clause)
         if match is None:
             continue
         before = clause[: match.start()].strip()

@@ -421,6 +421,13 @@ def m011_raw_confidence(conn: sqlite3.Connection) -> None:
     _run(conn, "ALTER TABLE drafts ADD COLUMN raw_confidence REAL")
 
 
+@migration
+def m012_drafts_by_contact(conn: sqlite3.Connection) -> None:
+    # An opt-out cancels the contact's drafts in review: without this index each one scanned every draft
+    # in review (1.6 ms per opt-out at 20,000 drafts, bench_process.py --mix realistic).
+    _run(conn, "CREATE INDEX drafts_contact ON drafts(contact_id, state)")
+
+
 def migrate(store: Store, clock: Clock, upto: str | None = None) -> list[str]:
     """Apply pending migrations (up to and including ``upto``); returns their names."""
     known = [fn.__name__ for fn in MIGRATIONS]

@@ -180,6 +180,8 @@ def check_manipulation(inbound: str) -> GateResult:
     """Fail when the inbound message asks for something no assistant of the shop should do on its own."""
     text = fold(inbound or "", keep_newlines=True)
     plain = strip_accents(text)
+    if plain == text:  # most messages: no accents, one pass per rule
+        plain = ""
     rules = (
         ("insult", "a request to swear at or insult someone", _INSULT.search(text) or _INSULT.search(plain)),
         ("disparage", "a request to disparage a company, courier or competitor",
@@ -193,7 +195,7 @@ def check_manipulation(inbound: str) -> GateResult:
         ("invented_policy", "a refund, policy or promise to confirm", _POLICY.search(text) or _POLICY.search(plain)),
         ("say_this", "words to say or repeat as dictated", _SAY_THIS.search(text)),
         ("opinion", "politics, religion or an endorsement",
-         (_OPINION.search(plain) and _OPINION_ASK.search(text)) or re.search(r"\bendorse", plain)),
+         (_OPINION.search(plain or text) and _OPINION_ASK.search(text)) or re.search(r"\bendorse", text)),
     )
     return rules_result("manipulation", rules, "No request to manipulate the reply found in the inbound message.",
                         "The inbound message contains ")
