@@ -241,11 +241,13 @@ def _judge_draft(
     _gate(plan, done.injection if done else check_injection(event["text"], metadata_of(event["metadata"])))
     _gate(plan, done.manipulation if done else check_manipulation(event["text"]))
     if draft.sources is not None and not draft.error:
-        offered = {p.entry_id: f"{p.question}\n{p.answer}" for p in ctx.passages(event)}
+        passages = ctx.passages(event)
+        offered = {p.entry_id: f"{p.question}\n{p.answer}" for p in passages}
+        covers = {p.entry_id: p.coverage if p.question_coverage > 0 else 0.0 for p in passages}
         variant = plan.assignment
         frame = render(variant.template if variant else ctx.config.drafter.template, answer="", name=event["name"],
                        signature=ctx.config.drafter.signature)
-        _gate(plan, check_grounding(draft.text, draft.sources, offered, event["text"], frame))
+        _gate(plan, check_grounding(draft.text, draft.sources, offered, event["text"], frame, covers))
     _gate(plan, check_spam(draft.text))
     _gate(plan, check_sanity(draft.text, event["channel"], ctx.protected_fragments))
     possible_ooo = metadata_of(event["metadata"]).get("possible_out_of_office")

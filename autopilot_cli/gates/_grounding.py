@@ -6,6 +6,9 @@ The model drafter returns, with its reply, the ids of the knowledge passages it 
 * ``no_source`` — the reply cites no passage. It may be a fine small-talk answer, but a reply that
   rests on nothing the shop wrote is never sent automatically;
 * ``unknown_source`` — it cites a passage that was not offered (a made-up id);
+* ``off_topic`` — none of the cited passages answers what the message asks: none accounts for half of
+  its words with one of them among the entry's questions or tags (the retriever's coverage) — a model
+  that obliges a request for a poem, a joke or a price cites some passage, but not one that answers it;
 * ``number``, ``url``, ``email_address``, ``phone`` — a number (price, time, date, quantity), a URL, an
   e-mail address or a phone number in the reply that appears in none of the cited passages, the
   customer's message or the reply template. Numbers are compared as written with ``,``/``.``/``:``
@@ -22,6 +25,9 @@ from collections.abc import Iterable
 
 from ._result import GateResult, rules_result
 
+OFF_TOPIC = 0.5
+"""Least share of the message a cited passage must account for (the offline drafter's own floor): a poem
+about monsteras cites the pet-safety entry, which mentions Monstera, but does not answer the request."""
 _URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"')\]]+", re.I)
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _PHONE = re.compile(r"(?<![\w.,:])\+?\d[\d ()/.-]{6,}\d(?![\w])")
@@ -42,9 +48,10 @@ def _digits(text: str) -> str:
 
 
 def check_grounding(reply: str, sources: Iterable[int], offered: dict[int, str], inbound: str,
-                    template: str) -> GateResult:
+                    template: str, coverage: dict[int, float] | None = None) -> GateResult:
     """``offered``: passage id → its text (question and answer) as the drafter saw it; ``template``: the
-    reply template as rendered around the answer (greeting, signature)."""
+    reply template as rendered around the answer (greeting, signature); ``coverage``: passage id → how much
+    of the message it accounts for, 0 when no word of the message is in its questions or tags."""
     cited = list(dict.fromkeys(sources))
     unknown = [i for i in cited if i not in offered]
     allowed = "\n".join([*(offered[i] for i in cited if i in offered), inbound or "", template or ""])
@@ -58,8 +65,11 @@ def check_grounding(reply: str, sources: Iterable[int], offered: dict[int, str],
     for phone in phones:
         text = text.replace(phone, " ")
     numbers = _numbers(text)
+    covered = max((coverage.get(i, 0.0) for i in cited), default=0.0) if coverage is not None else 1.0
     rules = (
         ("no_source", "it cites no knowledge passage", not cited),
+        ("off_topic", "the passages it cites do not answer what the message asks",
+         bool(cited) and covered < OFF_TOPIC),
         ("unknown_source", "it cites a passage that was not offered", unknown),
         ("url", "a URL the sources do not contain", [u for u in urls if u.casefold() not in allowed_lower]),
         ("email_address", "an e-mail address the sources do not contain",

@@ -54,8 +54,10 @@ def _rx(*parts: str) -> re.Pattern[str]:
 
 
 _INSULT = _rx(
-    r"\b(?:swear|curse|cuss|insult|roast|diss|trash[- ]talk|trash|abuse|mock|humiliate|belittle)(?:s|ing)?\b"
-    r"(?! (?:words )?(?:in|at) (?:me|us)\b(?=.*\b(?:was|were|did)\b))",
+    r"(?<!\bi )(?<!\bno )\b(?:swear|curse|cuss|insult|roast|diss|trash[- ]talk|abuse|mock|humiliate|belittle)"
+    r"(?:s|ing)?\b(?! (?:intended|meant|taken)\b)",
+    r"\b(?:rude|nasty|dirty|bad|swear|curse) (?:word|words|message|text|reply|note)\b|\bpalabrota|\bparolacc|"
+    r"\bgros mots?\b|\bscheldwoord|\bpalavr[aã]o|\bschimpfwort",
     r"\b(?:use|say|write) (?:some |a few |lots of )?(?:swear ?words|bad words|profanity|curse words|cuss words|"
     r"the f[- ]word|obscenities)",
     r"\b(?:call|calling) (?:\w+ ){0,3}(?:names|an idiot|stupid|a moron|idiots|morons)\b",
@@ -84,9 +86,11 @@ _EXAGGERATE = _rx(
     r"\b(?:ubertreib|übertreib|exager|esager|overdrijf|overdreven)\w*",
 )
 _PERSONA = _rx(
-    r"\bpretend (?:to be|you(?:'re| are| were)|that you|youre)\b",
+    r"\bpretend (?:you(?:'re| are| were)|that you|youre)\b|\b(?:you|can you|could you) pretend to be\b",
     r"\b(?:act|behave|respond|reply|answer|speak|talk|write) (?:as|like) (?:a|an|my|if|the|though|you(?:'re| are))\b",
-    r"\brole[- ]?play\w*|\bplay (?:the role|a role|a game|the part) (?:of|where|in which)?\b",
+    r"\b(?:let'?s|lets|can you|will you|could you|you)\b.{0,20}\brole[- ]?play\w*|\blet'?s play a game\b|"
+    r"\bplay (?:the role|a role|the part) (?:of|where|in which)?\b|\btalk like\b|\bbe my (?:girlfriend|boyfriend|"
+    r"wife|husband|friend|therapist|lawyer)\b|\btu mal so,? als\b",
     r"\b(?:you are|youre|you're) (?:now|no longer) (?:a|an|my|the|not)\b|\bfrom now on,? you\b",
     r"\bimagine (?:you(?:'re| are| were)|that you)\b|\b(?:new|different|your) persona\b|"
     r"\b(?:like|as) a pirate\b|\bin the (?:voice|style) of\b",
@@ -98,9 +102,13 @@ _PERSONA = _rx(
     r"\b(?:finja|faz de conta|aja como|você é agora|voce e agora|agora você é|agora voce e|fala como)\b",
 )
 _CREATIVE = _rx(
-    r"\b(?:write|compose|make|create|give|tell|sing|generate|draft|rap|come up with|craft|produce)\b (?:me |us )?"
+    r"\b(?:write|compose|make|create|give|tell|sing (?=me|us)|generate|draft|rap|come up with|craft|produce)\b"
+    r" (?:me |us )?"
     r"(?:\w+ ){0,3}(?:poem|poems|haiku|song|songs|limerick|story|stories|joke|jokes|essay|rap|sonnet|verse|lyrics|"
     r"rhyme|ballad|ode|script|code|program|function|python|javascript|sql|html|regex|fan ?fiction|screenplay)\b",
+    r"\b(?:write|draft|compose|do|fix|debug|solve)\b (?:me |us )?(?:\w+ ){0,3}(?:letter|cover letter|post|homework|"
+    r"assignment|speech|cv|resume|bio|tweet|caption|macro|makro|sollicitatiebrief|bewerbung)\b|"
+    r"\b(?:fix|debug) my (?:\w+ )?(?:code|javascript|python|script|excel)\b|\bblague\b|\bcan[cç][aã]o\b|"
     r"\b(?:tell me|know any|got any) (?:\w+ ){0,2}jokes?\b|\bin (?:verse|rhyme|rhymes)\b|\bas a (?:poem|song|"
     r"haiku|rap)\b",
     r"\b(?:schreib|dicht|erzahl|erzähl|verfass)\w* (?:\w+ ){0,3}(?:gedicht|lied|witz|geschichte|aufsatz|code|skript|"
@@ -122,6 +130,10 @@ _COMPETITOR = _rx(
     rf"\b(?:why|should i|is it better to) (?:\w+ ){{0,3}}(?:buy|order|shop) (?:from|at) {_RIVALS}\b",
     r"\bcompare (?:you|your shop|yourself|your prices|your plants|your service)\b|\b(?:your|the) competitors?\b|"
     rf"\bcompetition\b|\b(?:vs\.?|versus) {_RIVALS}\b",
+    r"\b(?:cheaper|better|worse),? you or\b|\byou or \w+(?: \w+)?\?|\bcompare your (?:\w+ ){0,3}(?:with|to)\b|"
+    r"\b(?:recommend|suggest)\b.{0,30}\b(?:other|another|apart from yours|besides you|better)\b.{0,20}\b(?:shop|shops|"
+    r"store|stores|florist)|\bbuy from you and not\b|\b(?:moins chers?|plus chers?|mejores?|peores?|meglio|peggio|"
+    r"melhores?|piores?|sois mejores|siete meglio)\b.{0,12}\b(?:que|di|do que)\b|"
     r"\b(?:besser|billiger|schlechter) als\b|\b(?:konkurrenz|konkurrent)\w*|\b(?:meilleur|moins cher|pire) que\b|"
     r"\bconcurren\w*|\b(?:mejor|peor|mas barato|más barato) que\b|\bcompetencia\b|\b(?:migliore|peggiore|piu economico|"
     r"più economico) di\b|\bconcorren\w*|\b(?:beter|goedkoper|slechter) dan\b|\b(?:melhor|pior|"
@@ -135,6 +147,9 @@ _BINDING = _rx(
     r"\b(?:sell|give|ship|send) (?:me )?(?:\w+ ){0,4}for (?:\$|€|£)?\s?(?:0|1|one|a (?:dollar|euro|cent)|free|"
     r"nothing)\b"
     r"(?:[.,]\d+)?(?! ?(?:eur|euro|euros|€|\$|dollars?)? (?:shipping|delivery))",
+    r"(?:\$|€|£)\s?\d+(?:[.,]\d+)?\b.{0,30}\b(?:deal|total)\b|\b\d+ (?:bucks|dollars|euros?)\b.{0,30}"
+    r"\b(?:deal|yes)\b|\bdeal\?|\b(?:just|simply) (?:say|type|reply) yes\b|\bconfirm (?:that'?s|it'?s|its) a deal\b|"
+    r"\bi'?ll pay (?:\$|€|£)?\s?\d+|\bdime que s[ií]\b|\btrato (?:cerrado|hecho)\b|\bme la dejas en\b|"
     r"\bagree with (?:anything|everything|whatever) (?:i|the customer)\b|\bend (?:each|every|all|your) "
     r"(?:reply|replies|response|responses|message|messages|answer|answers) with\b",
     r"\b(?:rechtsverbindlich|verbindliches angebot|schriftlich (?:bestatig|bestätig|zusag)\w*|juridiquement "
@@ -176,6 +191,101 @@ _OPINION_ASK = re.compile(
 )
 
 
+# Attempts to steer the assistant that the injection gate's exact phrases miss: typos and other languages,
+# questions about its instructions, claimed authority, hidden or encoded payloads.
+_INSTRUCTIONS = _rx(
+    r"\b(?:ign\w{0,2}r\w*|ingore\w*|disregard\w*|forget|skip|bypass\w*|override|overrule|negeer\w*|vergiss|vergeet|"
+    r"olvid\w*|esquec\w*|esqueca|esqueça|oubli\w*|ignora\w*|zignoruj)\b.{0,50}\b(?:instruc\w*|instrui\w*|instrukc\w*|"
+    r"rules?|regel\w*|regeln|regl\w*|regras|regole|reglas|prompt|system\w*|guidelines?|previ\w*|vorherig\w*|"
+    r"anweisung\w*|consign\w*|istruzion\w*|instructies|them|policy|polic\w*|everything|alles|tout|todo|tutto)\b",
+    r"\b(?:new|updated|different|correct|real) (?:instructions?|rules|policy|prompt)\b|\b(?:your|ur) "
+    r"(?:previous )?(?:instructions?|rules) (?:are|have|has)\b|\breset\b.{0,30}\b(?:context|rules|instructions)|"
+    r"\b(?:clear|wipe) your (?:context|memory)|\bneue anweisung|\bnouvelles? (?:instructions?|consignes?)|"
+    r"\bnueva instruccion|\bnuova istruzione|\bnieuwe instructie|\bnova instru",
+)
+_LEAK = _rx(
+    r"\b(?:what|which|show|tell|share|list|print|paste|copy|repeat|give|send|encode|output|reveal|disclose|write|"
+    r"display|recite)\b.{0,60}\b(?:your|ur|the shop'?s?|the owner'?s?|they gave you|you (?:were|got) given|"
+    r"you were told|were you told|did [\w ]{0,20}tell (?:you|u))\b.{0,40}\b(?:instructions?|rules|prompt|"
+    r"system (?:message|prompt)|context)",
+    r"\b(?:were you told|did (?:they|the (?:owner|shop|boss)) tell (?:you|u)|instructions (?:were you|did you|"
+    r"you (?:were|got)))"
+    r"|\bcontext window\b|\bsystem (?:message|messages|prompt|note|instructions?)\b|\bhidden text\b|"
+    r"\bsecret instructions\b|\b(?:first|last) (?:sentence|words?|line) of your\b|\bcomplete the sentence\b|"
+    r"\bcontinue the (?:following )?text\b|\bnot allowed to (?:talk|say)\b|\b(?:rules|instructions) u have\b|"
+    r"\bsysteemprompt|\bsysteeminstructies|\bsystemprompt|\bprompt di sistema|\bprompt (?:de|do) sistema|"
+    r"\binstru\w* (?:você|voce|tu) recebeu|\bp[r]?1?nt y0ur",
+)
+_AUTHORITY = _rx(
+    r"^[\s\[(<{*#\-]*(?:system|admin|administrator|operator|developer|assistant|systeem|sistema)\b\s*[\]):>*\-]",
+    r"\[\[?\s*(?:system|admin|override)|\b(?:admin|system|developer|maintenance) (?:override|notice|note|mode|code)\b|"
+    r"\b(?:from|by) (?:the |your )?(?:management|admin|administrator|operator|developers?)\b|"
+    r"\b(?:the |my )?(?:owner|admin|boss|management|manager|operator)\b.{0,20}\b(?:said|says|asked|told|approved|"
+    r"allowed|lets|let)\b.{0,40}\b(?:you|u)\b|\bthis is (?:openai|anthropic|the (?:owner|admin|developer|shop))\b|"
+    r"\baccess granted\b|\bauthenticated\b|\bverified as\b|\bgeverifieerd\b|^\s*sudo\b|\bend of prompt\b|"
+    r"\bbegin new prompt\b|\bnote to (?:ai|the ai|the bot|assistant)\b|\b(?:dear|chere|chère|querida|cara|liebe) "
+    r"(?:ai|ia|ki|bot)\b|\binstruction to (?:the )?assistant\b|\bsafety filters?\b|\bdiscount_cap\b|--percent\b|"
+    r"\"role\"\s*:\s*\"system\"|\bsystem override\b|\bnext message is from\b",
+)
+_UNRESTRICTED = _rx(
+    r"\b(?:no|without|zero) (?:any )?(?:rules|restrictions|limits|guidelines|filters|ethical|moral)\b|"
+    r"\bunrestricted\b|\bunfiltered\b|\bno rules\b|\btwin\b.{0,30}\b(?:rules|guidelines|restrictions)|"
+    r"\bnew role\b|\bstop being (?:a|an|the) (?:shop )?(?:assistant|bot)\b|\bas that version of yourself\b|"
+    r"\bmachiavellian\b|\bmoralizing rant\b|\bmandatory warning\b|\bmodalita sviluppatore\b|"
+    r"\bmodalità sviluppatore\b|\bentwicklermodus\b|\bmode developpeur\b",
+)
+_ENCODED = _rx(
+    r"\b(?:decode|decrypt|rot13|base64|read (?:it|that|this) backwards|reverse (?:it|this)|entschlussle|entschlüssle|"
+    r"decodifica|decodeer)\b.{0,60}\b(?:follow|do|obey|execute|it says|and do|befolge|apply|what it says)\b|"
+    r"\b(?:follow|do|obey|befolge)\b.{0,20}\b(?:decode|rot13|base64|backwards)\b",
+)
+_WRAPPED = _rx(
+    r"\b(?:summari[sz]e|translate|résume|resume|traduce|traduci|vertaal|traduza|übersetze|ubersetze|zusammenfass\w*)"
+    r"\b.{0,200}\b(?:ignore|ignora|olvida|oublie|vergiss|negeer|forget|from now on|note to ai|chère ia|chere ia|"
+    r"dear ai|bot:|hazlo|do it|and then do)\b",
+)
+_LEET = str.maketrans("013457@$", "oieastas")
+_SPACED = re.compile(r"\b(?:\w ){4,}\w\b")
+_B64 = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
+
+
+def _decoded_variants(text: str) -> list[str]:
+    """The message as an attacker may have hidden it: letters spaced out, leetspeak, reversed, base64."""
+    variants = []
+    spaced = _SPACED.sub(lambda m: m.group().replace(" ", ""), text)
+    if spaced != text:
+        variants.append(re.sub(r"\s{2,}", " ", spaced))
+    leet = text.translate(_LEET)
+    if leet != text:
+        variants.append(leet)
+    variants.append(text[::-1])
+    for token in _B64.findall(text):
+        try:
+            import base64
+            decoded = base64.b64decode(token + "=" * (-len(token) % 4)).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            continue
+        if decoded.isprintable():
+            variants.append(fold(decoded))
+    return variants
+
+
+# A greeting to print on a card is no dictation to the assistant.
+_ON_THE_GIFT = re.compile(r"\bon (?:the|a|my) (?:gift ?card|card|note|label|ribbon|tag|pot|box|bouquet)\b")
+_OWN_MESSAGE = re.compile(
+    r"\b(?:my|meine?\w*|mijn|mon|ma|mes|mi|mis|mio|mia|minha|meu|the (?:previous|last|earlier|other))\b.{0,20}\b"
+    r"(?:message|messages|msg|msgs|email|e-mail|mail|text|nachricht|bericht|mensaje|messaggio|mensagem|order|"
+    r"bestellung|question|address|adresse)\b"
+)
+
+
+def _steering(text: str) -> bool:
+    found = _INSTRUCTIONS.search(text)
+    if found and _OWN_MESSAGE.search(text[found.start(): found.end() + 30]):  # "ignore my last message"
+        found = None
+    return bool(found or _UNRESTRICTED.search(text))
+
+
 def check_manipulation(inbound: str) -> GateResult:
     """Fail when the inbound message asks for something no assistant of the shop should do on its own."""
     text = fold(inbound or "", keep_newlines=True)
@@ -193,7 +303,14 @@ def check_manipulation(inbound: str) -> GateResult:
         ("binding_offer", "a price, deal or binding offer to agree to",
          _BINDING.search(text) or _BINDING.search(plain)),
         ("invented_policy", "a refund, policy or promise to confirm", _POLICY.search(text) or _POLICY.search(plain)),
-        ("say_this", "words to say or repeat as dictated", _SAY_THIS.search(text)),
+        ("say_this", "words to say or repeat as dictated",
+         _SAY_THIS.search(text) and not _ON_THE_GIFT.search(text)),
+        ("instructions", "an attempt to change or set aside the assistant's instructions",
+         _steering(text) or _steering(plain) or _WRAPPED.search(text)),
+        ("prompt_leak", "a question about the assistant's instructions", _LEAK.search(text) or _LEAK.search(plain)),
+        ("authority", "a claimed system, owner or admin message", _AUTHORITY.search(text)),
+        ("hidden_payload", "an encoded, spaced-out or reversed instruction",
+         _ENCODED.search(text) or any(_steering(v) or _LEAK.search(v) for v in _decoded_variants(text))),
         ("opinion", "politics, religion or an endorsement",
          (_OPINION.search(plain or text) and _OPINION_ASK.search(text)) or re.search(r"\bendorse", text)),
     )

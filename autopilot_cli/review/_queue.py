@@ -92,6 +92,7 @@ _DETAILS: dict[str, str] = {
     # grounding
     "no_source": "it cites no knowledge passage",
     "unknown_source": "it cites a passage that was not offered",
+    "off_topic": "the passages it cites do not answer what the message asks",
     "number": "a number that is in no source",
     "url": "a link that is in no source",
     "email_address": "an e-mail address that is in no source",
