@@ -96,8 +96,10 @@ class DrafterSection(_Section):
 class ConsentSection(_Section):
     scope: Literal["contact", "channel"] = "contact"
     """contact: an opt-out on one channel stops every channel; channel: only that channel."""
-    languages: list[str] = Field(default_factory=lambda: ["en"])
-    """Languages whose opt-out keywords and phrases are recognised (English always is)."""
+    languages: list[str] = Field(default_factory=lambda: ["en", "de", "fr", "es", "it", "nl", "pt"])
+    """Languages whose opt-out phrases opt a contact out (English always does). A keyword alone counts in every
+    supported language; a phrase in a language not listed goes to review as a possible opt-out. Default: all
+    seven — the labelled sets show 0.2 % false opt-outs with every language on (README, "Judgement")."""
     help_text: str = "This is our automated assistant. Reply STOP to stop messages; a person reads every conversation."
     confirmation_text: str = ""
     """Sent once after an opt-out when not empty; never marketing."""

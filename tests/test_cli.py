@@ -207,6 +207,10 @@ def test_demo_runs_offline_and_reports(runner, tmp_path) -> None:
     automated = [e for e in data["events"] if e["automated"]]
     assert [e["sender"] for e in automated] == ["peter.novak@example.net"]
     assert data["status"]["events"] == {"pending": 0, "processed": len(data["events"])}
+    # The demo judges the shipped example cases as AUTO would: nothing sent that should not be.
+    evaluation = data["evaluation"]
+    assert evaluation["cases"] >= 30 and evaluation["auto_sent"] >= 5 and evaluation["auto_precision"] == 1.0
+    assert evaluation["opt_out_recall"] == 1.0 and evaluation["opt_out_false_positives"] == 0
     outcomes = {d["text"]: (d["decision"]["outcome"], d["decision"]["reasons"]) for d in data["decisions"]}
     assert outcomes["STOP"] == ("opted_out", ["opt_out:keyword:STOP"])
     assert outcomes["Hi! What are your opening hours on Saturday?"] == ("auto_scheduled", [])

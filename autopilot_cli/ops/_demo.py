@@ -28,6 +28,7 @@ from ..db.outbox import recorded_with_jobs
 from ..decide import Decision, ProcessReport, process_events
 from ..drafting import KnowledgeIndex, OfflineDrafter, Services
 from ..errors import AutopilotError
+from ..evaluation import EvalReport, evaluate_cases, parse_cases
 from ..experiments import ABReport, all_reports
 from ..inbound import IngestReport, ingest_bytes
 from ..review import Approved, ReviewItem, approve_one, review_queue
@@ -123,6 +124,11 @@ class DemoReport(BaseModel):
     outbox: list[DemoSent]
     ab_reports: list[ABReport]
     status: StatusReport
+    evaluation: EvalReport
+    """``autopilot eval`` on the shipped example cases (``templates/cases.jsonl``) with the demo's knowledge file."""
+
+
+CASES_NAME = "cases.jsonl"
 
 
 def sample_bytes(name: str) -> bytes:
@@ -191,12 +197,14 @@ def run_demo(directory: Path) -> DemoReport:
         outbox = [DemoSent(**dict(r)) for r in recorded_with_jobs(store)]
         ab_reports = all_reports(store, config, later)  # a handful of sends: "not enough data"
         status = system_status(store, setup.config, "--config")
+        cases = parse_cases(resources.files("autopilot_cli").joinpath("templates", CASES_NAME).read_bytes(), CASES_NAME)
+        evaluation = evaluate_cases(store, config, clock, Services(drafter=OfflineDrafter(), index=index), cases)
     return DemoReport(
         directory=str(directory), config=setup.config, database=setup.database, clock=str(DEMO_NOW),
         ingests=ingests, events=events, process=processed, decisions=decisions,
         review=[DemoReview(**item.list_entry()) for item in queue], approved=approved, execute=sent,
         execute_clock=to_iso(later.now()), outbox=outbox,
-        ab_reports=ab_reports, status=status,
+        ab_reports=ab_reports, status=status, evaluation=evaluation,
     )
 
 

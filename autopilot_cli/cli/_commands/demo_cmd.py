@@ -90,6 +90,15 @@ def _render(report: DemoReport) -> None:
     out.rule("5. ab-report: the greeting experiment")
     for ab_report in report.ab_reports:
         render_report(ab_report, out)
+    v = report.evaluation
+    out.rule("6. eval: how AUTO judges the example cases (autopilot eval cases.jsonl)")
+
+    def share(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.0%}"
+
+    out.print(f"{v.cases} labelled messages: auto-send precision {share(v.auto_precision)} "
+              f"({v.auto_correct}/{v.auto_sent}), recall {share(v.auto_recall)} of {v.auto_expected} answerable; "
+              f"opt-out recall {share(v.opt_out_recall)}, false opt-outs {v.opt_out_false_positives}")
     s = report.status
     out.rule("status")
     out.print(
