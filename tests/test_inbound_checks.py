@@ -92,8 +92,8 @@ def settings() -> Settings:
 def rows(texts: list[str]) -> list[sqlite3.Row]:
     conn = sqlite3.connect(":memory:")
     conn.row_factory = sqlite3.Row
-    conn.execute("CREATE TABLE e (id INTEGER, text TEXT, metadata TEXT, message_type TEXT)")
-    conn.executemany("INSERT INTO e VALUES (?, ?, ?, 'text')", [(i, t, None) for i, t in enumerate(texts, 1)])
+    conn.execute("CREATE TABLE e (id INTEGER, text TEXT, metadata TEXT, message_type TEXT, name TEXT)")
+    conn.executemany("INSERT INTO e VALUES (?, ?, ?, 'text', NULL)", [(i, t, None) for i, t in enumerate(texts, 1)])
     return conn.execute("SELECT * FROM e ORDER BY id").fetchall()
 
 
@@ -107,8 +107,11 @@ def test_a_text_that_makes_a_check_raise_is_left_to_the_inline_path(monkeypatch:
 
     monkeypatch.setattr(inbound_checks, "classify_message", fragile)
     index = KnowledgeIndex.from_file(KNOWLEDGE)
-    results = check_all([(1, "STOP", None, "text"), (2, "boom", None, "text"), (3, "opening hours?", None, "text")],
-                        settings(), index)
+    results = check_all(
+        [(1, "STOP", None, "text", None), (2, "boom", None, "text", None), (3, "opening hours?", None, "text", None)],
+        settings(),
+        index,
+    )
     assert set(results) == {1, 3} and results[1].consent is not None and results[1].consent.action == "opt_out"
 
 
@@ -124,7 +127,7 @@ def test_a_worker_that_dies_costs_speed_not_events() -> None:
         assert pid is not None and pid != os.getpid()
         os.kill(pid, signal.SIGKILL)
         lost = checks.submit(rows(["HELP"]))
-        assert checks.collect(lost) in ({}, {1: check_all([(1, "HELP", None, "text")], settings(), index)[1]})
+        assert checks.collect(lost) in ({}, {1: check_all([(1, "HELP", None, "text", None)], settings(), index)[1]})
         after = checks.collect(checks.submit(rows(["START"])))  # the broken pool is dropped: inline
         assert after[1].consent is not None and after[1].consent.action == "opt_in"
     finally:

@@ -93,7 +93,9 @@ class Context:
         done = self.inbound.get(event["id"])
         if done is not None:
             return done.passages
-        return self.index.search(event["text"]) if self.index is not None else []
+        if self.index is None:
+            return []
+        return self.index.search(event["text"], ignore=[event["name"]] if event["name"] else ())
 
 
 def _loop_guard(conn: sqlite3.Connection, ctx: Context, event: sqlite3.Row, plan: Plan) -> bool:

@@ -80,11 +80,12 @@ def metadata_of(raw: str | None) -> dict:
 
 
 def check_one(text: str, metadata: str | None, settings: Settings, index: KnowledgeIndex | None,
-              message_type: str = "text") -> InboundResult:
+              message_type: str = "text", name: str | None = None) -> InboundResult:
     text = text or ""
     return InboundResult(
         consent=classify_message(text, message_type, list(settings.languages)),
-        passages=index.search(text) if index is not None else [],
+        # The contact's own name ("Hi, Lena here") is no topic of the question.
+        passages=index.search(text, ignore=[name] if name else ()) if index is not None else [],
         safety=matching_rules(text),
         compliance=mentioned_topics(text, topic_keys(settings.topics)),
         injection=check_injection(text, metadata_of(metadata)),
@@ -92,16 +93,16 @@ def check_one(text: str, metadata: str | None, settings: Settings, index: Knowle
     )
 
 
-Item = tuple[int, str, str | None, str]
-"""(event id, text, metadata JSON, message type)."""
+Item = tuple[int, str, str | None, str, str | None]
+"""(event id, text, metadata JSON, message type, the contact's name)."""
 
 
 def check_all(items: Sequence[Item], settings: Settings, index: KnowledgeIndex | None) -> dict[int, InboundResult]:
     """Every item it can check; one that raises is left out (the caller redoes it inline)."""
     results: dict[int, InboundResult] = {}
-    for event_id, text, metadata, message_type in items:
+    for event_id, text, metadata, message_type, name in items:
         try:
-            results[event_id] = check_one(text, metadata, settings, index, message_type)
+            results[event_id] = check_one(text, metadata, settings, index, message_type, name)
         except Exception:
             continue
     return results
@@ -266,7 +267,7 @@ class InboundChecks:
         return True
 
     def submit(self, rows: Sequence[sqlite3.Row]) -> Future[dict[int, InboundResult]]:
-        items = [(row["id"], row["text"], row["metadata"], row["message_type"]) for row in rows]
+        items = [(row["id"], row["text"], row["metadata"], row["message_type"], row["name"]) for row in rows]
         if self._worker is not None:
             future = self._worker.submit(items)
             if future is not None:
