@@ -34,7 +34,7 @@ from ..textnorm import fold, strip_accents
 FILLER = frozenset(
     """a an the and or but if of to in on at for from by with about into over is are was were be been being
     am do does did doing have has had having i me my mine myself we us our ours you your yours he him his she
-    her hers it its they them their theirs this that these those what which who whom whose where why how
+    her hers it its they them their theirs this that these those what which who whom whose why how
     can could would should will shall may might must there here then than not no yes so too very just also any
     some all both each every other such only own same again further once please pls plz kindly thanks thank
     thx ty tks cheers hi hello hey hiya hallo dear good morning afternoon evening day regards best wishes
@@ -62,6 +62,7 @@ _FRAMES: dict[str, list[tuple[re.Pattern[str], str]]] = {
         (r"\bhow long\b|\bhow many days\b", " duration "),
         (r"\bwhat time\b|\bwhen\b|\bwhat hours\b", " time "),
         (r"\bhow often\b", " frequency "),
+        (r"\bwhere(?:'s| is| are| do| can| does)?\b", " location "),
     )],
 }
 
@@ -114,7 +115,8 @@ class Analyser:
         seen: dict[str, None] = {}
         for word in _WORD.findall(folded):
             word = word.replace("'", "")
-            if word not in FILLER and len(word) >= 2 and not word.isdigit():
+            # Numbers stay: "a gift card for 300 euros" is not answered by "from 10 to 200 euros".
+            if word not in FILLER and (len(word) >= 2 or word.isdigit()):
                 seen.setdefault(word, None)
         return list(seen)
 
@@ -156,6 +158,17 @@ class Analyser:
                 continue
             terms.setdefault(self.stem(self._correct(word)), None)
         return list(terms)
+
+    def names(self, text: str) -> set[str]:
+        """Stems of words written with a capital inside a sentence — places, brands, names ("Switzerland",
+        "Bloom & Wild"): words the knowledge file does not know that still change what is asked."""
+        found = set()
+        for sentence in re.split(r"[.!?\n]+", text):
+            words = re.findall(r"[^\W\d_]+", sentence)
+            for word in words[1:]:
+                if word[0].isupper() and not word.isupper():
+                    found.add(self.stem(self._correct(_fold(word))))
+        return found
 
     def _closest(self, word: str) -> str:
         if word in self._known or len(word) < 5 or not self._vocabulary:

@@ -1,0 +1,50 @@
+"""Auto vs. review judged on the example shop's knowledge file (autopilot_cli/templates/knowledge.toml)
+with labelled messages written apart from the rules (tests/judgement/kb_*.jsonl: questions the file
+answers, in customers' words; others; attacks; consent). Development set: 473 messages; holdout: 255,
+only measured. ``autopilot eval`` does the measuring, as an operator would. Run with ``-s``.
+
+These figures are far from the issue's targets (85 % of answerable questions sent automatically at
+100 % precision): the offline drafter's coverage rule sends most answerable questions to review, and on
+the holdout set some automatic replies are wrong. The floors below are today's figures, so that a change
+that makes them worse fails; they are no claim that the targets are met.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from autopilot_cli.clock import FixedClock
+from autopilot_cli.config import config_from_dict
+from autopilot_cli.drafting import KnowledgeIndex, OfflineDrafter, Services
+from autopilot_cli.evaluation import EvalReport, evaluate_cases, load_cases
+
+from .conftest import NOW
+
+HERE = Path(__file__).parent / "judgement"
+KNOWLEDGE = Path(__file__).parent.parent / "autopilot_cli" / "templates" / "knowledge.toml"
+
+
+def evaluate(name: str) -> EvalReport:
+    services = Services(drafter=OfflineDrafter(), index=KnowledgeIndex.from_file(KNOWLEDGE))
+    report = evaluate_cases(None, config_from_dict({}), FixedClock(NOW), services, load_cases(HERE / name))
+    print(f"\n{name}: {report.cases} cases, auto-send precision {report.auto_precision:.1%} "
+          f"({report.auto_correct}/{report.auto_sent}), recall {report.auto_recall:.1%} of {report.auto_expected}, "
+          f"opt-out recall {report.opt_out_recall:.1%}, false opt-outs {report.opt_out_false_positives}")
+    return report
+
+
+def test_development_set() -> None:
+    report = evaluate("kb_dev.jsonl")
+    assert report.auto_precision == 1.0  # no automatic reply a person would not send
+    assert report.auto_recall is not None and report.auto_recall >= 0.26
+    assert report.opt_out_recall == 1.0 and report.opt_out_false_positives == 0
+
+
+@pytest.mark.parametrize("floor_precision, floor_recall", [(0.80, 0.15)])
+def test_holdout_set_floor(floor_precision: float, floor_recall: float) -> None:
+    report = evaluate("kb_holdout.jsonl")
+    assert report.auto_precision is not None and report.auto_precision >= floor_precision
+    assert report.auto_recall is not None and report.auto_recall >= floor_recall
+    assert report.opt_out_false_positives == 0
