@@ -34,7 +34,7 @@ from ..textnorm import fold, strip_accents
 FILLER = frozenset(
     """a an the and or but if of to in on at for from by with about into over is are was were be been being
     am do does did doing have has had having i me my mine myself we us our ours you your yours he him his she
-    her hers it its they them their theirs this that these those what which who whom whose why how
+    her hers it its they them their theirs this that these those what which who whom whose where why how
     can could would should will shall may might must there here then than not no yes so too very just also any
     some all both each every other such only own same again further once please pls plz kindly thanks thank
     thx ty tks cheers hi hello hey hiya hallo dear good morning afternoon evening day regards best wishes
@@ -43,7 +43,9 @@ FILLER = frozenset(
     info information possible anyone someone somebody guys folks team many more most one ever still
     soon really actually maybe perhaps already yet now today currently u ur r ya yo
     pls lol haha hehe xx xxx btw fyi oh ah hmm well sure great nice lovely love awesome cool whats wheres
-    hows whos thats theres help""".split()
+    hows whos thats theres help until till exactly please""".split()
+    # The business itself: "is the shop open?" asks whether you are open.
+    + """shop store business place""".split()
 )
 # Words after which the rest of a short final line is a signature ("thanks, Lena", "cheers — Tom").
 _SIGN_OFF = re.compile(
@@ -62,7 +64,9 @@ _FRAMES: dict[str, list[tuple[re.Pattern[str], str]]] = {
         (r"\bhow long\b|\bhow many days\b", " duration "),
         (r"\bwhat time\b|\bwhen\b|\bwhat hours\b", " time "),
         (r"\bhow often\b", " frequency "),
-        (r"\bwhere(?:'s| is| are| do| can| does)?\b", " location "),
+        # "Where are you / is your shop?" asks for the location; "where is my parcel?" does not.
+        (r"\bwhere(?:'s|s| is| are| r| exactly| can i find| do i find)?(?= (?:you|your|ur|u|the shop|the store|"
+         r"exactly|in berlin|located)\b)", " location "),
     )],
 }
 
