@@ -38,11 +38,11 @@ def evaluate(name: str) -> EvalReport:
 def test_development_set() -> None:
     report = evaluate("kb_dev.jsonl")
     assert report.auto_precision == 1.0  # no automatic reply a person would not send
-    assert report.auto_recall is not None and report.auto_recall >= 0.35
+    assert report.auto_recall is not None and report.auto_recall >= 0.41
     assert report.opt_out_recall == 1.0 and report.opt_out_false_positives == 0
 
 
-@pytest.mark.parametrize("floor_precision, floor_recall", [(0.85, 0.20)])
+@pytest.mark.parametrize("floor_precision, floor_recall", [(0.87, 0.25)])
 def test_holdout_set_floor(floor_precision: float, floor_recall: float) -> None:
     report = evaluate("kb_holdout.jsonl")
     assert report.auto_precision is not None and report.auto_precision >= floor_precision

@@ -53,6 +53,8 @@ from .helpers import ingest_records, message, outbox_config
 ROOT = Path(__file__).parent.parent
 KNOWLEDGE = ROOT / "autopilot_cli" / "templates" / "knowledge.toml"
 HOSTILE = "[bold]APPROVED[/] [link=http://x]click[/link] \x1b[31mred\x1b[0m bell\x07 end"
+# The knowledge file answers the first question (delivery time), not the second: partly answered.
+PARTLY = "How long does delivery take, and can I collect the order from a pickup station?"
 FORCE = {"AUTOPILOT_REVIEW_FORCE_INTERACTIVE": "1", "VISUAL": ""}
 
 
@@ -133,7 +135,7 @@ def test_queue_most_urgent_first_and_filters(store) -> None:
 
 def test_details_history_reasons_and_planned_time(store) -> None:
     queue(store, msg(1, "When are you open?", minutes_ago=60))
-    queue(store, msg(2, "How long does delivery take, and can I pick it up instead?", minutes_ago=5))  # partly answered
+    queue(store, msg(2, PARTLY, minutes_ago=5))
     [item] = review_queue(store, cfg(), FixedClock(NOW))
     load_details(store, cfg(), FixedClock(NOW), item)
     # The earlier question; our scheduled (not yet sent) reply to it is not history yet.
@@ -234,7 +236,7 @@ def test_edited_text_is_what_is_sent_and_the_audit_has_the_edit_distance(store, 
 
 
 def test_approve_edit_opens_the_editor(store, runner, tmp_path) -> None:
-    queue(store, msg(1, "How long does delivery take, and can I pick it up instead?"))
+    queue(store, msg(1, PARTLY))
     [draft] = draft_ids(store)
     script = tmp_path / "editor.py"
     script.write_text("import sys, pathlib\np = pathlib.Path(sys.argv[1])\n"
@@ -453,7 +455,7 @@ def test_review_list_json_has_exactly_the_documented_keys(store, runner, tmp_pat
     queue(
         store,
         msg(
-            1, "How long does delivery take, and can I pick it up instead?", channel="whatsapp", sender="+4915123456789"
+            1, PARTLY, channel="whatsapp", sender="+4915123456789"
         ),
     )
     with freeze_time(NOW):

@@ -46,6 +46,11 @@ FILLER = frozenset(
     hows whos thats theres help until till exactly please""".split()
     # The business itself: "is the shop open?" asks whether you are open.
     + """shop store business place""".split()
+    # Light verbs and vague words that carry no shop topic ("come", "see", "take", "a new way", "any idea").
+    + """as come coming came go going went see seen look looking take taking make making give put keep find
+    found way kind sort idea ideas option options thing things stuff bit lot lots few new usual usually around
+    after before last next around roughly approximately rough something anything everything maybe else
+    bought buy buying work works working hope hoping dont don't does doesnt""".split()
 )
 # Words after which the rest of a short final line is a signature ("thanks, Lena", "cheers — Tom").
 _SIGN_OFF = re.compile(

@@ -177,6 +177,6 @@ class KnowledgeIndex:
                 question_coverage=round(len(query & entry.anchors) / len(query), 6),
                 anchors=[t for t in terms if t in entry.anchors],
                 missing=[t for t in terms if t not in entry.everything and weight[t] == 1.0],
-                unknown=[t for t in terms if t not in entry.everything and weight[t] < 1.0],
+                unknown=[t for t in terms if t not in entry.everything and 0 < weight[t] < 1.0],
             ))
         return passages
