@@ -50,15 +50,17 @@ FILLER = frozenset(
     + """as come coming came go going went see seen look looking take taking make making give put keep find
     found way kind sort idea ideas option options thing things stuff bit lot lots few new usual usually around
     after before last next around roughly approximately rough something anything everything maybe else
-    bought buy buying work works working hope hoping dont don't does doesnt""".split()
+    bought buy buying work works working hope hoping dont don't does doesnt sorry bother bothering""".split()
 )
 # Words after which the rest of a short final line is a signature ("thanks, Lena", "cheers — Tom").
 _SIGN_OFF = re.compile(
-    r"(?:^|[\s,.!?;:])(?:thanks|thank you|thx|ty|cheers|regards|best|kind regards|best wishes|greetings|"
+    r"(?:^|[\s,.!?;:])(?:(?:thanks|thank you) (?:so much|a lot|very much|in advance)|thanks|thank you|thx|ty|"
+    r"cheers|regards|best|kind regards|best wishes|greetings|"
     r"bye|love|xoxo|br|warm regards|many thanks|sincerely)[\s,.!?;:~\-–—]*([^\W\d_]+(?:[\s.\-]+[^\W\d_]+){0,2})"
     r"[\s,.!?~\-–—]*$",
     re.UNICODE,
 )
+_HELD = re.compile(r"(\w)\1{2,}")
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
 # How a question is framed says what it asks ("how much" is about a price, "how long" about a duration):
 # these phrases become one term, in the knowledge file and in messages alike, so "How much is shipping?"
@@ -125,6 +127,8 @@ class Analyser:
         for word in _WORD.findall(folded):
             word = word.replace("'", "")
             # Numbers stay: "a gift card for 300 euros" is not answered by "from 10 to 200 euros".
+            if _HELD.sub(r"\1", word) in FILLER:  # "hiii", "heyyy", "thanksss"
+                continue
             if word not in FILLER and (len(word) >= 2 or word.isdigit()):
                 seen.setdefault(word, None)
         return list(seen)
