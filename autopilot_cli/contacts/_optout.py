@@ -406,7 +406,11 @@ def classify_consent(text: str, languages: Sequence[str] = ("en",), *, keywords:
     found = (_phrase(folded, configured) or _concept(lines, configured, tapped=not keywords)
              or (_misspelt_with_object(folded) if keywords else None))
     if found is not None:
-        if about_something_else(_fold_lines(text), found.language):  # "darme de baja del taller"
+        # "darme de baja del taller" leaves a workshop; "unsubscribe me, and when does my order arrive?" is
+        # about the contact, whatever else the message names.
+        about_me = re.search(r"(?:^|[: ])(?:unsubscribe me|opt me out|remove me|take me off|remove me|"
+                             r"stop messaging me|leave me alone)\b", found.rule)
+        if not about_me and about_something_else(_fold_lines(text), found.language):
             return ConsentSignal("possible_opt_out", "possible:" + found.rule, found.language)
         return _unless_corrected(found, folded)
     if not keywords:

@@ -248,6 +248,13 @@ HYPOTHETICAL = re.compile(
 )
 
 
+# Someone's words reported, not said to us.
+REPORTED = re.compile(
+    r"\b(?:wrote|written|replied|said|texted|typed|geschrieben|gesagt|geantwortet|ecrit|repondu|escribio|dijo|"
+    r"respondio|scritto|detto|risposto|geschreven|gezegd|geantwoord|escreveu|disse|respondeu)\b"
+)
+
+
 def _named(name: str, lang: str) -> str:
     return f"{name}({lang})" if lang != "en" else name
 
@@ -298,6 +305,8 @@ def _in_sentence(clause: str, lang: str) -> str | None:
                 NEGATION.search(before) or _NEGATOR.search(match.group(0)))):
             continue
         if about_something_else(clause, lang):
+            continue
+        if name == "stop sending" and REPORTED.search(clause):  # "my friend wrote STOP to another shop"
             continue
         return _named(name, lang)
     return None
