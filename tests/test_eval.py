@@ -119,3 +119,22 @@ def test_a_bad_cases_file_is_one_line_and_exit_5(runner, tmp_path, content, mess
 def test_a_missing_cases_file_is_exit_5(runner, tmp_path) -> None:
     result = run_eval(runner, shop(tmp_path), tmp_path / "nope.jsonl")
     assert result.exit_code == 5 and "cases file not found" in result.stderr
+
+
+def test_eval_json_has_exactly_the_documented_keys(runner, tmp_path) -> None:
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme[readme.index("## Measuring judgement: `eval`"):]
+    section = section[: section.index("\n## ", 5)]
+    documented = section[section.index("keys:"):]
+    top = set(re.findall(r"`(\w+)`", documented[: documented.index("`misjudged`") + 12]))
+    config = shop(tmp_path)
+    report = json.loads(run_eval(runner, config, cases_file(tmp_path, {"text": "STOP", "expected": "opt_out"}),
+                                 "--json").output)
+    assert set(report) == top
+    misjudged = set(re.findall(r"`(\w+)`", documented[documented.index("`misjudged` ("):].split(")")[0]))
+    report = json.loads(run_eval(runner, config, cases_file(tmp_path, {"text": "STOP", "expected": "auto"}),
+                                 "--json").output)
+    assert set(report["misjudged"][0]) == misjudged - {"misjudged"}
