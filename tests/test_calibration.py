@@ -96,3 +96,22 @@ def test_the_calibration_report(store, runner, tmp_path) -> None:
     [bin_] = [b for b in report["reliability"] if b["decided"]]
     assert (bin_["low"], bin_["mean_confidence"], bin_["approved_unchanged_share"]) == (0.7, 0.8, 0.667)
     assert report["expected_calibration_error"] == round(abs(0.8 - 2 / 3), 4)
+
+
+def test_calibration_json_has_exactly_the_documented_keys(store, runner) -> None:
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme[readme.index("## Confidence learned from review"):]
+    section = section[section.index("`--json` keys:"): section.index("\n## ")]
+    config = outbox_config("auto")
+    first = run(store, config, NOW, "Can I pay with PayPal?")
+    approve_one(store, config, FixedClock(NOW), "ana", first.decisions[0].draft_id)
+    report = json.loads(runner.invoke(app, ["--db", store.path, "calibration", "--json"]).output)
+    nested = {"intents": set(report["intents"][0]), "reliability": set(report["reliability"][0])}
+    top = set(re.findall(r"`(\w+)`", re.sub(r"\(([^)]*)\)", "", section)))
+    assert set(report) == top
+    for key, found in nested.items():
+        documented = re.search(rf"`{key}` \(([^)]*)\)", section)
+        assert documented is not None and found == set(re.findall(r"`(\w+)`", documented.group(1)))
