@@ -493,3 +493,18 @@ def test_a_possible_opt_out_goes_to_review_and_a_stop_with_a_question_is_not_ans
 def test_asking_how_to_stop_gets_the_help_text(text: str) -> None:
     # Asking how is not asking to: the help text answers it and says how (reply STOP).
     assert classify_consent(text, SUPPORTED_LANGUAGES).action == "help"
+
+
+@pytest.mark.parametrize("text, action", [
+    ("who is this", "help"), ("What is this number?", "help"), ("how did you get my number?", "help"),
+    ("subscribe me again", "opt_in"), ("Sorry I sent stop by accident, pls keep sending me the tips", "opt_in"),
+    ("Ik wil weer berichten ontvangen", "opt_in"),
+])
+def test_who_is_this_and_asking_to_be_messaged_again(text: str, action: str) -> None:
+    assert classify_consent(text, SUPPORTED_LANGUAGES).action == action
+
+
+@pytest.mark.parametrize("text", ["please don't resubscribe me", "Why did I opt in?", "I never opted in to this"])
+def test_no_opt_in_from_a_negation_or_a_question(text: str) -> None:
+    signal = classify_consent(text, SUPPORTED_LANGUAGES)
+    assert signal is None or signal.action != "opt_in", (text, signal)

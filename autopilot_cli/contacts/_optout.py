@@ -114,11 +114,32 @@ _HOW_TO_STOP = re.compile(
     r"getting|receiving)|get off)\b|\bwie (?:kann|konnte) ich (?:mich )?(?:\w+ )?(?:abmelden|austragen)|"
     r"\bcomo (?:me doy|puedo darme|hago para darme) de baja|\bcomo faco (?:pra|para) sair|"
     r"\bcomment (?:je peux |puis-je |faire pour )?(?:me )?(?:desabonner|desinscrire)|"
+    r"\bcomo (?:dejo|hago para dejar) de recibir|\bcomment faire pour ne plus recevoir|\bcomo faco (?:pra|para) "
+    r"parar de receber|\bhoe meld ik (?:me|mij) af|"
     r"\bcome (?:faccio a|posso) (?:disiscriver|cancellar)|\bhoe (?:kan ik|meld ik) (?:me |mij )?(?:afmelden|"
     r"uitschrijven)"
 )
 _ELISION = re.compile(r"\b([dlmnstj]|qu)['\u2019](?=\w)")
 _STOP_SIGN_RUN = re.compile("[\U0001f6d1\u26d4\U0001f6ab]+\ufe0f?")
+# Asking who writes, or why: the help text answers it (who we are, and that STOP stops the messages).
+_WHO_IS_THIS = re.compile(
+    r"^\W*(?:(?:hi|hello|hey|sorry),? )?(?:who (?:is|are) (?:this|you)|what is this (?:number|about)|"
+    r"whose number is this|"
+    r"how did you get my (?:number|e-?mail|address|details)|why am i (?:getting|receiving) (?:these|this|your)|"
+    r"what happens if i (?:reply|send|text) stop|was ist das fur eine nummer|wer ist (?:das|da)|wer sind sie|"
+    r"de quien es este numero|quien (?:es|eres|sois)|c ?est quel numero|qui (?:etes-vous|est-ce)|chi (?:siete|sei|e)|"
+    r"di chi e questo numero|van wie is dit nummer|wie (?:is dit|bent u|ben je)|que numero e esse|quem (?:e|sao) "
+    r"(?:voce|voces|vcs))\W*$"
+)
+# Asking to be messaged again (only matters for a contact who opted out): "subscribe me again", "add me back".
+_OPT_IN = re.compile(
+    r"\b(?:subscribe me again|resubscribe|resume (?:the )?(?:messages|texts|emails)|keep sending|sign me (?:back )?up|"
+    r"add me back|opt ?-?in\b|(?:get|receive) your (?:messages|texts|emails|tips) again|start (?:sending|messaging) "
+    r"(?:me )?again|wieder (?:nachrichten|anmelden|bekommen|erhalten)|(?:nachrichten|tipps|newsletter) wieder|"
+    r"volver a recibir|suscribirme de nuevo|vuelvan a mandarme|me reabonner|recevoir a nouveau|recevoir de nouveau|"
+    r"iscrivimi di nuovo|ricevere di nuovo|riattivate|weer (?:berichten|op de lijst)|voltar a receber|"
+    r"de volta na lista|inscrever de novo)\b"
+)
 _STOP_SIGNS = frozenset("\U0001f6d1\u26d4\U0001f6ab")  # 🛑 ⛔ 🚫
 _FILLER = re.compile(
     r"\b(?:please|pls|plz|hey|hi|now|thanks|thank you|thx|ty|ok|okay|bitte|danke(?: schon)?|jetzt|sofort|"
@@ -401,6 +422,11 @@ def classify_consent(text: str, languages: Sequence[str] = ("en",), *, keywords:
         return _unless_corrected(edge, folded)
     if _HOW_TO_STOP.search(folded):  # asking how, not asking to: the help text says how (and offers STOP)
         return ConsentSignal("help", "phrase:how do i stop", "en")
+    if _WHO_IS_THIS.search(folded):
+        return ConsentSignal("help", "phrase:who is this", "en")
+    again = _OPT_IN.search(folded) if keywords else None
+    if again is not None and not _negated(folded, again.start(), "en"):
+        return ConsentSignal("opt_in", "phrase:subscribe me again", "en")
     configured = ["en", *[code for code in langs if code != "en"]]
     lines = _fold_lines(text)
     found = (_phrase(folded, configured) or _concept(lines, configured, tapped=not keywords)
