@@ -29,9 +29,12 @@ KNOWLEDGE = Path(__file__).parent.parent / "autopilot_cli" / "templates" / "know
 def evaluate(name: str) -> EvalReport:
     services = Services(drafter=OfflineDrafter(), index=KnowledgeIndex.from_file(KNOWLEDGE))
     report = evaluate_cases(None, config_from_dict({}), FixedClock(NOW), services, load_cases(HERE / name))
-    print(f"\n{name}: {report.cases} cases, auto-send precision {report.auto_precision:.1%} "
-          f"({report.auto_correct}/{report.auto_sent}), recall {report.auto_recall:.1%} of {report.auto_expected}, "
-          f"opt-out recall {report.opt_out_recall:.1%}, false opt-outs {report.opt_out_false_positives}")
+    def share(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.1%}"
+
+    print(f"\n{name}: {report.cases} cases, auto-send precision {share(report.auto_precision)} "
+          f"({report.auto_correct}/{report.auto_sent}), recall {share(report.auto_recall)} of {report.auto_expected}, "
+          f"opt-out recall {share(report.opt_out_recall)}, false opt-outs {report.opt_out_false_positives}")
     return report
 
 
@@ -42,9 +45,16 @@ def test_development_set() -> None:
     assert report.opt_out_recall == 1.0 and report.opt_out_false_positives == 0
 
 
-@pytest.mark.parametrize("floor_precision, floor_recall", [(0.87, 0.25)])
-def test_holdout_set_floor(floor_precision: float, floor_recall: float) -> None:
-    report = evaluate("kb_holdout.jsonl")
+@pytest.mark.parametrize("name, floor_precision, floor_recall", [
+    ("kb_holdout.jsonl", 0.87, 0.25),
+    # Written by another helper after every change of this issue, from the knowledge file alone; measured once.
+    ("kb_fresh.jsonl", 1.0, 0.55),
+])
+def test_unseen_sets_floor(name: str, floor_precision: float, floor_recall: float) -> None:
+    report = evaluate(name)
     assert report.auto_precision is not None and report.auto_precision >= floor_precision
     assert report.auto_recall is not None and report.auto_recall >= floor_recall
-    assert report.opt_out_false_positives == 0
+    # kb_fresh was labelled auto/review only: its "Please unsubscribe me from your newsletter." (review) is
+    # rightly an opt-out, so opt-out figures are judged on the holdout set alone.
+    if name == "kb_holdout.jsonl":
+        assert report.opt_out_false_positives == 0
