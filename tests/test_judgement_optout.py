@@ -70,3 +70,12 @@ def test_holdout_set_floor(languages: tuple[str, ...]) -> None:
         assert figures["opt_out_recall"] >= 0.78
     assert figures["opt_out_missed"] <= (0.20 if len(languages) == 1 else 0.18)
     assert figures["false_positive_rate"] <= 0.025
+
+
+def test_fresh_set_floor() -> None:
+    """optout_fresh.jsonl (285 messages) was written by another helper after every change of this issue,
+    measured once: recall 89.0 %, false opt-outs 0.7 % with every language. Its one "opt-in" among the
+    look-alikes ("…clicked unsubscribe by accident, can you add me back?") is rightly one: that set was
+    labelled opt_out / none only."""
+    figures = measure("optout_fresh.jsonl", SUPPORTED_LANGUAGES)
+    assert figures["opt_out_recall"] >= 0.88 and figures["false_positive_rate"] <= 0.01
