@@ -138,3 +138,13 @@ def test_eval_json_has_exactly_the_documented_keys(runner, tmp_path) -> None:
     report = json.loads(run_eval(runner, config, cases_file(tmp_path, {"text": "STOP", "expected": "auto"}),
                                  "--json").output)
     assert set(report["misjudged"][0]) == misjudged - {"misjudged"}
+
+
+def test_a_knowledge_file_in_an_unsupported_language_is_one_line_and_exit_3(runner, tmp_path) -> None:
+    config = shop(tmp_path)
+    knowledge = tmp_path / "knowledge.toml"
+    knowledge.write_text('language = "xx"\n' + knowledge.read_text())
+    result = run_eval(runner, config, cases_file(tmp_path, {"text": "STOP", "expected": "opt_out"}))
+    assert result.exit_code == 3
+    assert "'language': Value error, unsupported language 'xx'" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 from ..config import Config
 from ..db import calibration as rows
 from ..db.connection import Store
-from ._model import Outcomes, calibrate
+from ._model import Calibrator, Outcomes, calibrate
 
 BINS: tuple[tuple[float, float], ...] = ((0.0, 0.5), (0.5, 0.7), (0.7, 0.85), (0.85, 0.95), (0.95, 1.0001))
 
@@ -48,9 +48,7 @@ class CalibrationReport(BaseModel):
 def calibration_report(store: Store, config: Config) -> CalibrationReport:
     strength = config.autopilot.calibration_strength
     report = CalibrationReport(learn_from_review=config.autopilot.learn_from_review, strength=strength)
-    outcomes = {(r["drafter"], r["intent"]): Outcomes(int(r["unchanged"] or 0), int(r["edited"] or 0),
-                                                      int(r["rejected"] or 0))
-                for r in rows.outcomes(store.conn)}
+    outcomes = Calibrator.load(store.conn, strength).outcomes
     for row in rows.drafts_by_intent(store.conn):
         found = outcomes.get((row["drafter"], row["intent"]), Outcomes())
         raw = None if row["raw"] is None else round(float(row["raw"]), 3)

@@ -42,7 +42,6 @@ stripped by the channel parser first; this module sees only the new text.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -140,7 +139,6 @@ _OPT_IN = re.compile(
     r"iscrivimi di nuovo|ricevere di nuovo|riattivate|weer (?:berichten|op de lijst)|voltar a receber|"
     r"de volta na lista|inscrever de novo)\b"
 )
-_STOP_SIGNS = frozenset("\U0001f6d1\u26d4\U0001f6ab")  # 🛑 ⛔ 🚫
 _FILLER = re.compile(
     r"\b(?:please|pls|plz|hey|hi|now|thanks|thank you|thx|ty|ok|okay|bitte|danke(?: schon)?|jetzt|sofort|"
     r"merci|svp|stp|sil (?:vous|te) plait|por favor|gracias|ya|per favore|grazie|subito|alsjeblieft|"
@@ -408,16 +406,15 @@ def classify_consent(text: str, languages: Sequence[str] = ("en",), *, keywords:
     code outside SUPPORTED_LANGUAGES.
     """
     langs = _languages(languages)
-    text = _STOP_SIGN_RUN.sub(" STOP ", text)
+    text = _STOP_SIGN_RUN.sub(" STOP ", text)  # 🛑 is the word STOP for every rule below
     folded = _fold(text)
     if not folded:
         return None
-    if keywords and _only_stop_signs(text):
-        return ConsentSignal("opt_out", "keyword:stop sign", "en")
+    lines = _fold_lines(text)
     found = _keyword(folded, langs, tapped=not keywords)
     if found:
         return found
-    edge = _edge_keyword(_fold_lines(text)) if keywords else None
+    edge = _edge_keyword(lines) if keywords else None
     if edge:
         return _unless_corrected(edge, folded)
     if _HOW_TO_STOP.search(folded):  # asking how, not asking to: the help text says how (and offers STOP)
@@ -428,15 +425,14 @@ def classify_consent(text: str, languages: Sequence[str] = ("en",), *, keywords:
     if again is not None and not _negated(folded, again.start(), "en"):
         return ConsentSignal("opt_in", "phrase:subscribe me again", "en")
     configured = ["en", *[code for code in langs if code != "en"]]
-    lines = _fold_lines(text)
     found = (_phrase(folded, configured) or _concept(lines, configured, tapped=not keywords)
              or (_misspelt_with_object(folded) if keywords else None))
     if found is not None:
         # "darme de baja del taller" leaves a workshop; "unsubscribe me, and when does my order arrive?" is
         # about the contact, whatever else the message names.
-        about_me = re.search(r"(?:^|[: ])(?:unsubscribe me|opt me out|remove me|take me off|remove me|"
+        about_me = re.search(r"(?:^|[: ])(?:unsubscribe me|opt me out|remove me|take me off|"
                              r"stop messaging me|leave me alone)\b", found.rule)
-        if not about_me and about_something_else(_fold_lines(text), found.language):
+        if not about_me and about_something_else(lines, found.language):
             return ConsentSignal("possible_opt_out", "possible:" + found.rule, found.language)
         return _unless_corrected(found, folded)
     if not keywords:
@@ -496,14 +492,6 @@ def _phrase(folded: str, languages: list[str]) -> ConsentSignal | None:
                     suffix = "" if lang == "en" else f"({lang})"
                     return ConsentSignal("opt_out", f"phrase:{label}{suffix}", lang)
     return None
-
-
-def _only_stop_signs(text: str) -> bool:
-    """🛑 (or ⛔, 🚫) alone, perhaps repeated, with nothing but spaces, punctuation or a variation selector."""
-    if len(text) > 40 or not _STOP_SIGN_RUN.search(text):
-        return False
-    signs = [c for c in text if not (c.isspace() or unicodedata.category(c).startswith("P") or c == "\ufe0f")]
-    return bool(signs) and all(c in _STOP_SIGNS for c in signs)
 
 
 SELECTION_TYPES = frozenset({"interactive", "button", "quick_reply", "postback"})

@@ -5,8 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 # A person decided it: approved (as drafted, or edited) or rejected. Automatic sends are not outcomes.
-_DECIDED = ("(d.state = 'rejected' OR (d.decided_by IS NOT NULL AND d.state IN ('approved', 'scheduled'))) "
-            "AND d.decided_by IS NOT NULL")
+_DECIDED = "d.decided_by IS NOT NULL AND d.state IN ('approved', 'scheduled', 'rejected')"
 
 
 def outcomes(conn: sqlite3.Connection) -> list[sqlite3.Row]:

@@ -73,7 +73,7 @@ _FRAMES: dict[str, list[tuple[re.Pattern[str], str]]] = {
         (r"\bhow often\b", " frequency "),
         # "Where are you / is your shop?" asks for the location; "where is my parcel?" does not.
         (r"\bwhere(?:'s|s| is| are| r| exactly| can i find| do i find)?(?= (?:you|your|ur|u|the shop|the store|"
-         r"exactly|in berlin|located)\b)", " location "),
+         r"exactly|located)\b)", " location "),
     )],
 }
 
@@ -117,10 +117,9 @@ class Analyser:
         self._stem = lru_cache(maxsize=65536)(self._stemmer.stemWord)
         self._correct = lru_cache(maxsize=65536)(self._closest)
 
-    def words(self, text: str, *, signature: bool = False) -> list[str]:
-        """Folded content words of ``text`` in order, de-duplicated; ``signature`` drops a trailing
-        sign-off and name (for messages, not for the knowledge file)."""
-        folded = without_signature(text) if signature else _fold(text)
+    def words(self, text: str) -> list[str]:
+        """Folded content words of ``text`` in order, de-duplicated."""
+        folded = _fold(text)
         for pattern, term in self._frames:
             folded = pattern.sub(term, folded)
         seen: dict[str, None] = {}
@@ -171,17 +170,6 @@ class Analyser:
                 continue
             terms.setdefault(self.stem(self._correct(word)), None)
         return list(terms)
-
-    def names(self, text: str) -> set[str]:
-        """Stems of words written with a capital inside a sentence — places, brands, names ("Switzerland",
-        "Bloom & Wild"): words the knowledge file does not know that still change what is asked."""
-        found = set()
-        for sentence in re.split(r"[.!?\n]+", text):
-            words = re.findall(r"[^\W\d_]+", sentence)
-            for word in words[1:]:
-                if word[0].isupper() and not word.isupper():
-                    found.add(self.stem(self._correct(_fold(word))))
-        return found
 
     def _closest(self, word: str) -> str:
         if word in self._known or len(word) < 5 or not self._vocabulary:

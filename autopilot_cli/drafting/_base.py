@@ -28,13 +28,8 @@ class Passage(BaseModel):
     question_coverage: float = 0.0
     """Share (0..1) of the message's content terms found in the entry's questions or tags: what anchors the
     match to the entry's topic (a word only its answer mentions cannot carry a match alone)."""
-    anchors: list[str] = Field(default_factory=list)
-    """The message's content terms found in the entry's questions or tags (stems)."""
-    unknown: list[str] = Field(default_factory=list)
-    """Words of the message the knowledge file does not know at all (stems): context, they count a quarter."""
     missing: list[str] = Field(default_factory=list)
-    """The message's terms the entry does not account for that change what is asked (stems): a number, a
-    capitalised name, a word of trouble, or what another entry is about. Any of them: ``partly_answered``."""
+    """The message's terms the entry does not account for (stems): any of them makes it ``partly_answered``."""
 
 
 class HistoryItem(BaseModel):

@@ -19,7 +19,6 @@ The knowledge file stays the single source of truth; the index is rebuilt from i
 from __future__ import annotations
 
 import math
-import re
 import tomllib
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -29,15 +28,10 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..errors import ConfigError
-from ._analyser import TROUBLE, Analyser
+from ._analyser import LANGUAGES, Analyser
 from ._base import Passage
 
 QUESTION_WEIGHT, TAG_WEIGHT, ANSWER_WEIGHT = 3.0, 2.0, 1.0
-UNKNOWN_WEIGHT = 1.0
-"""How much a word the knowledge file does not know at all ("navi", "taxi", "exactly") counts against coverage,
-against 1 for a number, a capitalised name, a word of trouble, or a word another entry is about. Measured at
-0.25 on tests/judgement/kb_*.jsonl: recall 26.8 → 32.9 % on the development set, but one wrong automatic
-reply there (precision 98.9 %); kept at 1 — every word counts — until precision holds on unseen messages."""
 _K1, _B = 1.2, 0.75  # BM25's usual constants
 
 
@@ -61,6 +55,13 @@ class KnowledgeFile(BaseModel):
 
     language: str = "en"
     """The language the entries are written in: its stemmer analyses them and the messages."""
+
+    @field_validator("language")
+    @classmethod
+    def _stemmed_language(cls, value: str) -> str:
+        if value not in LANGUAGES:
+            raise ValueError(f"unsupported language {value!r}; supported: {', '.join(LANGUAGES)}")
+        return value
     faq: list[FaqEntry] = Field(default_factory=list)
 
 
@@ -77,10 +78,6 @@ def load_knowledge(path: Path) -> KnowledgeFile:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
         raise ConfigError(f"knowledge file {path}: '{where}': {err['msg']}") from None
-
-
-_SECOND_QUESTION = re.compile(r"\?.*\?|\b(?:and|or|also|plus|as well)\b")
-TROUBLE_STEMS = frozenset(Analyser().stem(w) for w in TROUBLE)
 
 
 class Retriever(Protocol):
@@ -125,19 +122,6 @@ class KnowledgeIndex:
         df: Counter[str] = Counter(t for e in self._entries for t in e.weights)
         self._idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
         self._avg_length = (sum(e.length for e in self._entries) / n) if n else 1.0
-        self._anchors = set().union(*(e.anchors for e in self._entries)) if self._entries else set()
-        self._vocabulary = set().union(*(e.everything for e in self._entries)) if self._entries else set()
-
-    def _weight(self, term: str, names: set[str]) -> float:
-        if term.isdigit() or term in names or term in self._anchors or term in TROUBLE_STEMS:
-            return 1.0
-        return 1.0 if term in self._vocabulary else UNKNOWN_WEIGHT
-
-    @staticmethod
-    def _coverage(query: set[str], entry: _Entry, weight: dict[str, float]) -> float:
-        covered = len(query & entry.everything)
-        missing = sum(weight[t] for t in query - entry.everything)
-        return covered / (covered + missing) if covered + missing else 0.0
 
     @classmethod
     def from_file(cls, path: Path) -> KnowledgeIndex:
@@ -159,11 +143,6 @@ class KnowledgeIndex:
                 scored.append((score, i))
         scored.sort(key=lambda s: (-s[0], s[1]))
         query = set(terms)
-        names = self.analyser.names(text)
-        # Context words are forgiven only when the message asks one thing: in "do you sell gift cards and
-        # can they be used online?" every word is the gift-card entry's, but the second question is not.
-        one_question = not _SECOND_QUESTION.search(self.analyser.ask(text))
-        weight = {t: self._weight(t, names) if one_question else 1.0 for t in terms}
         passages = []
         for score, i in scored[:limit]:
             entry, faq = self._entries[i], self.entries[i]
@@ -173,10 +152,8 @@ class KnowledgeIndex:
                 question=faq.questions[best_q],
                 answer=faq.answer,
                 score=round(score, 6),
-                coverage=round(self._coverage(query, entry, weight), 6),
+                coverage=round(len(query & entry.everything) / len(query), 6),
                 question_coverage=round(len(query & entry.anchors) / len(query), 6),
-                anchors=[t for t in terms if t in entry.anchors],
-                missing=[t for t in terms if t not in entry.everything and weight[t] == 1.0],
-                unknown=[t for t in terms if t not in entry.everything and 0 < weight[t] < 1.0],
+                missing=[t for t in terms if t not in entry.everything],
             ))
         return passages

@@ -13,9 +13,9 @@ never lower it. Two cases go to a person with a reason:
 
 - ``no_knowledge_match`` (confidence 0, a holding reply): no entry is anchored in the message, or
   the best covers less than half of it;
-- ``partly_answered``: the best entry leaves part of the message unanswered — unless a second entry
-  accounts for exactly that part and is anchored in it, in which case both answers go together
-  (intent ``faq:A+B``), the confidence computed on the two entries' terms together.
+- ``partly_answered``: the best entry leaves part of the message unanswered. (Answering two questions
+  from two entries together was measured on tests/judgement/kb_dev.jsonl and left out: it answered
+  "store hours" with the address too.)
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from ._base import DraftRequest, DraftResult, Passage
 from ._templates import HOLDING_ANSWER, render
 
 WEAK_COVERAGE = 0.5
-COMBINE_TWO_ENTRIES = False
 TIE_SCORE = 0.9
 TIE_FACTOR = 0.6
 
@@ -46,17 +45,6 @@ def confidence_from(passages: list[Passage]) -> tuple[float, float]:
     return confidence, best.coverage
 
 
-def _second_answer(passages: list[Passage]) -> Passage | None:
-    """A runner-up that accounts for everything the best passage leaves out, and is anchored there (its
-    questions or tags name part of what is left): the message asked two things, both answered."""
-    best = passages[0]
-    for other in passages[1:]:
-        left = set(best.missing)
-        if left.isdisjoint(other.missing) and left & set(other.anchors) and other.answer != best.answer:
-            return other
-    return None
-
-
 class OfflineDrafter:
     name = "offline"
 
@@ -68,23 +56,10 @@ class OfflineDrafter:
             return DraftResult(text=text, confidence=0.0, intent="unknown", needs_human=True,
                                reasons=["no_knowledge_match"], drafter=self.name)
         best = request.passages[0]
-        answer, intent, reasons = best.answer, f"faq:{best.entry_id}", []
-        if best.missing:
-            # Two questions answered by two entries could go together; measured on the labelled set
-            # (tests/judgement/kb_dev.jsonl) the pairing answered "store hours" with the address too,
-            # so a message the best entry leaves partly open goes to a person.
-            second = _second_answer(request.passages) if COMBINE_TWO_ENTRIES else None
-            if second is not None:
-                answer = f"{best.answer}\n\n{second.answer}"
-                intent = f"faq:{best.entry_id}+{second.entry_id}"
-                anchored = len(set(best.anchors) | set(second.anchors)) / (len(best.anchors) / best.question_coverage)
-                confidence = _confidence(1.0, anchored)
-            else:
-                reasons = ["partly_answered"]
-        text = render(request.template, answer=answer, name=request.contact_name, signature=request.signature)
-        cited = [int(part) for part in intent.removeprefix("faq:").split("+")]
-        return DraftResult(text=text, confidence=round(confidence, 3), intent=intent, drafter=self.name,
-                           needs_human=bool(reasons), reasons=reasons, sources=cited)
+        reasons = ["partly_answered"] if best.missing else []
+        text = render(request.template, answer=best.answer, name=request.contact_name, signature=request.signature)
+        return DraftResult(text=text, confidence=confidence, intent=f"faq:{best.entry_id}", drafter=self.name,
+                           needs_human=bool(reasons), reasons=reasons, sources=[best.entry_id])
 
     def draft_many(self, requests: list[DraftRequest], token_budget: int | None = None) -> list[DraftResult]:
         return [self.draft(r) for r in requests]

@@ -27,6 +27,7 @@ differ). Benign look-alikes pass: "can you recommend a plant?", "ignore my last 
 
 from __future__ import annotations
 
+import base64
 import re
 
 from ..textnorm import fold, strip_accents
@@ -261,7 +262,6 @@ def _decoded_variants(text: str) -> list[str]:
     variants.append(text[::-1])
     for token in _B64.findall(text):
         try:
-            import base64
             decoded = base64.b64decode(token + "=" * (-len(token) % 4)).decode("utf-8")
         except (ValueError, UnicodeDecodeError):
             continue
