@@ -6,6 +6,15 @@ together, keyword plus complaint, erase my data, first person, emoji, a stop wit
 ``optout_holdout.jsonl`` (303 messages) was written afterwards, by the same brief but other wording,
 and is only measured: its figures say how the rules do on messages nobody tuned them for. Run with
 ``-s`` to print the figures; the README and the issue's closing note quote them.
+
+A fourth session of this issue studied the misses of ``optout_holdout.jsonl`` and ``optout_fresh.jsonl``
+(both measured before) and widened the rules by kind — the negation built into "I don't want", passive
+"be contacted", "no more" only about messages ("keine Fragen mehr" is no opt-out), "I said STOP", verbs of
+stopping alone in Spanish and Portuguese, every word a stop keyword ("STOPP 🛑"), a list of something
+else ("the pickup list"). Those two sets are development sets since. ``optout_fresh2.jsonl`` (352
+messages, written by another helper in the meantime from the brief alone) was measured once afterwards:
+recall 92.9 %, false opt-outs 3.9 % (6 of 155; "stop sending me the wrong plant" is one) — the figure for
+messages nobody tuned for. The rules before that session scored 87.8 % and 4.5 % on it.
 """
 
 from __future__ import annotations
@@ -61,21 +70,17 @@ def test_development_set_with_english_only() -> None:
     assert figures["false_positive_rate"] <= 0.01
 
 
-@pytest.mark.parametrize("languages", [SUPPORTED_LANGUAGES, ("en",)])
-def test_holdout_set_floor(languages: tuple[str, ...]) -> None:
-    """Not tuned on: a floor under today's figures (recall 79.9 %, false positives 1.8 % with every
-    language; see the README), so that a change that generalises worse fails here."""
-    figures = measure("optout_holdout.jsonl", languages)
-    if len(languages) > 1:
-        assert figures["opt_out_recall"] >= 0.78
-    assert figures["opt_out_missed"] <= (0.20 if len(languages) == 1 else 0.18)
-    assert figures["false_positive_rate"] <= 0.025
+@pytest.mark.parametrize("name", ["optout_holdout.jsonl", "optout_fresh.jsonl"])
+def test_sets_studied_this_session(name: str) -> None:
+    figures = measure(name, SUPPORTED_LANGUAGES)
+    assert figures["opt_out_recall"] >= 0.99 and figures["false_positive_rate"] == 0
+    # English only: every other language's opt-out still reaches a person (possible_opt_out).
+    assert measure(name, ("en",))["opt_out_missed"] <= 0.01
 
 
-def test_fresh_set_floor() -> None:
-    """optout_fresh.jsonl (285 messages) was written by another helper after every change of this issue,
-    measured once: recall 89.0 %, false opt-outs 0.7 % with every language. Its one "opt-in" among the
-    look-alikes ("…clicked unsubscribe by accident, can you add me back?") is rightly one: that set was
-    labelled opt_out / none only."""
-    figures = measure("optout_fresh.jsonl", SUPPORTED_LANGUAGES)
-    assert figures["opt_out_recall"] >= 0.88 and figures["false_positive_rate"] <= 0.01
+def test_unseen_set_floor() -> None:
+    """optout_fresh2.jsonl, measured once after the last change: floors under those figures, so that a
+    change that generalises worse fails here."""
+    figures = measure("optout_fresh2.jsonl", SUPPORTED_LANGUAGES)
+    assert figures["opt_out_recall"] >= 0.92 and figures["false_positive_rate"] <= 0.04
+    assert measure("optout_fresh2.jsonl", ("en",))["opt_out_missed"] <= 0.07

@@ -49,7 +49,7 @@ from typing import Literal
 from rapidfuzz.distance import OSA
 
 from ..textnorm import SUPPORTED_LANGUAGES, fold, strip_accents
-from ._revocation import CORRECTION, about_something_else, revocation
+from ._revocation import CORRECTION, OTHER_LIST, about_something_else, revocation
 
 Action = Literal["opt_out", "opt_in", "help", "possible_opt_out"]
 
@@ -67,6 +67,7 @@ class ConsentSignal:
 _DEFAULT_KEYWORDS: dict[str, tuple[Action, str]] = {
     **{k: ("opt_out", "en") for k in
        "STOP STOPALL UNSUBSCRIBE UNSUB CANCEL END QUIT REVOKE OPTOUT REMOVE TD".split()},
+    "STAHP": ("opt_out", "en"),  # the internet's drawn-out "stop"
     **{k: ("opt_out", "fr") for k in "ARRET ARRETE ARRETT".split()},
     **{k: ("opt_in", "en") for k in "START UNSTOP YES RESUBSCRIBE SUBSCRIBE".split()},
     **{k: ("help", "en") for k in "HELP INFO".split()},
@@ -78,14 +79,15 @@ _LANG_KEYWORDS: dict[str, dict[Action, str]] = {
            "opt_in": "COMMENCER DEMARRER REABONNER", "help": "AIDE"},
     "es": {"opt_out": "BAJA PARAR ALTO CANCELAR DETENER DESUSCRIBIR DESUSCRIBIRME CANCELARSUSCRIPCION",
            "opt_in": "ALTA EMPEZAR COMENZAR", "help": "AYUDA"},
-    "it": {"opt_out": "ANNULLA BASTA CANCELLAMI DISISCRIVIMI DISISCRIVI", "opt_in": "INIZIA ISCRIVIMI",
+    "it": {"opt_out": "ANNULLA BASTA CANCELLAMI DISISCRIVIMI DISISCRIVI DISISCRIVERMI", "opt_in": "INIZIA ISCRIVIMI",
            "help": "AIUTO"},
     "nl": {"opt_out": "AFMELDEN STOPPEN UITSCHRIJVEN", "opt_in": "AANMELDEN", "help": "HULP"},
     "pt": {"opt_out": "PARAR PARE SAIR CANCELAR DESCADASTRAR CANCELARINSCRICAO", "opt_in": "INICIAR", "help": "AJUDA"},
 }
 _STRONG = set(
-    "STOP STOPALL UNSUBSCRIBE UNSUB OPTOUT REVOKE UNSTOP HELP ABMELDEN STOPP AUSTRAGEN ABBESTELLEN HILFE "
-    "DESINSCRIRE DESABONNER AIDE BAJA AYUDA CANCELLAMI DISISCRIVIMI AIUTO AFMELDEN UITSCHRIJVEN HULP "
+    "STOP STOPALL UNSUBSCRIBE UNSUB OPTOUT REVOKE UNSTOP HELP ABMELDEN STOPP AUSTRAGEN ABBESTELLEN HILFE STAHP "
+    "DESINSCRIRE DESINSCRIPTION DESABONNER DESABONNEMENT AIDE BAJA AYUDA CANCELLAMI DISISCRIVIMI DISISCRIVERMI AIUTO "
+    "AFMELDEN UITSCHRIJVEN HULP "
     "DESCADASTRAR AJUDA DESUSCRIBIR DESUSCRIBIRME CANCELARSUSCRIPCION CANCELARINSCRICAO SAIR BASTA ARRET ARRETEZ "
     "PARE".split()
 )
@@ -119,6 +121,7 @@ _HOW_TO_STOP = re.compile(
     r"uitschrijven)"
 )
 _ELISION = re.compile(r"\b([dlmnstj]|qu)['\u2019](?=\w)")
+_HYPHENED_PRONOUN = re.compile(r"(?<=\w)-(moi|nous|toi|me|mi|nos)\b")
 _STOP_SIGN_RUN = re.compile("[\U0001f6d1\u26d4\U0001f6ab]+\ufe0f?")
 # Asking who writes, or why: the help text answers it (who we are, and that STOP stops the messages).
 _WHO_IS_THIS = re.compile(
@@ -142,7 +145,8 @@ _OPT_IN = re.compile(
 _FILLER = re.compile(
     r"\b(?:please|pls|plz|hey|hi|now|thanks|thank you|thx|ty|ok|okay|bitte|danke(?: schon)?|jetzt|sofort|"
     r"merci|svp|stp|sil (?:vous|te) plait|por favor|gracias|ya|per favore|grazie|subito|alsjeblieft|"
-    r"alstublieft|aub|dank (?:je|u)(?:wel)?|obrigad[oa]|agora)\b"
+    r"alstublieft|aub|dank (?:je|u)(?:wel)?|obrigad[oa]|agora|nu|meteen|direct|immediately|immediatamente|"
+    r"inmediatamente|imediatamente|tout de suite|de una vez|sofortig)\b"
 )
 
 # Phrase building blocks (over folded text: lower-case, no accents, no apostrophes).
@@ -187,6 +191,8 @@ _PHRASES: dict[str, list[tuple[str, str]]] = {
          rf"(?:any ?more|any|more|your|these|those) (?:\w+ )?{_MSGS}\b)"),
         ("no more messages", rf"{_START}(?:(?:please|pls|ok|okay) )*no more (?:\w+ )?{_MSGS}\b"),
         ("leave me alone", r"\bleave me alone\b"),
+        ("do not send me anything", r"\b(?:dont|do not|never) send me (?:anything|any\w*|stuff|things|more)\b.*"
+                                    r"\b(?:any ?more|again|ever)\b"),
     ],
     "de": [
         ("keine nachrichten mehr", rf"{_START}(?:(?:bitte|ich (?:mochte|will)) )?keine (?:\w+ )?(?:nachrichten|"
@@ -234,11 +240,12 @@ _PHRASES: dict[str, list[tuple[str, str]]] = {
                                 r"e-?mails?|mails|nieuwsbrief|reclame) meer\b"),
         ("stop met berichten sturen", r"\bstop (?:met|nou met) (?:mij |me )?(?:berichten|sms|mailen|appen|sturen|te)"),
         ("schrijf mij uit", rf"\b(?:schrijf|meld) (?:mij|me) (?:uit|af){_END}"),
+        ("neem geen contact meer op", r"\bneem (?:\w+ )?geen contact (?:\w+ ){0,3}?op\b"),
         ("ik wil me afmelden",
          rf"\bik wil (?:me |mij )?(?:{_NL_LIST} )?(?:afmelden|uitschrijven)(?:{_END}| {_NL_LIST})"),
     ],
     "pt": [
-        ("nao me mandem mais", r"\bnao (?:me )?(?:mandem?|enviem?|escrevam?|contatem?|liguem?) mais\b(?! de\b)"),
+        ("nao me mandem mais", r"\bnao (?:me )?(?:mandem?|enviem?|escrevam?|contac?tem?|liguem?) mais\b(?! de\b)"),
         ("me deixe em paz", r"\b(?:me )?deix(?:e|em|a)(?:[\s-]*me)? em paz\b"),
         ("nao quero mais receber", r"\bnao quero (?:mais )?receber (?:mais )?(?:\w+ )?(?:mensagens|sms|e-?mails?|"
                                    r"promocoes|notificacoes)\b"),
@@ -326,6 +333,11 @@ def _lookup(word: str, langs: list[str], *, any_language: bool) -> ConsentSignal
     return None
 
 
+def _is_opt_out_keyword(word: str) -> bool:
+    return _DEFAULT_KEYWORDS.get(word, ("", ""))[0] == "opt_out" or any(
+        i.get(word) == "opt_out" for i in _LANG_INDEX.values())
+
+
 def _keyword(folded: str, langs: list[str], *, tapped: bool = False) -> ConsentSignal | None:
     tokens = re.findall(r"[^\W_]+", folded)
     if not tokens or len(tokens) > 8:
@@ -338,6 +350,11 @@ def _keyword(folded: str, langs: list[str], *, tapped: bool = False) -> ConsentS
     rest = re.findall(r"[^\W_]+", _FILLER.sub(" ", " ".join(tokens)))
     if rest and len(set(rest)) == 1:  # "stop", "stop stop", "stop please"
         candidates.append((_glued(rest[0].upper()), len(rest) < len(tokens), len(rest) == len(tokens), True))
+    elif not tapped and 1 < len(set(rest)) <= 3:  # "STOPP STOP", "🛑 basta": every word a keyword to stop
+        said = {_glued(w.upper()) for w in rest}
+        if said & _STRONG_OPT_OUT and all(_is_opt_out_keyword(w) for w in said):
+            keyword = sorted(said & _STRONG_OPT_OUT)[0]
+            return ConsentSignal("opt_out", f"keyword:{keyword}", _KEYWORD_LANGUAGE.get(keyword, "en"))
     for word, need_strong, whole, typed in candidates:
         if tapped:  # a button's title: only an explicit stop or unsubscribe
             if word in _STRONG_OPT_OUT:
@@ -390,11 +407,13 @@ def _possibly(folded: str) -> ConsentSignal | None:
 def _negated(folded: str, start: int, lang: str) -> bool:
     """A negation (or hypothetical "if"/"did") just before the match, in its clause."""
     clause = _CLAUSE_SPLIT.split(folded[:start])[-1]
-    words = re.findall(r"[^\W_]+", clause)[-5:]
+    every = re.findall(r"[^\W_]+", clause)
+    words = every[-5:]
     for i, word in enumerate(words):
         if word in _NEGATORS[lang]:  # "if you don't stop ...", "why won't you ...", "didn't I ask ..."
             return not (any(w in {"if", "unless", "why"} for w in words[:i]) or words[i + 1:i + 2] == ["i"])
-    return lang == "en" and any(w in {"if", "did"} for w in words)
+    # "Does the link also remove me from WhatsApp?" asks how something works.
+    return lang == "en" and (any(w in {"if", "did"} for w in words) or every[:1] in (["does"], ["did"]))
 
 
 def classify_consent(text: str, languages: Sequence[str] = ("en",), *, keywords: bool = True) -> ConsentSignal | None:
@@ -432,7 +451,7 @@ def classify_consent(text: str, languages: Sequence[str] = ("en",), *, keywords:
         # about the contact, whatever else the message names.
         about_me = re.search(r"(?:^|[: ])(?:unsubscribe me|opt me out|remove me|take me off|"
                              r"stop messaging me|leave me alone)\b", found.rule)
-        if not about_me and about_something_else(lines, found.language):
+        if (not about_me or OTHER_LIST.search(lines)) and about_something_else(lines, found.language):
             return ConsentSignal("possible_opt_out", "possible:" + found.rule, found.language)
         return _unless_corrected(found, folded)
     if not keywords:
@@ -479,6 +498,7 @@ def _fold_lines(text: str) -> str:
     """``_fold`` with line breaks kept (they end clauses)."""
     text = strip_accents(fold(text, keep_newlines=True))
     text = _ELISION.sub(r"\1 ", text)  # d'arrêter, l'atelier: the article is a word of its own
+    text = _HYPHENED_PRONOUN.sub(r" \1", text)  # "rayez-moi", "désabonnez-moi": the pronoun is a word too
     return re.sub(r"[\u2019\u2018'`\u02bc\u00b4]", "", text).strip()
 
 

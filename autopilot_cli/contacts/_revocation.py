@@ -40,7 +40,7 @@ MSGS = {
           r"offerte|comunicazioni)",
     "nl": r"(?:berichten|bericht|sms(?:jes)?|e-?mails?|mails?|reclame|nieuwsbrief|nieuwsbrieven|spam|appjes|"
           r"kutberichten|meldingen|aanbiedingen)",
-    "pt": r"(?:mensagens|mensagem|msgs?|sms|e-?mails?|emails?|promocoes|notificacoes|spam|publicidade|"
+    "pt": r"(?:mensagens|mensagem|msgs?|sms|e-?mails?|emails?|promoc(?:ao|oes)|notificacoes|spam|publicidade|"
           r"newsletter|propagandas?|ofertas)",
 }
 LISTS = {
@@ -68,20 +68,31 @@ MINE = {
     "pt": r"(?:me|meu (?:[\w-]+ )?(?:numero|nome|e-?mail|contato|cadastro)|meus (?:[\w-]+ )?(?:dados|contatos))",
 }
 STOP = {
-    "en": r"(?:stop+|quit|cease|enough|fuck off|piss off|go away|get lost|knock it off|pack it in)",
-    "de": r"(?:stopp(?:en|t)?|aufh(?:oren|ort|ore|or)|hort (?:[\w-]+ )?auf|hor (?:[\w-]+ )?auf|schluss|"
+    "en": r"(?:stop+|quit|cease|enough|fuck off|piss off|go away|get lost|knock it off|pack it in|"
+          r"(?<!the )(?<!an )end(?= (?:these |those |all |your |ur |the )?(?:messages|msgs|texts|emails|spam|promos|"
+          r"newsletters?|notifications)\b))",
+    "de": r"(?:stopp(?:en|t)?|aufh(?:oren|ort|ore|or)|hor(?:en|t|e)? (?:[\w-]+ ){0,2}auf|schluss|"
           r"lasst (?:das|es)|"
           r"unterlassen sie)",
     "fr": r"(?:arret(?:ez|e|er)?|cess(?:ez|e|er)|stop|f(?:ou|ich)tez[ -]moi la paix)",
-    "es": r"(?:par(?:en|e|ad|ar)|dej(?:en|e|ad|a) de|deten(?:ga|gan|er)|basta|alto)",
-    "it": r"(?:smett(?:ete|ila|etela|i|a|ere)|basta|fermate|finitela|piantatela)",
+    "es": r"(?:par(?:en|e|ad|ar)|para(?= (?:ya |de una vez )?de\b)|dej(?:en|e|ad|a)(?:me)? de|deten(?:ga|gan|er)|"
+          r"basta|alto|stop)",
+    "it": r"(?:smett(?:ete|ila|etela|i|a|ere)|basta|fermate|finitela|piantatela|stop)",
     "nl": r"(?:stop(?:pen|t)?|hou(?:d|dt|den)? (?:[\w-]+ )?op|kappen|ophouden)",
-    "pt": r"(?:par(?:e|em|a|ar)|chega|basta|deix(?:e|em|a) de)",
+    "pt": r"(?:par(?:e|em|a|ar)|chega|basta|deix(?:e|em|a) de|stop)",
+}
+# A verb of stopping standing alone in its clause ("Parem!", "Stop ermee."): Spanish and Portuguese "para" is
+# also "for", so only the imperatives count there.
+STOP_ALONE = {
+    "en": STOP["en"], "de": STOP["de"], "fr": STOP["fr"], "it": STOP["it"],
+    "nl": r"(?:stop(?:pen|t)?(?: (?:er|daar)mee)?|kap (?:er|daar)mee|hou (?:er|daar)mee op|hou op)",
+    "es": r"(?:paren|parad|basta(?: ya)?|alto|stop)",
+    "pt": r"(?:parem|pare|chega|basta|stop)",
 }
 SEND = {
     "en": r"(?:send(?:ing)?|messag(?:e|ing)|text(?:ing)?|contact(?:ing)?|e-?mail(?:ing)?|writ(?:e|ing)|spam(?:ming)?|"
           r"bother(?:ing)?|harass(?:ing)?|pester(?:ing)?|call(?:ing)?|dm(?:ing)?)",
-    "de": r"(?:schreiben|zuschreiben|senden|schicken|zuschicken|zuspammen|spammen|kontaktieren|anschreiben|"
+    "de": r"(?:schreiben|zuschreiben|senden|schicken|zuschicken|(?:voll)?(?:zu)?spammen|kontaktieren|anschreiben|"
           r"nerven|belastigen|simsen|texten|anrufen|zuzuspammen|zuschreiben|zu schreiben)",
     "fr": r"(?:envoyer|ecrire|contacter|spammer|harceler|deranger|texter|appeler)",
     "es": r"(?:envi|mand|escrib|contact|molest|llam|spame)\w*",
@@ -90,14 +101,15 @@ SEND = {
     "pt": r"(?:mand|envi|escrev|contat|lig|perturb)\w*",
 }
 REMOVE = {
-    "en": r"(?:remove|remvoe|delete|erase|forget|drop|scrap|wipe|purge|unsubscribe|unsub|(?:take|taking|get|getting)"
+    "en": r"(?:remove|remvoe|delete|erase|forget|drop|scrap|wipe|purge|unsubscribe|unsub|(?:take|taking|get|getting|"
+          r"cross|strike|scratch)"
           r"(?= (?:[\w-]+ ){0,3}?(?:off|out of)\b))",
     "de": r"(?:loschen|losche|loscht|loschung|entfernen|entfernt|entferne|streichen|streicht|nehmen|nehmt|nimm|"
           r"vergessen|vergesst|vergiss|austragen|tragt|tragen|abmelden)",
     "fr": r"(?:retirer|retirez|supprimer|supprimez|effacer|effacez|oublier|oubliez|enlever|enlevez|rayer|rayez|"
           r"desinscrire|desinscrivez|desabonner|desabonnez)",
     "es": r"(?:quit(?:ar|en|e|adme|enme|ame)|sa(?:c|qu)(?:ar|en|a|adme|uenme|enme|ame)|borr(?:ar|en|e|adme|enme)|"
-          r"elimin(?:ar|en|e|adme|enme|ame)|olvid(?:ar|en|e)|retir(?:ar|en|e|enme)|dar de baja|darme de baja|"
+          r"elimin(?:ar|en|e|adme|enme|ame)|olvid(?:ar|en|e|ense|ate)|retir(?:ar|en|e|enme)|dar de baja|darme de baja|"
           r"den de baja|desuscrib\w*)",
     "it": r"(?:cancella\w*|elimina\w*|rimuov\w*|togli\w*|dimentica\w*|disiscriv\w*|levate\w*)",
     "nl": r"(?:verwijder(?:en|t)?|haal|haalt|halen|wis|wissen|vergeet|vergeten|schrap|schrappen|uitschrijven|"
@@ -106,41 +118,47 @@ REMOVE = {
           r"delet\w*)",
 }
 CONSENT = {
-    "en": r"\b(?:withdraw|withdrawing|revoke|revoking|retract|cancel)\w* (?:my |all )?(?:consent|permission|opt-?in)",
+    "en": r"\b(?:(?:withdraw|withdrawing|revoke|revoking|retract|cancel)\w* (?:my |all )?"
+          r"(?:consent|permission|opt-?in)|"
+          r"(?:i )?(?:no longer|dont|do not) (?:give (?:my )?)?consent)",
     "de": r"\b(?:widerrufe|widerrufen|ziehe) (?:hiermit )?(?:meine )?(?:einwilligung|zustimmung)",
     "fr": r"\b(?:retire|revoque|annule)\w* (?:mon )?consentement",
-    "es": r"\b(?:retiro|revoco|retirar|revocar|anulo) (?:mi )?consentimiento",
+    "es": r"\b(?:retiro|revoco|retirar|revocar|anulo) (?:el )?(?:mi )?consentimiento",
     "it": r"\b(?:revoco|ritiro|revocare) (?:il |il mio )?consenso",
     "nl": r"\b(?:trek|intrekken|herroep)\w* (?:mijn )?toestemming|toestemming (?:[\w-]+ )?in\b",
-    "pt": r"\b(?:revogo|retiro|revogar|cancelo) (?:o |meu )?consentimento",
+    "pt": r"\b(?:revogo|retiro|revogar|cancelo) (?:o )?(?:meu )?consentimento",
 }
 NO_MORE = {
     "en": r"\b(?:no more|nomore(?:messages|msgs|texts|spam)?|no further|none of (?:these|your)|"
           r"dont want (?:[\w-]+ ){0,2}(?:anymore|any more)|"
-          r"rather not (?:get|receive) any ?more|not (?:get|receive) any ?more|no longer (?:want|wish) (?:to )?"
-          r"(?:get|receive|be))",
-    "de": r"\b(?:keine|nichts) (?:[\w-]+ ){0,4}?mehr\b|\bkeine weiteren\b|\bnicht mehr (?:[\w-]+ )?(?:schreiben|"
+          r"(?:rather|prefer) not (?:to )?(?:get|receive) any ?more|not (?:get|receive) any ?more|"
+          r"no longer (?:want|wish) "
+          r"(?:to )?(?:get|receive|be)|no longer interested in (?:hearing|getting|receiving))",
+    "de": r"\b(?:keine|nichts) (?:[\w-]+ ){0,4}?meh?r\b|\bkeine weiteren\b|\bnicht mehr (?:[\w-]+ )?(?:schreiben|"
           r"anschreiben|schicken|"
           r"senden|kontaktieren|simsen|texten)",
-    "fr": r"\b(?:plus de|ne (?:[\w-]+ ){0,3}plus|pas (?:[\w-]+ )?plus de)\b",
-    "es": r"\b(?:no (?:[\w-]+ ){0,2}?mas|ya no|nunca mas|ni un (?:[\w-]+ )?mas)\b",
+    "fr": r"\b(?:plus de|ne (?:[\w-]+ ){0,3}plus|pas (?:[\w-]+ )?plus de|fini (?:les|des|avec les))\b",
+    # "no me envíen más de tres cajas" is about how many, not about stopping
+    "es": r"\b(?:no (?:[\w-]+ ){0,2}?mas(?! de\b| que\b)|ya no|nunca mas|ni un (?:[\w-]+ )?mas)\b",
     "it": r"\b(?:niente (?:[\w-]+ )?piu|non (?:[\w-]+ ){0,4}piu|basta (?:con )?)",
     "nl": r"\b(?:geen (?:[\w-]+ ){0,3}meer|niks (?:[\w-]+ ){0,3}meer|niet meer)\b",
-    "pt": r"\b(?:nao (?:[\w-]+ ){0,4}mais|chega de|nada mais)\b",
+    "pt": r"\b(?:nao (?:[\w-]+ ){0,4}mais(?! de\b| do que\b)|chega de|nada mais)\b",
 }
 FIRST_PERSON = {
-    "en": r"\b(?:i(?:m| am)? opt(?:ing)? ?-?out|i opt out|count me out|(?:im|i am) done with (?:[\w-]+ ){0,2}"
+    "en": r"\b(?:i(?:m| am)? opt(?:ing)? ?-?out|i opt out|count me out|(?:im|i am) out\W*$|"
+          r"(?:im|i am) done with (?:[\w-]+ ){0,2}"
           r"(?:msgs?|messages|texts|emails|this|these|you)|unsubscribing\b|(?:im|i am) unsubscribing|i unsubscribe\b)",
     "de": r"\b(?:ich (?:melde|trage) mich (?:hiermit )?(?:[\w-]+ ){0,3}(?:ab|aus)|ich bin raus|ich kundige|"
           r"ich (?:mochte|will|wurde|werde) (?:mich )?(?:gerne? )?(?:[\w-]+ ){0,4}?(?:abmelden|austragen))",
     "fr": r"\b(?:je me (?:desabonne|desinscris)|je (?:veux|souhaite|voudrais) (?:me )?(?:desabonner|desinscrire))",
     "es": r"\b(?:me doy de baja|me (?:quiero )?(?:dar|desuscribo|salgo)|quiero (?:darme|dar) de baja|"
-          r"quiero (?:salir|desuscribirme))",
+          r"quiero (?:salir|desuscribirme)|(?:quiero|quisiera|deseo|me gustaria) dejar de recibir)",
     "it": r"\b(?:mi disiscrivo|mi cancello|voglio (?:disiscrivermi|essere cancellat)|vorrei (?:disiscrivermi|"
           r"essere (?:cancellat|rimoss)))",
     "nl": r"\b(?:ik meld me af|ik schrijf me uit|(?:graag|wil (?:ik )?(?:me |mij )?)(?:[\w-]+ ){0,3}"
           r"(?:uitschrijven|uitgeschreven worden|afmelden))",
-    "pt": r"\b(?:quero (?:sair da lista|sair disso|sair dessa lista|me descadastrar|"
+    "pt": r"\b(?:(?:quero|gostaria de) (?:deixar de receber|cancelar (?:a |minha )?(?:inscricao|subscricao))|"
+          r"quero (?:sair da lista|sair disso|sair dessa lista|me descadastrar|"
           r"cancelar (?:o )?recebimento)|(?:gostaria|quero) de cancelar (?:o )?recebimento|"
           r"me descadastr)",
 }
@@ -149,9 +167,16 @@ OTHER_THINGS = re.compile(
     r"\b[ldmnst]?(?:order|orders|bestellung|commande|pedido|ordine|bestelling|encomenda|appointment|termin|"
     r"rendez-vous|cita|"
     r"appuntamento|afspraak|workshop|taller|atelier|kurs|course|curso|corso|cursus|waitlist|warteliste|pickup|"
-    r"abholliste|box|abo|class|classes|klasse|classe|clase|lezione|les|aula|package|paket|parcel|colis|paquete|"
+    r"abholliste|box|abo|class|classes|klasse|classe|clase|lezione|aula|package|paket|parcel|colis|paquete|"
     r"pacco|pakket|pacote|subscription box|delivery|lieferung|laughing|lachen|rire|reir|ridere|lachen|rir|bow|"
-    r"schleife|tag|etikett|pot|topf|photo|foto|pic|picture|address)\b"
+    r"schleife|(?:price|name|gift) tags?|etikett|pot|topf|photo|foto|pic|picture|address)\b"
+)
+# A list of something else: "remove me from the pickup list", "la lista del taller".
+OTHER_LIST = re.compile(
+    r"\b(?:pickup|waiting|wait|guest|class|course|workshop|event|order|delivery|gift|wish|shopping|abhol|warte|gaste|"
+    r"kurs|workshop|attente|invites|cours|espera|invitados|curso|taller|attesa|invitati|corso|wacht|gasten|cursus|"
+    r"ophaal|convidados) ?(?:list|liste|lista|lijst)\b|\b(?:list|liste|lista|lijst)\w* (?:del|de la|du|des|do|da|"
+    r"van de|fur den|fur das|for the) (?:taller|curso|workshop|kurs|cours|atelier|corso|cursus|evento|event|pickup)\b"
 )
 QUESTION_HOW = re.compile(
     r"\b(?:how (?:do|can|to|would)|what happens if|is there a way|if i|wie (?:kann|melde|funktioniert)|comment|"
@@ -164,7 +189,7 @@ NEGATION = re.compile(
 # "Stop!" as a "wait, I got it wrong" or as delight ("stop it, you're making me blush"): not a request to stop
 # messages. "Wrong number" is the opposite: a stranger asking us to stop.
 CORRECTION = re.compile(
-    r"\b(?:i mean|i meant|wait|wrong(?! (?:number|person|guy|nummer))|mixed up|mistake|sorry|oops|typo|"
+    r"\b(?:i mean(?! it)|i meant|wait|wrong(?! (?:number|person|guy|nummer))|mixed up|mistake|sorry|oops|typo|"
     r"ich meinte|falsch\w*(?<!falsche nummer)|verwechselt|warte|je voulais dire|mauvais\w*|erreur|attends|"
     r"equivoqu\w*|espera|volevo dire|sbagliat\w*|aspetta|ik bedoelde|verkeerd\w*|wacht|quis dizer|errad\w*|"
     r"cute|blush|amazing|mignon\w*|adorable|convint\w*|convinced|haha\w*|lol|geniale?)\b|"
@@ -187,15 +212,20 @@ DONT_WANT = {
     "nl": r"\bik wil (?:geen|niks|niets) (?:[\w-]+ ){0,3}?(?:{receive}|{msgs}|meer)",
     "pt": r"\bnao (?:quero|desejo) (?:mais )?(?:[\w-]+ ){0,2}?(?:{receive}|{msgs})",
 }
-RECEIVE = r"(?:receive|receiving|get|getting|erhalten|bekommen|recevoir|recibir|ricevere|ontvangen|krijgen|receber)"
+RECEIVE = (r"(?:receive|receiving|get|getting|hear(?:ing)? from|erhalten|bekommen|recevoir|recibir|ricevere|ontvangen|"
+           r"krijgen|receber|"
+           # being contacted, in the passive: "no longer wish to be contacted", "niet meer benaderd worden"
+           r"be (?:contacted|messaged|texted|e-?mailed|called)|kontaktiert (?:zu )?werden|angeschrieben (?:zu )?werden|"
+           r"etre (?:contacte|recontacte|sollicite)e?s?|ser contactad[oa]s?|essere (?:contattat|ricontattat)[oaie]|"
+           r"(?:benaderd|gecontacteerd|gebeld) (?:te )?worden|ser contatad[oa]s?)")
 UNSUB_ALONE = {
     "en": r"(?:unsubscribe|unsub|opt ?-?out|remove me|take me off)",
     "de": r"(?:austragen|abmelden|abbestellen|mich abmelden|mich austragen)",
-    "fr": r"(?:desabonner|desinscrire|desabonnez[ -]moi|desinscrivez[ -]moi)",
-    "es": r"(?:darme de baja|dar de baja|desuscribir(?:me)?|de baja)",
+    "fr": r"(?:desabonner|desinscrire|desabonnez[ -]moi|desinscrivez[ -]moi|desabonnement|desinscription)",
+    "es": r"(?:darme de [bv]aja|dar de [bv]aja|desuscribir(?:me)?|de baja|cancelar (?:la |mi )?suscripcion)",
     "it": r"(?:disiscrivermi|disiscrivetemi|cancellatemi)",
     "nl": r"(?:uitschrijven|afmelden|uitgeschreven worden)",
-    "pt": r"(?:descadastrar|me descadastrem|sair da lista)",
+    "pt": r"(?:descadastrar|me descadastrem|sair da lista|cancelar (?:a |minha )?(?:inscricao|subscricao))",
 }
 REPEATED = re.compile(r"\b(?:how many times|how often do i|wie oft|combien de fois|cuantas veces|quante volte|hoe vaak|"
                       r"quantas vezes)\b")
@@ -214,6 +244,8 @@ def revocation(folded: str, lang: str) -> str | None:
     repeated = REPEATED.search(folded)
     if repeated and _STOP_AFTER[lang].search(folded[repeated.end():]):
         return _named("asked again", lang)
+    if SAID_STOP.search(folded):
+        return _named("said stop", lang)
     if QUESTION_HOW.search(folded):
         return None
     for sentence in SENTENCES.split(folded):
@@ -226,7 +258,7 @@ def revocation(folded: str, lang: str) -> str | None:
         for part in COMMAS.split(clean):
             words = _WORDS.findall(part)
             joined = " ".join(words)
-            if len(words) == 1 and _STOP_ALONE[lang].fullmatch(words[0]) and lang in ("en", "de", "fr", "nl", "it"):
+            if 0 < len(words) <= 3 and _STOP_ALONE[lang].fullmatch(joined):
                 return _named("stop alone", lang)
             if words and _UNSUB_ALONE[lang].fullmatch(joined):
                 return _named("unsubscribe alone", lang)
@@ -236,15 +268,26 @@ def revocation(folded: str, lang: str) -> str | None:
 def about_something_else(folded: str, lang: str) -> bool:
     """The message names something other than our messages — an order, a workshop, an appointment — and
     neither messages nor a list: leaving or cancelling *that* is no opt-out."""
-    return bool(OTHER_THINGS.search(folded)) and not _OURS[lang].search(folded)
+    return bool(OTHER_THINGS.search(folded)) and not _OURS[lang].search(folded) or bool(OTHER_LIST.search(folded))
 
 
 # What makes a match no request: a condition or a question ("if you stop texting me", "why did you stop"),
 # or a report of messages not arriving ("I'm getting no more messages about my order").
 HYPOTHETICAL = re.compile(
-    r"\b(?:if|unless|why|did|when|wenn|falls|warum|si|pourquoi|por que|porque|se|perche|als|waarom|"
+    r"\b(?:if|unless|why|did|does|when|wenn|falls|warum|si|pourquoi|por que|porque|se|perche|als|waarom|"
     r"(?:im |i am |i )?(?:get|getting|receive|receiving)|bekomme|erhalte|krijg|ontvang|recibo|recois|ricevo|recebo|"
     r"mandan|schickt ihr)\b"
+)
+
+
+# Having said it already: "I said STOP", "what part of STOP don't you understand", "j'ai déjà dit STOP".
+SAID_STOP = re.compile(
+    r"\b(?:i|ive|i have|i already|i told you|j ?ai(?: deja)?|ich (?:habe|hab)(?: schon| doch)?|ya (?:les |te )?|"
+    r"(?:ya )?(?:les |te )?(?:he|ho)(?: gia)?|ik heb(?: al)?|eu (?:ja )?)\s?(?:said|told you|wrote|typed|dit|ecrit|"
+    r"gesagt|geschrieben|dije|dicho|escrito|detto|scritto|gezegd|geschreven|disse|escrevi)\b,? (?:[\w-]+ )?"
+    r"(?:stopp?|arret|basta|baja|pare)\b"
+    r"(?=\W*$|\W*[.!?,;]| (?:already|twice|before|again|times|schon|deja|ya|gia|al|ja)\b)|"
+    r"\bwhat part of (?:stop|no)\b"
 )
 
 
@@ -264,7 +307,9 @@ def _checks(lang: str) -> list[tuple[str, re.Pattern[str]]]:
     remove = REMOVE[lang]
     checks = [
         ("withdrawn consent", CONSENT[lang]),
-        ("no more messages", NO_MORE[lang] + rf"(?:.*\b(?:{msgs}|{send}|{RECEIVE})\b|\s*$)"),
+        # "keine Nachrichten mehr", "no more texts", "nicht mehr anschreiben": what ends must be our messages
+        # ("keine Fragen mehr" is no opt-out).
+        ("no more messages", NO_MORE[lang]),  # and our messages after it: see _in_sentence
         ("opting out", FIRST_PERSON[lang]),
         ("does not want messages", DONT_WANT[lang].replace("{receive}", RECEIVE).replace("{msgs}", msgs)
          .replace("{{0,4}}", "{0,4}").replace("{lists}", lists)),
@@ -285,14 +330,21 @@ def _checks(lang: str) -> list[tuple[str, re.Pattern[str]]]:
 # Compiled once: a run classifies every message in seven languages.
 _CHECKS = {lang: _checks(lang) for lang in MSGS}
 _STOP_AFTER = {lang: re.compile(rf"\b{STOP[lang]}\b") for lang in MSGS}
-_STOP_ALONE = {lang: re.compile(STOP[lang]) for lang in MSGS}
+_STOP_ALONE = {lang: re.compile(STOP_ALONE[lang]) for lang in MSGS}
 _UNSUB_ALONE = {lang: re.compile(UNSUB_ALONE[lang]) for lang in MSGS}
 # One pass over the whole message first: most messages hold none of a language's ideas.
 _ANY = {lang: re.compile(rf"\b(?:{STOP[lang]}|{REMOVE[lang]}|{UNSUB_ALONE[lang]})\b|{CONSENT[lang]}|{NO_MORE[lang]}|"
                          rf"{FIRST_PERSON[lang]}|" + DONT_WANT[lang].replace("{receive}", RECEIVE)
                          .replace("{msgs}", MSGS[lang]).replace("{{0,4}}", "{0,4}").replace("{lists}", LISTS[lang])
                          + rf"|\b{SEND[lang]}\b") for lang in MSGS}
+_ABOUT_MESSAGES = {lang: re.compile(rf"\b(?:{MSGS[lang]}|{SEND[lang]}|{RECEIVE})\b|nomore") for lang in MSGS}
 _OURS = {lang: re.compile(rf"\b{MSGS[lang]}\b|\b{LISTS[lang]}\w*\b") for lang in MSGS}
+
+
+# Checks whose wording holds its own negation ("no more", "I don't want"): a negator inside them is theirs.
+_NEGATED_BY_DESIGN = frozenset({"no more messages", "does not want messages", "withdrawn consent"})
+# A negator right after the verb: "Haal me niet van de lijst", "löschen Sie mich nicht".
+_NEGATED_AFTER = re.compile(r"^\W*(?:[\w-]+ )?(?:niet|nicht|pas|non|nao|not)\b")
 
 
 def _in_sentence(clause: str, lang: str) -> str | None:
@@ -300,9 +352,17 @@ def _in_sentence(clause: str, lang: str) -> str | None:
         match = pattern.search(clause)
         if match is None:
             continue
+        if name == "no more messages" and not _ABOUT_MESSAGES[lang].search(clause, match.start()):
+            continue
         before = clause[: match.start()].strip()
-        if HYPOTHETICAL.search(before) or (name != "no more messages" and (
+        # A condition or question reaches only to the comma: "No sé quiénes son, borren mi número".
+        if HYPOTHETICAL.search(COMMAS.split(before)[-1]) or (name not in _NEGATED_BY_DESIGN and (
                 NEGATION.search(before) or _NEGATOR.search(match.group(0)))):
+            continue
+        if name not in _NEGATED_BY_DESIGN and _NEGATED_AFTER.search(clause[match.end():]):
+            continue
+        # The wording's own negation, negated again: "non voglio smettere di ricevere", "I don't want to stop getting".
+        if name in _NEGATED_BY_DESIGN and _STOP_AFTER[lang].search(match.group(0)[1:]):
             continue
         if about_something_else(clause, lang):
             continue
