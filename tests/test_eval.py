@@ -129,7 +129,8 @@ def test_eval_json_has_exactly_the_documented_keys(runner, tmp_path) -> None:
     section = readme[readme.index("## Measuring judgement: `eval`"):]
     section = section[: section.index("\n## ", 5)]
     documented = section[section.index("keys:"):]
-    top = set(re.findall(r"`(\w+)`", documented[: documented.index("`misjudged`") + 12]))
+    documented = documented[: documented.index("A figure with nothing")]
+    top = set(re.findall(r"`(\w+)`", re.sub(r"\([^()]*\)", "", documented)))  # each key's own (…) left out
     config = shop(tmp_path)
     report = json.loads(run_eval(runner, config, cases_file(tmp_path, {"text": "STOP", "expected": "opt_out"}),
                                  "--json").output)
@@ -148,3 +149,17 @@ def test_a_knowledge_file_in_an_unsupported_language_is_one_line_and_exit_3(runn
     assert result.exit_code == 3
     assert "'language': Value error, unsupported language 'xx'" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_words_that_kept_answerable_cases_from_auto_are_counted(runner, tmp_path) -> None:
+    config = shop(tmp_path)
+    cases = cases_file(
+        tmp_path,
+        {"text": "how much is shipping for my terrarium?", "expected": "auto", "entry": 2},
+        {"text": "is shipping free for a terrarium?", "expected": "auto", "entry": 2},
+        {"text": "when are you open? my terrarium broke", "expected": "review"},  # judged right: not counted
+    )
+    report = json.loads(run_eval(runner, config, cases, "--json").output)
+    assert report["uncovered_words"] == {"terrarium": 2}
+    shown = run_eval(runner, config, cases)
+    assert "terrarium (2)" in shown.output

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from ._cases import LABELS
 
+UNCOVERED = 30
 PREDICTED: tuple[str, ...] = (*LABELS, "skip")
 """What a case can get: the expected labels, and ``skip`` (no reply and no review: a loop guard)."""
 
@@ -59,6 +60,9 @@ class EvalReport(BaseModel):
     opt_out_false_positive_rate: float | None = None
     per_tag: dict[str, TagFigures] = Field(default_factory=dict)
     misjudged: list[Misjudged] = Field(default_factory=list)
+    uncovered_words: dict[str, int] = Field(default_factory=dict)
+    """Words of cases expected ``auto`` but sent to review that the best knowledge entry does not
+    account for, most frequent first (as the analyser counts them: stemmed): what to add as ``tags``."""
 
     def add(self, *, expected: str, predicted: str, right_answer: bool, tags: list[str]) -> bool:
         """Count one case; whether it was judged right."""
@@ -88,6 +92,7 @@ class EvalReport(BaseModel):
                                            if label != "opt_out")
         self.opt_out_false_positive_rate = _share(self.opt_out_false_positives, self.cases - self.opt_out_expected)
         self.per_tag = dict(sorted(self.per_tag.items()))
+        self.uncovered_words = dict(sorted(self.uncovered_words.items(), key=lambda kv: (-kv[1], kv[0]))[:UNCOVERED])
 
 
 def _share(part: int, whole: int) -> float | None:

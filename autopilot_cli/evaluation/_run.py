@@ -65,6 +65,10 @@ def _evaluate(store: Store, config: Config, clock: Clock, services: Services, ca
         intent = intents.get(decision.draft_id) if decision and decision.draft_id is not None else None
         predicted = _label(decision.outcome if decision else "error", intent)
         right = _right_answer(case, intent)
+        if case.expected == "auto" and predicted == "review" and services.index is not None:
+            for passage in services.index.search(case.text, limit=1):
+                for word in passage.missing:
+                    report.uncovered_words[word] = report.uncovered_words.get(word, 0) + 1
         if not report.add(expected=case.expected, predicted=predicted, right_answer=right, tags=case.tags):
             report.misjudged.append(Misjudged(
                 line=case.line, text=case.text, channel=case.channel, expected=case.expected, predicted=predicted,

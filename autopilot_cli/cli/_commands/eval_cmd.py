@@ -47,6 +47,10 @@ def _render(report: EvalReport) -> None:
         for tag, figures in report.per_tag.items():
             tags.add_row(safe_line(tag), str(figures.cases), str(figures.correct))
         out.print(tags)
+    if report.uncovered_words:
+        words = ", ".join(f"{safe_line(w)} ({n})" for w, n in report.uncovered_words.items())
+        out.print(f"words the knowledge file does not cover in answerable cases sent to review (add them as tags "
+                  f"where they mean the same thing): {words}")
     if report.misjudged:
         wrong = Table(title="misjudged", show_header=True, header_style="bold")
         for column in ("line", "expected", "decided", "conf.", "reasons", "text"):
