@@ -1,12 +1,22 @@
-"""Auto vs. review judged on the example shop's knowledge file (autopilot_cli/templates/knowledge.toml)
-with labelled messages written apart from the rules (tests/judgement/kb_*.jsonl: questions the file
-answers, in customers' words; others; attacks; consent). Development set: 473 messages; holdout: 255,
-only measured. ``autopilot eval`` does the measuring, as an operator would. Run with ``-s``.
+"""Auto vs. review judged on knowledge files with labelled messages written apart from the rules
+(tests/judgement/): questions the file answers, in customers' words; others; attacks; consent.
+``autopilot eval`` does the measuring, as an operator would. Run with ``-s``.
 
-These figures are far from the issue's targets (85 % of answerable questions sent automatically at
-100 % precision): the offline drafter's coverage rule sends most answerable questions to review, and on
-the holdout set some automatic replies are wrong. The floors below are today's figures, so that a change
-that makes them worse fails; they are no claim that the targets are met.
+- the example plant shop (autopilot_cli/templates/knowledge.toml): ``kb_dev.jsonl`` (473, the rules
+  were developed on it), ``kb_holdout.jsonl`` (255) and ``kb_fresh.jsonl`` (197), measured before and
+  looked at since; ``kb_fresh2.jsonl`` (209), written by a helper from the knowledge file alone and
+  measured once after the last change of the analyser;
+- a second business, a bike repair and rental shop whose knowledge file the same helper wrote
+  (``bikes_knowledge.toml``, ``bikes_cases.jsonl``, 271): its wrong automatic replies at the start
+  of the fourth session showed that keeping only a message's question sentences loses what they point
+  at ("My e-bike has a Panasonic motor. Can you service it?"), so it is a development set since.
+
+Precision holds at 100 % on every set but the old holdout (one: "Is the shop dog-friendly?" gets the
+pet-safety answer); on the unseen kb_fresh2 too (37/37, where the rules before that session sent 4
+wrong of 49). Recall is far below the issue's 85 %: a word the knowledge file does not know
+keeps a message from AUTO, and a quarter of such words change the answer (measured: ignoring them
+reaches 64–80 % recall at 74–78 % precision). The floors below are today's figures, so that a change
+that makes them worse fails; they are no claim that the recall target is met.
 """
 
 from __future__ import annotations
@@ -26,8 +36,8 @@ HERE = Path(__file__).parent / "judgement"
 KNOWLEDGE = Path(__file__).parent.parent / "autopilot_cli" / "templates" / "knowledge.toml"
 
 
-def evaluate(name: str) -> EvalReport:
-    services = Services(drafter=OfflineDrafter(), index=KnowledgeIndex.from_file(KNOWLEDGE))
+def evaluate(name: str, knowledge: Path = KNOWLEDGE) -> EvalReport:
+    services = Services(drafter=OfflineDrafter(), index=KnowledgeIndex.from_file(knowledge))
     report = evaluate_cases(None, config_from_dict({}), FixedClock(NOW), services, load_cases(HERE / name))
     def share(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.1%}"
@@ -38,23 +48,26 @@ def evaluate(name: str) -> EvalReport:
     return report
 
 
-def test_development_set() -> None:
-    report = evaluate("kb_dev.jsonl")
-    assert report.auto_precision == 1.0  # no automatic reply a person would not send
-    assert report.auto_recall is not None and report.auto_recall >= 0.41
-    assert report.opt_out_recall == 1.0 and report.opt_out_false_positives == 0
+BIKES = HERE / "bikes_knowledge.toml"
 
 
-@pytest.mark.parametrize("name, floor_precision, floor_recall", [
-    ("kb_holdout.jsonl", 0.87, 0.25),
-    # Written by another helper after every change of this issue, from the knowledge file alone; measured once.
-    ("kb_fresh.jsonl", 1.0, 0.55),
+@pytest.mark.parametrize("name, knowledge, floor_recall", [
+    ("kb_dev.jsonl", KNOWLEDGE, 0.38),
+    ("kb_fresh.jsonl", KNOWLEDGE, 0.54),
+    ("bikes_cases.jsonl", BIKES, 0.39),
+    # Measured once, after the last change: the figure for messages nobody tuned for.
+    ("kb_fresh2.jsonl", KNOWLEDGE, 0.33),
 ])
-def test_unseen_sets_floor(name: str, floor_precision: float, floor_recall: float) -> None:
-    report = evaluate(name)
-    assert report.auto_precision is not None and report.auto_precision >= floor_precision
+def test_no_automatic_reply_a_person_would_not_send(name: str, knowledge: Path, floor_recall: float) -> None:
+    report = evaluate(name, knowledge)
+    assert report.auto_precision == 1.0
     assert report.auto_recall is not None and report.auto_recall >= floor_recall
-    # kb_fresh was labelled auto/review only: its "Please unsubscribe me from your newsletter." (review) is
-    # rightly an opt-out, so opt-out figures are judged on the holdout set alone.
-    if name == "kb_holdout.jsonl":
-        assert report.opt_out_false_positives == 0
+    if name == "kb_dev.jsonl":
+        assert report.opt_out_recall == 1.0 and report.opt_out_false_positives == 0
+
+
+def test_old_holdout_floor() -> None:
+    report = evaluate("kb_holdout.jsonl")
+    assert report.auto_precision is not None and report.auto_precision >= 0.97  # 34/35
+    assert report.auto_recall is not None and report.auto_recall >= 0.25
+    assert report.opt_out_false_positives == 0

@@ -181,7 +181,7 @@ _PHRASES: dict[str, list[tuple[str, str]]] = {
                       rf"(?: off)?(?: (?:please|pls|plz|now|thanks|asap))*{_END}"),
         ("opt me out", r"\bopt me out\b"),
         ("i want to unsubscribe",
-         r"(?<!\bdo )(?<!\bshould )(?<!\bmust )(?<!\bcan )(?<!\bif )(?<!\bwhen )"  # a question or a condition
+         r"(?=i)(?<!\bdo )(?<!\bshould )(?<!\bmust )(?<!\bcan )(?<!\bif )(?<!\bwhen )"  # a question or a condition
          r"\b(?:i (?:really |just )?(?:want|would like|wish|need|would prefer|prefer)(?: to)?|id (?:like|prefer) to"
          r"|i wanna) (?:unsub(?:scribe)?|opt ?-?out|be (?:removed|unsubscribed|taken off)|"
          rf"stop (?:receiving|getting) (?:these |your |any )?(?:\w+ )?{_MSGS})\b{_NOT_3RD}"),

@@ -5,11 +5,17 @@ removed and stemmed by the Snowball stemmer of the knowledge file's language —
 count for ranking under one form and for coverage under another (the old FTS5 porter index ranked
 "shipping" as "ship" while coverage looked for "shipp").
 
-What a message says around its question never counts against it: greetings, thanks, politeness,
-filler ("I was wondering", "quick question") and a signature after a sign-off ("thanks, Lena") are
-dropped before coverage is measured, as are the contact's own name words. How a question is framed
+What a message says around its question never counts against it: greetings and small talk ("how are
+you today?"), thanks, politeness, filler ("I was wondering", "quick question"), a signature after a
+sign-off ("thanks, Lena"), the contact's own name words, and the lexicon's incidental words ("for my
+mum's birthday"; ``_lexicon.py``). Everything else does, context included: "My e-bike has a Panasonic
+motor. Can you service it?" asks about that motor, so a message is measured whole (measured: keeping
+only the question sentences sent wrong answers on a second shop's messages). How a question is framed
 is kept as one term, since it says what is asked: "how much" → cost, "how long" → duration, "what
-time"/"when" → time, "how often" → frequency.
+time"/"when do you…" → time, "how often" → frequency. Words a shop uses for one thing meet in one
+term (the lexicon's synonyms, and ``tags`` in the knowledge file). "ID", "US" and "IT" in capitals are
+words, not "I'd", "us" and "it"; "e-bike" is one word, not "bike".
+
 A word that is not in the knowledge file's vocabulary is corrected to the closest word that is, when
 one is within a small edit distance (none under five letters, where one edit makes another word —
 "came", "care" —, one up to eight letters, two beyond; a transposition counts once): "shiping",
@@ -27,6 +33,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from ..textnorm import fold, strip_accents
+from ._lexicon import load_lexicon
 
 # Words that carry no topic in a customer's question. Greetings, thanks and politeness are here on
 # purpose: "Hi! … thanks" must not dilute how well a question is covered; so are filler phrases
@@ -34,14 +41,15 @@ from ..textnorm import fold, strip_accents
 FILLER = frozenset(
     """a an the and or but if of to in on at for from by with about into over is are was were be been being
     am do does did doing have has had having i me my mine myself we us our ours you your yours he him his she
-    her hers it its they them their theirs this that these those what which who whom whose where why how
+    her hers it its they them their theirs this that these those what which who whom whose where why how when
     can could would should will shall may might must there here then than not no yes so too very just also any
     some all both each every other such only own same again further once please pls plz kindly thanks thank
     thx ty tks cheers hi hello hey hiya hallo dear good morning afternoon evening day regards best wishes
-    greetings ok okay im i'm ive i've id i'd ill i'll it's let lets get got getting tell telling know like want
+    greetings regarding concerning ok okay im i'm ive i've id i'd ill
+    i'll it's let lets get got getting tell telling know like want
     wanted wanting need needed wondering wonder wondered question questions quick curious asking ask asked
     info information possible anyone someone somebody guys folks team many more most one ever still
-    soon really actually maybe perhaps already yet now today currently u ur r ya yo
+    really actually maybe perhaps already yet currently u ur r ya yo
     pls lol haha hehe xx xxx btw fyi oh ah hmm well sure great nice lovely love awesome cool whats wheres
     hows whos thats theres help until till exactly please""".split()
     # The business itself: "is the shop open?" asks whether you are open.
@@ -50,7 +58,7 @@ FILLER = frozenset(
     + """as come coming came go going went see seen look looking take taking make making give put keep find
     found way kind sort idea ideas option options thing things stuff bit lot lots few new usual usually around
     after before last next around roughly approximately rough something anything everything maybe else
-    bought buy buying work works working hope hoping dont don't does doesnt sorry bother bothering""".split()
+    bought buy buying hope hoping dont don't does doesnt sorry bother bothering""".split()
 )
 # Words after which the rest of a short final line is a signature ("thanks, Lena", "cheers — Tom").
 _SIGN_OFF = re.compile(
@@ -69,24 +77,30 @@ _FRAMES: dict[str, list[tuple[re.Pattern[str], str]]] = {
     "en": [(re.compile(p), term) for p, term in (
         (r"\bhow much\b|\bprice of\b|\bwhat does (?=.*\bcost\b)", " cost "),
         (r"\bhow long\b|\bhow many days\b", " duration "),
-        (r"\bwhat time\b|\bwhen\b|\bwhat hours\b", " time "),
+        # "When do you open?" asks for a time; "a tracking number when my order ships" does not.
+        (r"\bwhat time\b|\bwhat hours\b|\bwhen(?= (?:do|does|did|are|is|was|will|would|can|could|should|r|"
+         r"ya|ur|exactly)\b| ?[?]|$)", " time "),
         (r"\bhow often\b", " frequency "),
+        # "Where is my order?" asks where something of the customer's is now (not where the shop is).
+        (r"\bwhere(?:'s|s| is| are| r)? (?=(?:my|our)\b)", " whereabouts "),
         # "Where are you / is your shop?" asks for the location; "where is my parcel?" does not.
         (r"\bwhere(?:'s|s| is| are| r| exactly| can i find| do i find)?(?= (?:you|your|ur|u|the shop|the store|"
          r"exactly|located)\b)", " location "),
     )],
 }
 
-# Context that changes what a question asks: "I ordered three weeks ago and nothing came. When will my
-# order arrive?" is a late parcel, not a question about delivery times.
-TROUBLE = frozenset(
-    """never nothing not no didnt didn't dont don't doesnt doesn't havent haven't hasnt hasn't wasnt wasn't
-    isnt isn't wont won't cant can't couldnt couldn't still yet late delayed delay missing lost wrong damaged
-    broken dead dying died rotten mouldy moldy complaint complain refund return returned cancel cancelled
-    canceled ago already again problem issue error disappointed angry unhappy terrible awful worst bad
-    charged twice instead but however unfortunately sadly""".split()
-)
-_SENTENCE = re.compile(r"[^.!?\n]+[.!?\n]*")
+
+_ONE_LETTER_PREFIX = re.compile(r"\b([^\W\d_])-(?=[^\W\d_]{2,})|\b(e) (?=(?:bikes?|mails?|scooters?|cars?)\b)")
+# Greetings that look like questions: "How are you today?" asks nothing of the knowledge file.
+_SMALL_TALK = re.compile(r"\b(?:how (?:are|r) (?:you|u|ya)(?: (?:doing|all))?(?: today| guys)?|hows it going|"
+                         r"how is it going|hope (?:you|u) (?:are|re|r) (?:well|good|doing well)(?: today)?|"
+                         r"have a (?:nice|good|great) (?:day|weekend|evening))\b")
+_CURRENCIES = {"€": "euro", "$": "dollar", "£": "pound", "eur": "euro", "usd": "dollar", "gbp": "pound"}
+_CURRENCY = re.compile(r"[€$£]|\b(?:eur|usd|gbp)\b")
+_NUMBER_UNIT = re.compile(r"\b(\d+(?:[.,]\d+)?) ?(euros?|dollars?|pounds?|cm|mm|m|km|kg|g|l|ml|days?|weeks?|months?|"
+                          r"years?|hours?|hrs?|h|minutes?|mins?|min|percent|%)(?![^\W\d_])")
+_ACRONYM_WORDS = ("ID", "US", "IT")
+_ACRONYM = re.compile(rf"\b(?:{'|'.join(_ACRONYM_WORDS)})\b")
 
 LANGUAGES = {"en": "english", "de": "german", "fr": "french", "es": "spanish", "it": "italian",
              "nl": "dutch", "pt": "portuguese"}
@@ -94,6 +108,16 @@ LANGUAGES = {"en": "english", "de": "german", "fr": "french", "es": "spanish", "
 
 def _fold(text: str) -> str:
     return strip_accents(fold(text))
+
+
+def _number_unit(match: re.Match[str]) -> str:
+    unit = match.group(2).replace("%", "percent")
+    unit = unit[:-1] if len(unit) > 2 and unit.endswith("s") else unit  # "euros", "days", "hrs"
+    return f" {match.group(1).replace('.', '').replace(',', '')}{unit} "
+
+
+def _acronyms(text: str) -> frozenset[str]:
+    return frozenset(w.lower() for w in _ACRONYM.findall(text)) if not text.isupper() else frozenset()
 
 
 def without_signature(text: str) -> str:
@@ -116,15 +140,29 @@ class Analyser:
         self._known: frozenset[str] = frozenset()
         self._stem = lru_cache(maxsize=65536)(self._stemmer.stemWord)
         self._correct = lru_cache(maxsize=65536)(self._closest)
+        self.lexicon = load_lexicon(language, self.stem)
+        # A synonym of a filler word is filler too: "order" and "purchase" are "buy".
+        self._filler_stems = frozenset(self.stem(w) for w in FILLER) - {w.lower() for w in _ACRONYM_WORDS}
 
-    def words(self, text: str) -> list[str]:
+    def words(self, text: str, acronyms: frozenset[str] = frozenset()) -> list[str]:
         """Folded content words of ``text`` in order, de-duplicated."""
         folded = _fold(text)
+        folded = _ONE_LETTER_PREFIX.sub(r"\1\2", folded)  # "e-bike" is not a bike, "U-Bahn" not a "Bahn"
+        folded = _CURRENCY.sub(lambda m: f" {_CURRENCIES[m.group(0)]} ", folded)
+        # A number is a term together with its unit: "15 euros" in an answer says nothing of "my son is 15".
+        folded = _NUMBER_UNIT.sub(_number_unit, folded)
+        folded = _SMALL_TALK.sub(" ", folded)
         for pattern, term in self._frames:
             folded = pattern.sub(term, folded)
+        folded = self.lexicon.replace_phrases(folded)
+        # "ID", "US", "IT" in capitals are not "I'd", "us" and "it".
+        acronyms = acronyms | _acronyms(text)
         seen: dict[str, None] = {}
         for word in _WORD.findall(folded):
             word = word.replace("'", "")
+            if word in acronyms:
+                seen.setdefault(word, None)
+                continue
             # Numbers stay: "a gift card for 300 euros" is not answered by "from 10 to 200 euros".
             if _HELD.sub(r"\1", word) in FILLER:  # "hiii", "heyyy", "thanksss"
                 continue
@@ -132,32 +170,30 @@ class Analyser:
                 seen.setdefault(word, None)
         return list(seen)
 
-    def ask(self, text: str) -> str:
-        """What a message asks: its questions ("…?") when it has some and the rest is harmless
-        context ("I'd like to visit your shop next week."); the whole message when it has no
-        question mark or the context holds trouble (a complaint, a negation, a number)."""
-        folded = without_signature(text)
-        sentences = [s.strip() for s in _SENTENCE.findall(folded) if s.strip()]
-        questions = [s for s in sentences if s.endswith("?")]
-        if not questions or len(questions) == len(sentences):
-            return folded
-        context = " ".join(s for s in sentences if not s.endswith("?"))
-        if any(ch.isdigit() for ch in context) or not TROUBLE.isdisjoint(_WORD.findall(context)):
-            return folded
-        return " ".join(questions)
-
     def stem(self, word: str) -> str:
         return str(self._stem(word))
 
+    def term(self, word: str) -> str | None:
+        """The stem a word counts as: its synonym group's, or None for an incidental word."""
+        if word in self.lexicon.incidental:
+            return None
+        stem = self.stem(word)
+        mapped = self.lexicon.synonyms.get(stem, stem)
+        return None if mapped != stem and mapped in self._filler_stems else mapped
+
     def terms(self, text: str) -> list[str]:
         """Stemmed content terms of knowledge-file text (questions, tags, answers)."""
-        return list(dict.fromkeys(self.stem(w) for w in self.words(text)))
+        return [t for t in dict.fromkeys(self.term(w) for w in self.words(text)) if t is not None]
+
+    def vague(self, terms: list[str]) -> bool:
+        """Whether every term is too general to be a question ("a question regarding my order")."""
+        return bool(terms) and all(t in self.lexicon.vague for t in terms)
 
     def learn(self, texts: Iterable[str]) -> None:
         """The vocabulary that typos in messages are corrected towards (the knowledge file's words)."""
-        known = {w for text in texts for w in self.words(text)}
+        known = {w for text in texts for w in self.words(text)} | set(self.lexicon.variants)
         self._vocabulary = sorted(known)
-        self._known = frozenset(known)
+        self._known = frozenset(known) | {self.stem(w) for w in known}
         self._correct.cache_clear()
 
     def query_terms(self, text: str, ignore: Iterable[str] = ()) -> list[str]:
@@ -165,14 +201,19 @@ class Analyser:
         name) dropped, typos corrected towards the vocabulary."""
         skip = {w for name in ignore for w in self.words(name)}
         terms: dict[str, None] = {}
-        for word in self.words(self.ask(text)):
+        for word in self.words(without_signature(text), _acronyms(text)):
             if word in skip:
                 continue
-            terms.setdefault(self.stem(self._correct(word)), None)
+            term = self.term(self._correct(word))
+            if term is not None:
+                terms.setdefault(term, None)
         return list(terms)
 
     def _closest(self, word: str) -> str:
-        if word in self._known or len(word) < 5 or not self._vocabulary:
+        # Known as it is, or as its stem ("ebike" when the file says "e-bikes"): not a typo.
+        if word in self._known or self.stem(word) in self._known or len(word) < 5 or not self._vocabulary:
+            return word
+        if any(ch.isdigit() for ch in word):  # "300euro" is no typo of "200euro"
             return word
         limit = 1 if len(word) <= 8 else 2
         found = process.extractOne(word, self._vocabulary, scorer=OSA.distance, score_cutoff=limit)

@@ -129,7 +129,7 @@ class KnowledgeIndex:
 
     def search(self, text: str, limit: int = 3, ignore: Iterable[str] = ()) -> list[Passage]:
         terms = self.analyser.query_terms(text, ignore)
-        if not terms or not self._entries:
+        if not terms or not self._entries or self.analyser.vague(terms):
             return []
         scored = []
         for i, entry in enumerate(self._entries):
