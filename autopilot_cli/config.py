@@ -275,7 +275,23 @@ class ScheduleSection(_Section):
 class DatabaseSection(_Section):
     path: str = "autopilot.db"
     """Relative paths are relative to the config file's folder."""
+    url: str | None = None
+    """``postgresql://user@host:5432/dbname`` runs on PostgreSQL (several machines, one database); a
+    ``sqlite:///path`` or none keeps the SQLite file at ``path``. The password never goes here: libpq reads
+    ``PGPASSWORD`` or ``PGPASSFILE``."""
     busy_timeout_ms: int = Field(5000, ge=0, le=600_000)
+
+    @field_validator("url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("postgresql://", "postgres://", "sqlite:///")):
+            raise ValueError("must start with postgresql:// (or sqlite:/// for a file)")
+        netloc = value.split("://", 1)[1].split("/", 1)[0]
+        if ":" in netloc.split("@")[0] and "@" in netloc or "password=" in value.lower():
+            raise ValueError("holds a password: put it in PGPASSWORD or a PGPASSFILE, never in the config file")
+        return value
 
 
 class IngestSection(_Section):

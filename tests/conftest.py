@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import sys
+import uuid
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -14,6 +17,8 @@ from autopilot_cli.clock import FixedClock
 from autopilot_cli.config import Config
 from autopilot_cli.db.migrations import open_store
 from autopilot_cli.secrets import Secrets
+
+from .pg_cluster import PgCluster, start_cluster
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
@@ -54,16 +59,68 @@ def secrets() -> Secrets:
     return Secrets({})
 
 
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that takes ``store`` runs on both backends, except those about SQLite itself (``sqlite_only``:
+    pragmas, the file, its locks). ``AUTOPILOT_TEST_BACKEND`` narrows the run to one."""
+    if "backend" in metafunc.fixturenames:
+        only = os.environ.get("AUTOPILOT_TEST_BACKEND")
+        backends = [b for b in BACKENDS if only in (None, "", b)]
+        if metafunc.definition.get_closest_marker("sqlite_only"):
+            backends = ["sqlite"]
+        metafunc.parametrize("backend", backends)
+
+
 @pytest.fixture
-def store(tmp_path: Path, clock: FixedClock):
-    s = open_store(tmp_path / "test.db", clock)
+def store(tmp_path: Path, clock: FixedClock, backend: str, request: pytest.FixtureRequest):
+    if backend == "postgresql":
+        s = open_store(request.getfixturevalue("pg_migrated_url"), clock)
+    else:
+        s = open_store(tmp_path / "test.db", clock)
     yield s
     s.close()
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_cluster: PgCluster) -> str:
+    """A migrated database that fresh test databases are copied from (CREATE DATABASE … TEMPLATE: fast)."""
+    url = pg_cluster.create_database("autopilot_template")
+    open_store(url, FixedClock(NOW)).close()
+    return "autopilot_template"
+
+
+@pytest.fixture
+def pg_migrated_url(pg_cluster: PgCluster, pg_template: str) -> Iterator[str]:
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    yield pg_cluster.create_database(name, template=pg_template)
+    pg_cluster.drop_database(name)
 
 
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """One throw-away PostgreSQL cluster per session, started only when a test asks for it."""
+    try:
+        cluster = start_cluster()
+    except RuntimeError as exc:
+        # Fail, never skip: a missing server must not make the PostgreSQL tests silently vanish.
+        pytest.fail(str(exc), pytrace=False)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: PgCluster) -> Iterator[str]:
+    """A fresh, empty database for one test; its URL works with psycopg.connect."""
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    yield pg_cluster.create_database(name)
+    pg_cluster.drop_database(name)
 
 
 def fixture_bytes(*parts: str) -> bytes:

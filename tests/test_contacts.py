@@ -37,6 +37,7 @@ def draft_states(store):
     return [r[0] for r in store.query("SELECT state FROM drafts ORDER BY id")]
 
 
+@pytest.mark.sqlite_only  # VACUUM INTO: a twin of the SQLite file
 def test_opt_out_cancels_pending_sends_exactly_as_the_review_screen_does(store, tmp_path) -> None:
     _pending(store)
     # The same contact state twice: once through `contacts opt-out`, once through the review screen's `o`.

@@ -258,6 +258,7 @@ def test_recipient_gap_defers_the_second_send(store) -> None:
     assert {state(store, j) for j in jobs} == {"sent"}
 
 
+@pytest.mark.sqlite_only  # SQLite's own trace of the statements
 def test_nothing_due_takes_no_write_lock(store, tmp_path) -> None:
     other = sqlite3.connect(store.path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")

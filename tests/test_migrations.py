@@ -43,6 +43,8 @@ for round, path in enumerate(sys.argv[2:]):
 print(json.dumps(out))
 """
 
+pytestmark = pytest.mark.sqlite_only  # PRAGMAs, sqlite_master, the file: SQLite's own behaviour
+
 
 def tables(store) -> set[str]:
     return {r[0] for r in store.query("SELECT name FROM sqlite_master WHERE type = 'table'")}

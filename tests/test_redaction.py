@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import sqlite3
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote, quote_plus
@@ -20,6 +19,7 @@ from freezegun import freeze_time
 
 from autopilot_cli.cli import app
 from autopilot_cli.config import config_from_dict
+from autopilot_cli.db.connection import table_names
 from autopilot_cli.secrets import Redactor, Secrets, secret_env_names
 
 from .conftest import NOW
@@ -68,14 +68,10 @@ def leaks(text: str) -> list[str]:
     return sorted(piece for secret in (TOKEN, APP_SECRET) for piece in secret_pieces(secret) if piece in lowered)
 
 
-def whole_database(path: str) -> str:
+def whole_database(store) -> str:
     """Every table's every row, as text (jobs, channel_state, audit_log, events …)."""
-    conn = sqlite3.connect(path)
-    try:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        return "\n".join(repr(row) for table in tables for row in conn.execute(f'SELECT * FROM "{table}"'))
-    finally:
-        conn.close()
+    return "\n".join(repr(tuple(row)) for table in table_names(store)
+                      for row in store.query(f'SELECT * FROM "{table}"'))
 
 
 def provider_answers() -> list[FakeReply]:
@@ -112,7 +108,7 @@ def test_a_provider_echoing_secrets_in_any_spelling_leaves_no_trace(store, runne
     assert result.exit_code == 7, result.output
     # Every answer was a real refusal of a request that carried the token.
     assert len(fake_graph.requests) == len(answers) and all(r.authorized for r in fake_graph.requests)
-    errors = [r[0] for r in sqlite3.connect(store.path).execute("SELECT error FROM jobs WHERE state = 'failed'")]
+    errors = [r[0] for r in store.query("SELECT error FROM jobs WHERE state = 'failed'")]
     assert len(errors) == len(answers)
     assert all("[redacted]" in error for error in errors), errors
     if as_json:
@@ -120,7 +116,7 @@ def test_a_provider_echoing_secrets_in_any_spelling_leaves_no_trace(store, runne
         assert report["failed"] == len(answers)
     else:
         assert result.stderr.count("[redacted]") == len(answers)
-    assert leaks(whole_database(store.path)) == []
+    assert leaks(whole_database(store)) == []
     assert leaks(result.stdout) == [] and leaks(result.stderr) == []
 
 
@@ -146,7 +142,7 @@ def test_a_paused_channel_reason_never_carries_a_secret(store, runner, tmp_path,
     assert "channel whatsapp is paused: access token expired or invalid" in again.stderr
     assert "[redacted]" in again.stderr
     for text in (first.stdout, first.stderr, again.stdout, again.stderr, listing.stdout,
-                 whole_database(store.path)):
+                 whole_database(store)):
         assert leaks(text) == []
 
 

@@ -38,6 +38,8 @@ sys.stdin.read()
 conn.execute("ROLLBACK")
 """
 
+pytestmark = pytest.mark.sqlite_only  # PRAGMAs, sqlite_master, the file: SQLite's own behaviour
+
 
 def record(i: int) -> dict:
     """A valid JSONL event; channels and senders vary with i."""

@@ -154,9 +154,10 @@ def _main(
         help="Config file (TOML). Default: autopilot.toml in this folder or a parent, "
         "else $AUTOPILOT_HOME/autopilot.toml, else built-in defaults.",
     ),
-    db: Path | None = typer.Option(
+    db: str | None = typer.Option(
         None, "--db", envvar="AUTOPILOT_DB",
-        help="SQLite database file. Default: the config's [database] path, else $AUTOPILOT_HOME/autopilot.db.",
+        help="SQLite database file, or a postgresql:// URL. Default: $AUTOPILOT_DATABASE_URL, the config's "
+        "[database] url or path, else $AUTOPILOT_HOME/autopilot.db.",
     ),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Show the version and exit."

@@ -6,8 +6,9 @@ Resolution order (each step documented in the README):
   folder or a parent > ``$AUTOPILOT_HOME/autopilot.toml`` > the embedded defaults
   (``discovery.find_config``, shared with the fast path in ``entry.py``; the walk
   up stops at ``$HOME`` and refuses another user's file, exit 3);
-- database: ``--db`` > ``$AUTOPILOT_DB`` > ``[database] path`` of a config file
-  (relative to that file) > ``$AUTOPILOT_HOME/autopilot.db``; every other relative
+- database: ``--db`` > ``$AUTOPILOT_DB`` > ``$AUTOPILOT_DATABASE_URL`` > ``[database] url`` >
+  ``[database] path`` of a config file (relative to that file) > ``$AUTOPILOT_HOME/autopilot.db``;
+  ``--db`` and the URLs take a file path, ``sqlite:///path`` or ``postgresql://…``; every other relative
   path in the config resolves against the config's folder too, or against
   ``$AUTOPILOT_HOME`` when no config file is used (never the current folder);
 - secrets: the environment, then ``$AUTOPILOT_HOME/keys.env`` (must be 0600).
@@ -35,7 +36,7 @@ from ..secrets import Secrets, secrets_from_environment
 @dataclass
 class Runtime:
     config_path: Path | None = None
-    db_path: Path | None = None
+    db_path: str | Path | None = None
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
     clock: Clock = field(default_factory=SystemClock)
     _config: Config | None = None
@@ -67,10 +68,16 @@ class Runtime:
             self._config = config if config.source is not None else config.with_base_dir(self.home)
         return self._config
 
-    def resolved_db_path(self) -> Path:
+    def resolved_db_path(self) -> str | Path:
+        """A file path, or a ``postgresql://`` URL."""
         if self.db_path is not None:
-            return self.db_path
+            return _target(str(self.db_path))
+        if self.environ.get("AUTOPILOT_DATABASE_URL"):
+            return _target(self.environ["AUTOPILOT_DATABASE_URL"])
         config = self.config()
+        if config.database.url is not None:
+            target = _target(config.database.url)
+            return config.resolve_path(str(target)) if isinstance(target, Path) else target
         if config.source is not None:
             return config.resolve_path(config.database.path)
         return self.home / "autopilot.db"
@@ -80,7 +87,7 @@ class Runtime:
         a mistyped ``--db`` for any other command is an error, not a new empty database."""
         if self._store is None:
             path = self.resolved_db_path()
-            if create and self.db_path is None and self.config().source is None:
+            if create and self.db_path is None and self.config().source is None and isinstance(path, Path):
                 path.parent.mkdir(parents=True, exist_ok=True)
             self._store = open_store(path, self.clock, busy_timeout_ms=self.config().database.busy_timeout_ms,
                                      create=create)
@@ -93,3 +100,9 @@ class Runtime:
         if self._store is not None:
             self._store.close()
             self._store = None
+
+
+def _target(value: str) -> str | Path:
+    if value.startswith(("postgresql://", "postgres://")):
+        return value
+    return Path(value.removeprefix("sqlite://")) if value.startswith("sqlite:///") else Path(value)

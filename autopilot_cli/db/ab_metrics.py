@@ -8,6 +8,8 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from .connection import least, plus_seconds
+
 
 @dataclass(frozen=True)
 class VariantQuery:
@@ -31,8 +33,9 @@ def sends(conn: sqlite3.Connection, query: VariantQuery, open_tracked: Iterable[
     """(variant_id, sent, open_tracked, in_window) per variant with sends."""
     id_marks, params = query.params()
     return conn.execute(
-        f"SELECT variant_id, count(*) AS sent, sum(channel IN ({_quoted(open_tracked)})) AS open_tracked, "
-        "sum(strftime('%Y-%m-%dT%H:%M:%fZ', sent_at, '+' || :seconds || ' seconds') > :now) AS in_window "
+        f"SELECT variant_id, count(*) AS sent, sum(CASE WHEN channel IN ({_quoted(open_tracked)}) THEN 1 ELSE 0 END) "
+        f"AS open_tracked, sum(CASE WHEN {plus_seconds(conn, 'sent_at', ':seconds')} > :now THEN 1 ELSE 0 END) "
+        "AS in_window "
         f"FROM jobs WHERE variant_id IN ({id_marks}) AND state = 'sent' AND sent_at IS NOT NULL GROUP BY variant_id",
         params,
     ).fetchall()
@@ -54,7 +57,7 @@ def replies(conn: sqlite3.Connection, query: VariantQuery, not_replies: Iterable
     """(variant_id, n): sends answered by the contact within the window (not automated, not an opt-out)."""
     id_marks, params = query.params()
     return conn.execute(
-        _sends_cte(id_marks) + " SELECT s.variant_id, count(DISTINCT s.id) AS n FROM exp_sends s JOIN events e "
+        _sends_cte(conn, id_marks) + " SELECT s.variant_id, count(DISTINCT s.id) AS n FROM exp_sends s JOIN events e "
         "ON e.contact_id = s.contact_id AND e.received_at > s.sent_at AND e.received_at <= s.until_at "
         f"WHERE e.automated = 0 AND e.message_type NOT IN ({_quoted(not_replies)}) "
         "AND NOT EXISTS (SELECT 1 FROM consent_changes c WHERE c.event_id = e.id AND c.action = 'opt_out') "
@@ -67,7 +70,8 @@ def conversions(conn: sqlite3.Connection, query: VariantQuery) -> list[sqlite3.R
     """(variant_id, n, value): sends followed by a conversion within the window."""
     id_marks, params = query.params()
     return conn.execute(
-        _sends_cte(id_marks) + " SELECT s.variant_id, count(DISTINCT s.id) AS n, coalesce(sum(c.value), 0) AS value "
+        _sends_cte(conn, id_marks) + " SELECT s.variant_id, count(DISTINCT s.id) AS n, "
+        "coalesce(sum(c.value), 0) AS value "
         "FROM exp_sends s JOIN conversions c "
         "ON c.contact_id = s.contact_id AND c.at > s.sent_at AND c.at <= s.until_at GROUP BY s.variant_id",
         params,
@@ -78,7 +82,7 @@ def opt_outs(conn: sqlite3.Connection, query: VariantQuery) -> list[sqlite3.Row]
     """(variant_id, n): sends followed by an opt-out within the window."""
     id_marks, params = query.params()
     return conn.execute(
-        _sends_cte(id_marks) + ", opt_outs AS (SELECT c.contact_id, coalesce(e.received_at, c.at) AS at "
+        _sends_cte(conn, id_marks) + ", opt_outs AS (SELECT c.contact_id, coalesce(e.received_at, c.at) AS at "
         "FROM consent_changes c LEFT JOIN events e ON e.id = c.event_id WHERE c.action = 'opt_out') "
         "SELECT s.variant_id, count(DISTINCT s.id) AS n FROM exp_sends s JOIN opt_outs o "
         "ON o.contact_id = s.contact_id AND o.at > s.sent_at AND o.at <= s.until_at GROUP BY s.variant_id",
@@ -86,7 +90,7 @@ def opt_outs(conn: sqlite3.Connection, query: VariantQuery) -> list[sqlite3.Row]
     ).fetchall()
 
 
-def _sends_cte(id_marks: str) -> str:
+def _sends_cte(conn: sqlite3.Connection, id_marks: str) -> str:
     """``exp_sends``: the variants' sends with the end of their attribution window.
 
     The window ends ``:seconds`` after the send, or at the contact's next send
@@ -102,7 +106,6 @@ def _sends_cte(id_marks: str) -> str:
     ),
     exp_sends AS (
         SELECT id, variant_id, contact_id, sent_at,
-               min(strftime('%Y-%m-%dT%H:%M:%fZ', sent_at, '+' || :seconds || ' seconds'),
-                   coalesce(next_sent_at, '9999')) AS until_at
+               {least(conn, plus_seconds(conn, "sent_at", ":seconds"), "coalesce(next_sent_at, '9999')")} AS until_at
         FROM contact_sends WHERE variant_id IN ({id_marks})
     )"""

@@ -46,7 +46,7 @@ def conversation_before(conn: sqlite3.Connection, contact_id: int, event_id: int
     rows = conn.execute(
         "SELECT * FROM (SELECT 'contact' AS role, text, received_at AS at FROM events "
         "WHERE contact_id = ? AND id != ? AND received_at <= ? "
-        "UNION ALL SELECT 'us', text, sent_at FROM jobs WHERE contact_id = ? AND state = 'sent' AND sent_at <= ?) "
+        "UNION ALL SELECT 'us', text, sent_at FROM jobs WHERE contact_id = ? AND state = 'sent' AND sent_at <= ?) AS h "
         "ORDER BY at DESC LIMIT ?",
         (contact_id, event_id, received_at, contact_id, received_at, limit),
     ).fetchall()

@@ -3,6 +3,7 @@ channel's config names (variable names only, never values)."""
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 
 from .connection import Store
@@ -44,3 +45,20 @@ def resume(conn: sqlite3.Connection, channel: str) -> bool:
     """Clear a channel's pause; False when it was not paused."""
     return bool(conn.execute("UPDATE channel_state SET paused_at = NULL, reason = NULL "
                              "WHERE channel = ? AND paused_at IS NOT NULL", (channel,)).rowcount)
+
+
+def _send_lock_key(channel: str) -> int:
+    # A stable signed 64-bit key per channel (PostgreSQL advisory locks take a bigint).
+    return int.from_bytes(hashlib.sha256(f"autopilot send {channel}".encode()).digest()[:8], "big", signed=True)
+
+
+def try_send_lock(store: Store, channel: str) -> bool:
+    """PostgreSQL: take the session's advisory lock that makes one ``execute`` run, on any machine, the one
+    pacing ``channel``; False when another session holds it. Released by ``release_send_lock`` or when the
+    session ends (a killed run's connection closes)."""
+    row = store.conn.execute("SELECT pg_try_advisory_lock(?)", (_send_lock_key(channel),)).fetchone()
+    return bool(row[0])
+
+
+def release_send_lock(store: Store, channel: str) -> None:
+    store.conn.execute("SELECT pg_advisory_unlock(?)", (_send_lock_key(channel),))

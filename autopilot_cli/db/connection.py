@@ -27,11 +27,17 @@ from ..errors import DatabaseCorrupt, DatabaseFull, DatabaseLocked, StoreError
 
 
 class Store:
-    """A database handle: the connection, its path (for error messages) and the one way to write."""
+    """A database handle: the connection, its path (for error messages) and the one way to write.
 
-    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
+    ``dialect`` is ``"sqlite"`` or ``"postgresql"``; on PostgreSQL ``conn`` is ``_postgres.Connection``,
+    which answers as a sqlite3 connection does (its module docstring)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: str, dialect: str = "sqlite", *,
+                 busy_timeout_ms: int = 5000) -> None:
         self.conn = conn
         self.path = path
+        self.dialect = dialect
+        self.busy_timeout_ms = busy_timeout_ms
 
     def close(self) -> None:
         self.conn.close()
@@ -51,7 +57,16 @@ class Store:
         write lock; it is rolled back too, so the connection stays usable.
         """
         with translate_errors(self.path):
-            self.conn.execute("BEGIN IMMEDIATE")
+            if self.dialect == "postgresql":
+                self.conn.execute("BEGIN")
+                # One writer at a time, as SQLite's BEGIN IMMEDIATE gives: every invariant of the data layer
+                # was written for serialised writers. Readers never wait (MVCC); a writer waits for the lock at
+                # most the busy timeout. (Claims with SKIP LOCKED, so that workers do not queue here, are the
+                # next step of the PostgreSQL backend.)
+                self.conn.execute(f"SET LOCAL lock_timeout = {int(self.busy_timeout_ms)}")
+                self.conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+            else:
+                self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
                 self.conn.execute("COMMIT")
@@ -89,12 +104,39 @@ def describe_sqlite_error(exc: sqlite3.Error, path: str) -> StoreError:
     return StoreError(f"database error on {path}: {message}")
 
 
+def is_postgres(conn: object) -> bool:
+    """Whether a connection the data layer was handed is PostgreSQL's (``_postgres.Connection``)."""
+    return not isinstance(conn, sqlite3.Connection)
+
+
+def plus_seconds(conn: object, timestamp: str, seconds: str) -> str:
+    """SQL for the ISO-8601 UTC text ``timestamp`` plus ``seconds``, as the same kind of text."""
+    if is_postgres(conn):
+        return (f"to_char(({timestamp})::timestamptz AT TIME ZONE 'UTC' + make_interval(secs => {seconds}), "
+                "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')")
+    return f"strftime('%Y-%m-%dT%H:%M:%fZ', {timestamp}, '+' || {seconds} || ' seconds')"
+
+
+def least(conn: object, a: str, b: str) -> str:
+    """SQL for the smaller of two values (SQLite's two-argument min(), PostgreSQL's LEAST)."""
+    return f"LEAST({a}, {b})" if is_postgres(conn) else f"min({a}, {b})"
+
+
+WRITE_LOCK = 0x6175746F70696C74  # "autopil" + "t": the advisory lock every PostgreSQL write transaction takes
+
+
 @contextmanager
 def translate_errors(path: str) -> Iterator[None]:
     try:
         yield
     except sqlite3.Error as exc:
         raise describe_sqlite_error(exc, path) from None
+    except Exception as exc:
+        if type(exc).__module__.startswith("psycopg"):
+            from ._postgres import describe_postgres_error
+
+            raise describe_postgres_error(exc, path) from None  # type: ignore[arg-type]
+        raise
 
 
 def _switch_to_wal(conn: sqlite3.Connection, busy_timeout_ms: int) -> str:
@@ -123,9 +165,17 @@ def _switch_to_wal(conn: sqlite3.Connection, busy_timeout_ms: int) -> str:
 def connect(path: str | Path, *, busy_timeout_ms: int = 5000, create: bool = True) -> Store:
     """Open (and with ``create``, create) a database file with our pragmas set.
 
-    Does not migrate: see ``migrations.open_store`` for the usual entry point.
+    Does not migrate: see ``migrations.open_store`` for the usual entry point. A ``postgresql://`` URL
+    opens PostgreSQL (the database must exist); ``sqlite:///path`` is a path.
     """
     path_str = str(path)
+    if path_str.startswith("sqlite:///"):
+        path_str = path_str.removeprefix("sqlite://")
+    if path_str.startswith(("postgresql://", "postgres://")):
+        from ._postgres import connect_postgres, describe_url
+
+        return Store(connect_postgres(path_str), describe_url(path_str), "postgresql",  # type: ignore[arg-type]
+                     busy_timeout_ms=busy_timeout_ms)
     if path_str != ":memory:":
         target = Path(path_str)
         if target.is_dir():
@@ -154,11 +204,22 @@ def connect(path: str | Path, *, busy_timeout_ms: int = 5000, create: bool = Tru
         except BaseException:
             conn.close()
             raise
-    return Store(conn, path_str)
+    return Store(conn, path_str, busy_timeout_ms=busy_timeout_ms)
+
+
+def table_names(store: Store) -> list[str]:
+    """Every table of the schema (the migrations' bookkeeping included)."""
+    if store.dialect == "postgresql":
+        sql = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1"
+    else:
+        sql = "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1"
+    return [str(row[0]) for row in store.query(sql)]
 
 
 def snapshot(store: Store) -> Store:
     """An in-memory copy of the database, for a dry run that may write freely and leaves the file as it was."""
+    if store.dialect != "sqlite":
+        raise StoreError(f"a dry run (an in-memory copy) is not available on PostgreSQL yet: {store.path}")
     memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
     store.conn.backup(memory)
     memory.row_factory = sqlite3.Row

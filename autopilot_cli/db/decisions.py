@@ -34,7 +34,7 @@ def add_model_usage(conn: sqlite3.Connection, day: str, requests: int, tokens: i
     """Count a run's model requests and tokens against ``day``."""
     conn.execute(
         "INSERT INTO model_usage (day, requests, tokens) VALUES (?, ?, ?) ON CONFLICT (day) DO UPDATE SET "
-        "requests = requests + excluded.requests, tokens = tokens + excluded.tokens",
+        "requests = model_usage.requests + excluded.requests, tokens = model_usage.tokens + excluded.tokens",
         (day, requests, tokens),
     )
 

@@ -105,17 +105,6 @@ def m001_contacts_and_events(conn: sqlite3.Connection) -> None:
             reason TEXT NOT NULL,
             raw TEXT
         )""",
-        # Current consent per contact, scope ('all' or a channel) and category
-        # ('all' or 'marketing'); absent row = no recorded choice.
-        """CREATE TABLE consent (
-            contact_id INTEGER NOT NULL REFERENCES contacts(id),
-            scope TEXT NOT NULL,
-            category TEXT NOT NULL,
-            state TEXT NOT NULL CHECK (state IN ('opted_in', 'opted_out')),
-            updated_at TEXT NOT NULL,
-            change_id INTEGER REFERENCES consent_changes(id),
-            PRIMARY KEY (contact_id, scope, category)
-        )""",
         # The audit trail: every consent change, when, from which message, by which rule.
         """CREATE TABLE consent_changes (
             id INTEGER PRIMARY KEY,
@@ -128,6 +117,17 @@ def m001_contacts_and_events(conn: sqlite3.Connection) -> None:
             rule TEXT,
             event_id INTEGER REFERENCES events(id),
             detail TEXT
+        )""",
+        # Current consent per contact, scope ('all' or a channel) and category
+        # ('all' or 'marketing'); absent row = no recorded choice.
+        """CREATE TABLE consent (
+            contact_id INTEGER NOT NULL REFERENCES contacts(id),
+            scope TEXT NOT NULL,
+            category TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('opted_in', 'opted_out')),
+            updated_at TEXT NOT NULL,
+            change_id INTEGER REFERENCES consent_changes(id),
+            PRIMARY KEY (contact_id, scope, category)
         )""",
         "CREATE INDEX consent_changes_contact ON consent_changes(contact_id, at)",
     )

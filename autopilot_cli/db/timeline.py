@@ -24,7 +24,8 @@ SELECT * FROM (
     SELECT at, action, contact_id, scope, NULL, NULL, category, NULL, NULL, event_id, NULL,
            coalesce(rule, source) || coalesce(' — ' || detail, ''), 2, id
     FROM consent_changes
-) WHERE (:contact IS NULL OR contact_id = :contact) AND (:since IS NULL OR at >= :since)
+) AS t WHERE (CAST(:contact AS INTEGER) IS NULL OR contact_id = :contact)
+    AND (CAST(:since AS TEXT) IS NULL OR at >= :since)
 """
 
 
@@ -34,7 +35,7 @@ def newest(conn: sqlite3.Connection, *, contact_id: int | None, since: str | Non
            limit: int) -> tuple[int, list[sqlite3.Row]]:
     """(how many entries match, the newest ``limit`` of them, newest first)."""
     params = {"contact": contact_id, "since": since}
-    total = int(conn.execute(f"SELECT count(*) FROM ({_SQL})", params).fetchone()[0])
+    total = int(conn.execute(f"SELECT count(*) FROM ({_SQL}) AS n", params).fetchone()[0])
     rows = conn.execute(f"{_SQL} ORDER BY at DESC, rank DESC, row_id DESC LIMIT :limit",
                         {**params, "limit": limit}).fetchall()
     return total, rows

@@ -185,7 +185,7 @@ class Executor:
         self.report = ExecuteReport()
         self.buckets: dict[str, RateLimiter] = {}
         self.paused: dict[str, str] = {}
-        self.locks = ChannelLocks(store.path, config.execute.one_run_per_channel)
+        self.locks = ChannelLocks(store, config.execute.one_run_per_channel)
         self.busy: set[str] = set()
         self._expired: list[JobResult] = []
 

@@ -89,7 +89,9 @@ def eval_cmd(
     config = rt.config()
     labelled = load_cases(cases)
     services, protected = build_services(config, rt.secrets())
-    store = rt.store() if rt.resolved_db_path().exists() else None
+    target = rt.resolved_db_path()
+    # The review history calibrates confidence; on PostgreSQL (no in-memory copy yet) eval starts from none.
+    store = rt.store() if isinstance(target, Path) and target.exists() else None
     report = evaluate_cases(store, config, rt.clock, services, labelled, protected_fragments=protected)
     if as_json:
         print_json(report.model_dump(mode="json"))

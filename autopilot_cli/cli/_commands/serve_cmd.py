@@ -36,7 +36,7 @@ def serve(
     secrets = rt.secrets()
     # The database must exist (`autopilot init`): a mistyped --db fails here instead of
     # quietly storing webhooks in a new file. Pending migrations are applied here, once.
-    rt.store()
+    shown = rt.store().path  # a URL without its password
     db_path = rt.resolved_db_path()
     webhook_app = WebhookApp(config, db_path, rt.clock, secrets)
     server = WebhookServer((host, port), webhook_app)
@@ -48,7 +48,7 @@ def serve(
                             extra={"fields": {"channel": channel}})
         limits = srv.limits
         log.info("listening", extra={"fields": {
-            "host": host, "port": srv.port, "database": str(db_path),
+            "host": host, "port": srv.port, "database": shown,
             "max_connections": limits.max_connections, "header_timeout_seconds": limits.header_timeout,
             "body_timeout_seconds": limits.body_timeout, "idle_timeout_seconds": limits.idle_timeout}})
 
