@@ -67,7 +67,7 @@ from autopilot_cli.channels import Registry
 from autopilot_cli.clock import FixedClock, SystemClock, from_iso, to_iso
 from autopilot_cli.config import config_from_dict
 from autopilot_cli.contacts import record_change
-from autopilot_cli.db.connection import describe_sqlite_error
+from autopilot_cli.db.connection import connect, describe_sqlite_error, table_names
 from autopilot_cli.db.migrations import open_store
 from autopilot_cli.errors import EXIT_DATABASE, DatabaseFull
 from autopilot_cli.secrets import Secrets
@@ -164,9 +164,9 @@ class Result:
 class Rig:
     """One database, one config file, one fake Graph server, and the ``execute`` subprocesses."""
 
-    def __init__(self, tmp: Path, fake: FakeGraph) -> None:
+    def __init__(self, tmp: Path, fake: FakeGraph, db: Path | str | None = None) -> None:
         self.tmp, self.fake = tmp, fake
-        self.db = tmp / "autopilot.db"
+        self.db = db or tmp / "autopilot.db"  # a file, or a postgresql:// URL
         self.cfg = tmp / "autopilot.toml"
         self.procs: list[subprocess.Popen] = []
         self.configure()
@@ -211,24 +211,28 @@ class Rig:
 
     # -- the database, read and nudged from outside --------------------------
     def query(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
-        conn = sqlite3.connect(self.db, timeout=10)
-        conn.row_factory = sqlite3.Row
-        try:
-            return conn.execute(sql, params).fetchall()
-        finally:
-            conn.close()
+        with connect(self.db, busy_timeout_ms=10_000) as store:
+            return store.query(sql, params)
+
+    def empty_database(self) -> None:
+        if isinstance(self.db, Path):
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{self.db}{suffix}").unlink(missing_ok=True)
+            return
+        with connect(self.db) as store:
+            tables = [t for t in table_names(store) if t != "_migrations"]
+            if not tables:  # not migrated yet: nothing to empty
+                return
+            with store.transaction() as conn:
+                conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
 
     def states(self) -> dict[int, str]:
         return {r["id"]: r["state"] for r in self.query("SELECT id, state FROM jobs")}
 
     def _move_time(self, sql: str) -> None:
         """What the clock does, without waiting for it: ``sql`` sets a time column to the past."""
-        conn = sqlite3.connect(self.db, timeout=10)
-        try:
-            with conn:
-                conn.execute(sql, (PAST,))
-        finally:
-            conn.close()
+        with connect(self.db, busy_timeout_ms=10_000) as store, store.transaction() as conn:
+            conn.execute(sql, (PAST,))
 
     def expire_leases(self) -> None:
         """A dead run's leases run out."""
@@ -287,9 +291,11 @@ class Rig:
 
 
 @pytest.fixture
-def rig(tmp_path: Path):
+def rig(tmp_path: Path, request: pytest.FixtureRequest):
+    """On SQLite; on both backends where a test says ``BOTH`` (the fault scenarios of the PostgreSQL issue)."""
+    backend = getattr(request, "param", "sqlite")
     fake = FakeGraph().start()
-    rig = Rig(tmp_path, fake)
+    rig = Rig(tmp_path, fake, request.getfixturevalue("pg_url") if backend == "postgresql" else None)
     try:
         yield rig
     finally:
@@ -304,6 +310,10 @@ def closed_port() -> int:
 
 
 # -- overlapping runs ---------------------------------------------------------
+BOTH = pytest.mark.parametrize("rig", ["sqlite", "postgresql"], indirect=True)
+
+
+@BOTH
 @pytest.mark.parametrize("processes", [2, 4])
 def test_overlapping_runs_send_every_job_exactly_once(rig: Rig, processes: int) -> None:
     """The database claim on its own, without the per-channel lock file."""
@@ -324,6 +334,7 @@ def test_overlapping_runs_send_every_job_exactly_once(rig: Rig, processes: int) 
     assert set(rig.check().values()) == {"sent"}
 
 
+@BOTH
 def test_overlapping_runs_leave_a_channel_to_the_run_sending_on_it(rig: Rig) -> None:
     """With the lock file (the default) four runs never pace one channel at once: in flight at the
     provider stays within one run's concurrency (four runs sharing it would reach 40)."""
@@ -343,6 +354,7 @@ def test_overlapping_runs_leave_a_channel_to_the_run_sending_on_it(rig: Rig) -> 
     assert set(rig.check().values()) == {"sent"}
 
 
+@BOTH
 def test_a_killed_run_does_not_keep_its_channel_lock(rig: Rig) -> None:
     [job] = make_jobs(rig.db, 1)
     held = threading.Event()
@@ -360,6 +372,7 @@ def test_a_killed_run_does_not_keep_its_channel_lock(rig: Rig) -> None:
 
 
 # -- SIGKILL at each point of a send ------------------------------------------
+@BOTH
 def test_kill_after_the_request_left_waits_for_the_lease_then_reconciles(rig: Rig) -> None:
     """Wave 1 committed sent, wave 2 in flight (request 3 held), jobs 5-6 only claimed; then SIGKILL."""
     ids = make_jobs(rig.db, 6)
@@ -428,6 +441,7 @@ def test_kill_while_waiting_for_the_first_write_lock_loses_nothing(rig: Rig) -> 
     assert [rig.check()[i] for i in ids] == ["sent"] * 4
 
 
+@BOTH
 def test_kill_at_random_points(rig: Rig) -> None:
     seed = int(os.environ.get("FAULT_SEED") or time.time())
     rng = random.Random(seed)
@@ -437,8 +451,7 @@ def test_kill_at_random_points(rig: Rig) -> None:
         rig.fake.wait_connections_closed()
         rig.fake.requests.clear()
         rig.fake.script.clear()
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{rig.db}{suffix}").unlink(missing_ok=True)
+        rig.empty_database()
         ids = make_jobs(rig.db, 12)
         rig.fake.script.extend(FakeReply(delay=0.05) for _ in range(40))
         delay = rng.uniform(0.0, 1.0)

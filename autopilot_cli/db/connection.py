@@ -63,8 +63,12 @@ class Store:
                 # was written for serialised writers. Readers never wait (MVCC); a writer waits for the lock at
                 # most the busy timeout. (Claims with SKIP LOCKED, so that workers do not queue here, are the
                 # next step of the PostgreSQL backend.)
-                self.conn.execute(f"SET LOCAL lock_timeout = {int(self.busy_timeout_ms)}")
-                self.conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+                try:
+                    self.conn.execute(f"SET LOCAL lock_timeout = {int(self.busy_timeout_ms)}")
+                    self.conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+                except BaseException:
+                    self.conn.rollback()  # the lock wait timed out: leave no aborted transaction behind
+                    raise
             else:
                 self.conn.execute("BEGIN IMMEDIATE")
             try:

@@ -30,7 +30,9 @@ def init(
     Example: autopilot init ./shop && autopilot --config ./shop/autopilot.toml status
     """
     rt = runtime(ctx)
-    report = init_directory(directory or rt.home, rt.clock, force=force)
+    target = rt.resolved_db_path() if rt.db_path is not None or rt.environ.get("AUTOPILOT_DATABASE_URL") else None
+    report = init_directory(directory or rt.home, rt.clock, force=force,
+                            database_url=target if isinstance(target, str) else None)
     if as_json:
         print_json(report.model_dump())
         return

@@ -1,0 +1,150 @@
+"""The PostgreSQL backend on a real server (the session's throw-away cluster): the CLI end to end, one-line
+errors without the password, one writer at a time, the per-channel send lock across connections, and
+duplicate deliveries stored once. The store-level behaviour shared with SQLite runs on both backends through
+the ``store`` fixture (conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from autopilot_cli.cli import app
+from autopilot_cli.config import config_from_dict
+from autopilot_cli.db.connection import Store
+from autopilot_cli.db.migrations import open_store
+from autopilot_cli.errors import DatabaseLocked, StoreError
+from autopilot_cli.inbound import ingest_bytes
+from autopilot_cli.secrets import Secrets
+from autopilot_cli.sending._locks import ChannelLocks
+
+from .conftest import NOW
+from .pg_cluster import PgCluster
+
+SAMPLES = Path(__file__).parent.parent / "autopilot_cli" / "samples"
+
+
+def cli(runner, *args: str):
+    return runner.invoke(app, list(args))
+
+
+def test_init_ingest_process_execute_and_status_on_postgresql(runner, tmp_path, pg_url) -> None:
+    shop = tmp_path / "shop"
+    assert cli(runner, "--db", pg_url, "init", str(shop)).exit_code == 0
+    config = str(shop / "autopilot.toml")
+    first = cli(runner, "--config", config, "--db", pg_url, "ingest", str(SAMPLES / "events.jsonl"), "--json")
+    again = cli(runner, "--config", config, "--db", pg_url, "ingest", str(SAMPLES / "events.jsonl"), "--json")
+    assert json.loads(first.stdout)["ingested"] == 4  # the sample holds one bad record: exit 6, nothing lost
+    assert json.loads(again.stdout)["ingested"] == 0 and json.loads(again.stdout)["duplicates"] == 5
+    processed = cli(runner, "--config", config, "--db", pg_url, "process", "--json")
+    assert processed.exit_code == 0, processed.output
+    assert json.loads(processed.stdout)["processed"] == 4
+    drafts = json.loads(cli(runner, "--config", config, "--db", pg_url, "review", "--list", "--json").stdout)
+    email = next(d for d in drafts if d["channel"] == "email")  # the sample's WhatsApp windows closed long ago
+    approved = cli(runner, "--config", config, "--db", pg_url, "approve", str(email["id"]), "--now")
+    assert approved.exit_code == 0, approved.output
+    executed = cli(runner, "--config", config, "--db", pg_url, "execute", "--json")
+    assert executed.exit_code == 0, executed.output
+    assert json.loads(executed.stdout)["sent"] == 1
+    status = cli(runner, "--config", config, "--db", pg_url, "status", "--json")
+    assert status.exit_code == 0, status.output
+    # The same database from the environment instead of --db.
+    from_env = runner.invoke(app, ["--config", config, "status", "--json"], env={"AUTOPILOT_DATABASE_URL": pg_url})
+    assert from_env.exit_code == 0 and json.loads(from_env.stdout) == json.loads(status.stdout)
+
+
+@pytest.mark.parametrize("make_url, expected", [
+    (lambda c: f"postgresql://{c.user}:s3cret-pw@/{'nowhere_db'}?host={c.host}&port={c.port}", "nowhere_db"),
+    (lambda c: f"postgresql://{c.user}:s3cret-pw@/postgres?host={c.host}&port=1", "cannot open PostgreSQL"),
+])
+def test_an_unreachable_server_or_missing_database_is_one_line_exit_4_without_the_password(
+        runner, pg_cluster: PgCluster, make_url, expected: str) -> None:
+    result = cli(runner, "--db", make_url(pg_cluster), "status")
+    assert result.exit_code == 4
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0] and "Traceback" not in result.output
+    assert "s3cret" not in result.output
+
+
+def test_a_password_in_the_config_file_is_refused(runner, tmp_path) -> None:
+    config = tmp_path / "autopilot.toml"
+    config.write_text('[database]\nurl = "postgresql://shop:hunter22@db.example.com/shop"\n')
+    result = cli(runner, "--config", str(config), "status")
+    assert result.exit_code == 3
+    assert "PGPASSWORD" in result.output and "hunter22" not in result.output
+
+
+def test_one_writer_at_a_time_and_a_waiting_writer_gives_up_after_the_busy_timeout(pg_url, clock) -> None:
+    holder = open_store(pg_url, clock)
+    waiter = open_store(pg_url, clock, busy_timeout_ms=200)
+    try:
+        with holder.transaction() as conn:
+            conn.execute("INSERT INTO audit_log (at, actor, action, object_type) VALUES ('x', 'a', 'hold', 'db')")
+            with pytest.raises(DatabaseLocked, match="locked"), waiter.transaction():
+                pass
+            # Readers never wait for the writer.
+            assert waiter.scalar("SELECT count(*) FROM audit_log") == 0
+        with waiter.transaction() as conn:  # free again once the holder committed
+            assert conn.execute("SELECT count(*) FROM audit_log").fetchone()[0] == 1
+    finally:
+        holder.close()
+        waiter.close()
+
+
+def test_a_write_that_fails_rolls_back_and_foreign_keys_hold(store: Store, backend: str) -> None:
+    with pytest.raises(StoreError, match="FOREIGN KEY"), store.transaction() as conn:
+        conn.execute("INSERT INTO audit_log (at, actor, action, object_type) VALUES ('x', 'a', 'kept?', 'db')")
+        conn.execute("INSERT INTO contact_addresses (contact_id, kind, address, created_at) "
+                     "VALUES (999, 'k', 'a', 'x')")
+    assert store.scalar("SELECT count(*) FROM audit_log") == 0
+
+
+def test_the_send_lock_is_one_per_channel_across_connections(pg_url, clock) -> None:
+    first, second = open_store(pg_url, clock), open_store(pg_url, clock)
+    try:
+        mine, theirs = ChannelLocks(first), ChannelLocks(second)
+        assert mine.acquire("whatsapp") and mine.acquire("whatsapp")  # held: asking again is fine
+        assert not theirs.acquire("whatsapp")
+        assert theirs.acquire("email")
+        mine.release_all()
+        assert theirs.acquire("whatsapp")
+        theirs.release_all()
+        # A run that dies loses its connection, and with it the lock.
+        assert mine.acquire("instagram")
+        first.close()
+        assert theirs.acquire("instagram")
+    finally:
+        second.close()
+
+
+def test_two_writers_taking_the_same_deliveries_store_each_event_once(pg_url, clock) -> None:
+    config = config_from_dict({})
+    lines = [json.dumps({"channel": "whatsapp", "id": f"wamid.{i}", "from": f"+4915112345{i:03d}",
+                         "text": f"hello {i}", "received_at": "2026-11-25T11:00:00Z"}) for i in range(200)]
+    payload = "\n".join(lines).encode()
+    stores = [open_store(pg_url, clock) for _ in range(2)]
+    results: list[object] = []
+
+    def take(store: Store) -> None:
+        results.append(ingest_bytes(store, payload, fmt="jsonl", config=config, clock=clock, secrets=Secrets({})))
+
+    threads = [threading.Thread(target=take, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert stores[0].scalar("SELECT count(*) FROM events") == 200
+        assert sum(r.ingested for r in results) == 200  # type: ignore[attr-defined]
+        assert sum(r.duplicates for r in results) == 200  # type: ignore[attr-defined]
+    finally:
+        for s in stores:
+            s.close()
+
+
+def test_now_is_the_injected_clock_on_postgresql_too(store: Store) -> None:
+    from autopilot_cli.clock import to_iso
+
+    assert store.scalar("SELECT applied_at FROM _migrations ORDER BY name LIMIT 1") == to_iso(NOW)
