@@ -47,6 +47,10 @@ def _db_path(args: list[str]) -> tuple[Path, Path | None] | None:
     if rest != ["execute"]:
         return None
     db = db or os.environ.get("AUTOPILOT_DB")
+    # PostgreSQL (or a URL at all): the full CLI. A shop moved there may still have its old SQLite file, which
+    # must never answer "nothing to do" for it.
+    if os.environ.get("AUTOPILOT_DATABASE_URL") or (db and "://" in db):
+        return None
     from .discovery import find_config, home_dir
 
     found = find_config(config, os.environ)
@@ -61,6 +65,8 @@ def _db_path(args: list[str]) -> tuple[Path, Path | None] | None:
     import tomllib
 
     data = tomllib.loads(found.path.read_text(encoding="utf-8"))
+    if data.get("database", {}).get("url"):
+        return None
     value = data.get("database", {}).get("path", "autopilot.db")
     path = Path(str(value)).expanduser()
     return (path if path.is_absolute() else found.path.resolve().parent / path), found.path

@@ -170,3 +170,20 @@ def test_an_idle_execute_reports_a_found_config_that_no_longer_parses(tmp_path) 
     config.write_bytes(b"\xff\xfe not text")
     result = run_cli("execute", cwd=shop, home=home)
     assert result.returncode == 3 and "not UTF-8" in result.stderr
+
+
+def test_a_shop_on_postgresql_never_takes_the_fast_path_even_with_its_old_idle_file(tmp_path, monkeypatch) -> None:
+    """Moved to PostgreSQL (AUTOPILOT_DATABASE_URL), the shop's old SQLite file — idle, its config validated —
+    must never answer "nothing to do" for it: jobs waiting in PostgreSQL would never be sent."""
+    home, shop = tmp_path / "home", tmp_path / "shop"
+    assert run_cli("init", str(shop), home=home).returncode == 0
+    assert run_cli("execute", cwd=shop, home=home).returncode == 0  # validated: the next idle run is a fast one
+    monkeypatch.chdir(shop)
+    monkeypatch.setenv("AUTOPILOT_HOME", str(home))
+    monkeypatch.delenv("AUTOPILOT_CONFIG", raising=False)
+    monkeypatch.delenv("AUTOPILOT_DB", raising=False)
+    assert nothing_to_do(["execute"])
+    monkeypatch.setenv("AUTOPILOT_DATABASE_URL", "postgresql://shop@db.example.com/shop")
+    assert not nothing_to_do(["execute"])
+    monkeypatch.delenv("AUTOPILOT_DATABASE_URL")
+    assert not nothing_to_do(["--db", "postgresql://shop@db.example.com/shop", "execute"])

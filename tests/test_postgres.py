@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from autopilot_cli.cli import app
+from autopilot_cli.clock import FixedClock
 from autopilot_cli.config import config_from_dict
 from autopilot_cli.db.connection import Store
+from autopilot_cli.db.copy import rows_in
 from autopilot_cli.db.migrations import open_store
 from autopilot_cli.errors import DatabaseLocked, StoreError
 from autopilot_cli.inbound import ingest_bytes
@@ -148,3 +150,61 @@ def test_now_is_the_injected_clock_on_postgresql_too(store: Store) -> None:
     from autopilot_cli.clock import to_iso
 
     assert store.scalar("SELECT applied_at FROM _migrations ORDER BY name LIMIT 1") == to_iso(NOW)
+
+
+def shop_with_history(runner, tmp_path: Path) -> tuple[str, Path]:
+    """A SQLite shop that has ingested, processed and sent: rows in most tables."""
+    shop = tmp_path / "shop"
+    assert cli(runner, "init", str(shop)).exit_code == 0
+    config, db = str(shop / "autopilot.toml"), shop / "autopilot.db"
+    cli(runner, "--config", config, "ingest", str(SAMPLES / "events.jsonl"))
+    assert cli(runner, "--config", config, "process").exit_code == 0
+    drafts = json.loads(cli(runner, "--config", config, "review", "--list", "--json").stdout)
+    email = next(d for d in drafts if d["channel"] == "email")
+    assert cli(runner, "--config", config, "approve", str(email["id"]), "--now").exit_code == 0
+    assert cli(runner, "--config", config, "execute").exit_code == 0
+    return config, db
+
+
+def test_db_copy_moves_a_shop_to_postgresql_whole_and_it_runs_there(runner, tmp_path, pg_url) -> None:
+    config, db = shop_with_history(runner, tmp_path)
+    result = cli(runner, "db", "copy", "--from", f"sqlite:///{db}", "--to", pg_url, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert set(report) == {"source", "target", "tables", "rows"}
+    with open_store(db, clock := FixedClock(NOW)) as sqlite, open_store(pg_url, clock) as pg:
+        for table, rows in report["tables"].items():
+            assert rows_in(sqlite, table) == rows_in(pg, table) == rows, table
+        assert report["rows"] == sum(report["tables"].values()) > 10
+        assert [tuple(r) for r in sqlite.query("SELECT * FROM jobs ORDER BY id")] == \
+            [tuple(r) for r in pg.query("SELECT * FROM jobs ORDER BY id")]
+    # The shop goes on on PostgreSQL: new rows get fresh ids after the copied ones.
+    more = tmp_path / "more.jsonl"
+    more.write_text(json.dumps({"channel": "email", "id": "after-move-1", "from": "new@example.org",
+                                "text": "Are you open on Saturday?", "received_at": "2026-11-25T11:00:00Z"}) + "\n")
+    moved = cli(runner, "--config", config, "--db", pg_url, "ingest", str(more), "--json")
+    assert moved.exit_code == 0 and json.loads(moved.stdout)["ingested"] == 1, moved.output
+    assert cli(runner, "--config", config, "--db", pg_url, "process").exit_code == 0
+
+
+def test_db_copy_refuses_a_target_that_holds_rows_and_writes_nothing(runner, tmp_path, pg_url) -> None:
+    _, db = shop_with_history(runner, tmp_path)
+    assert cli(runner, "db", "copy", "--from", str(db), "--to", pg_url).exit_code == 0
+    with open_store(pg_url, FixedClock(NOW)) as pg:
+        before = rows_in(pg, "events")
+    again = cli(runner, "db", "copy", "--from", str(db), "--to", pg_url)
+    assert again.exit_code == 4 and "not empty" in again.output and len(again.output.strip().splitlines()) == 1
+    with open_store(pg_url, FixedClock(NOW)) as pg:
+        assert rows_in(pg, "events") == before
+
+
+def test_db_copy_back_to_a_new_sqlite_file(runner, tmp_path, pg_url) -> None:
+    _, db = shop_with_history(runner, tmp_path)
+    assert cli(runner, "db", "copy", "--from", str(db), "--to", pg_url).exit_code == 0
+    back = tmp_path / "back.db"
+    result = cli(runner, "db", "copy", "--from", pg_url, "--to", str(back), "--json")
+    assert result.exit_code == 0, result.output
+    with open_store(db, FixedClock(NOW)) as first, open_store(back, FixedClock(NOW)) as second:
+        for table in json.loads(result.stdout)["tables"]:
+            assert [tuple(r) for r in first.query(f'SELECT * FROM "{table}"')] == \
+                [tuple(r) for r in second.query(f'SELECT * FROM "{table}"')], table

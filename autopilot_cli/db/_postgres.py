@@ -148,6 +148,12 @@ class Cursor:
             return self._rows.pop(0) if self._rows else None
         return self._cursor.fetchone() if self._cursor.description else None
 
+    def fetchmany(self, size: int) -> list[Any]:
+        if self._rows is not None:
+            rows, self._rows = self._rows[:size], self._rows[size:]
+            return rows
+        return self._cursor.fetchmany(size) if self._cursor.description else []
+
     def fetchall(self) -> list[Any]:
         if self._rows is not None:
             rows, self._rows = self._rows, []

@@ -11,6 +11,7 @@ from . import (
     calibration_cmd,
     channels_cmd,
     contacts_cmd,
+    db_cmd,
     demo_cmd,
     eval_cmd,
     execute_cmd,
@@ -27,5 +28,5 @@ from . import (
 
 COMMAND_MODULES = (
     init_cmd, ingest_cmd, process_cmd, explain_cmd, execute_cmd, channels_cmd, serve_cmd, status_cmd, rejects_cmd,
-    contacts_cmd, history_cmd, review_cmd, ab_cmd, calibration_cmd, eval_cmd, demo_cmd,
+    contacts_cmd, history_cmd, review_cmd, db_cmd, ab_cmd, calibration_cmd, eval_cmd, demo_cmd,
 )
