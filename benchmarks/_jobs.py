@@ -13,7 +13,7 @@ NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 SENT_AT = "2026-11-25T11:00:00.000Z"
 
 
-def make_due_jobs(path: Path, count: int, channel: str = "email", recipients: int | None = None) -> None:
+def make_due_jobs(path: Path | str, count: int, channel: str = "email", recipients: int | None = None) -> None:
     """``count`` scheduled jobs due now, each answering its own inbound event."""
     recipients = recipients or count
     with open_store(path, FixedClock(NOW)) as store, store.transaction() as conn:
@@ -35,3 +35,6 @@ def make_due_jobs(path: Path, count: int, channel: str = "email", recipients: in
             "send_at, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'scheduled', 'x', 'x')",
             ((i, i, i % recipients, channel, sender(i % recipients), f"k{i}", text, digest, SENT_AT)
              for i in range(count)))
+        if store.dialect == "postgresql":  # explicit ids: move the identity sequences past them
+            for table in ("contacts", "events", "drafts"):
+                conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {max(count, recipients)})")

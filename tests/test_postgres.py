@@ -208,3 +208,29 @@ def test_db_copy_back_to_a_new_sqlite_file(runner, tmp_path, pg_url) -> None:
         for table in json.loads(result.stdout)["tables"]:
             assert [tuple(r) for r in first.query(f'SELECT * FROM "{table}"')] == \
                 [tuple(r) for r in second.query(f'SELECT * FROM "{table}"')], table
+
+
+def test_claims_skip_rows_another_worker_holds_and_never_wait_for_the_write_lock(pg_url, clock) -> None:
+    from autopilot_cli.clock import SystemClock, to_iso
+    from autopilot_cli.db import jobs
+
+    from .test_execute_faults import make_jobs
+
+    ids = make_jobs(pg_url, 10)
+    now = to_iso(SystemClock().now())
+    first, second, writer = (open_store(pg_url, clock, busy_timeout_ms=200) for _ in range(3))
+    try:
+        with writer.transaction():  # holds the one write lock all along: claims do not queue behind it
+            with first.transaction(serialised=False) as conn_a:
+                mine = jobs.claim_due(conn_a, channel="whatsapp", owner="a", lease_until="9999", now=now, size=4)
+                with second.transaction(serialised=False) as conn_b:  # while the first claim is not committed
+                    theirs = jobs.claim_due(conn_b, channel="whatsapp", owner="b", lease_until="9999", now=now,
+                                            size=10)
+        claimed_a, claimed_b = {r["id"] for r in mine}, {r["id"] for r in theirs}
+        assert len(claimed_a) == 4 and len(claimed_b) == 6 and not claimed_a & claimed_b
+        assert claimed_a | claimed_b == set(ids)
+        owners = {row["id"]: row["lease_owner"] for row in first.query("SELECT id, lease_owner FROM jobs")}
+        assert {owners[i] for i in claimed_a} == {"a"} and {owners[i] for i in claimed_b} == {"b"}
+    finally:
+        for s in (first, second, writer):
+            s.close()

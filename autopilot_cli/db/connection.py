@@ -49,7 +49,7 @@ class Store:
         self.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self, *, serialised: bool = True) -> Iterator[sqlite3.Connection]:
         """``BEGIN IMMEDIATE`` … ``COMMIT``; rolls back on any exception.
 
         A failed ``COMMIT`` (SQLITE_FULL or I/O error while writing the WAL, a
@@ -57,7 +57,12 @@ class Store:
         write lock; it is rolled back too, so the connection stays usable.
         """
         with translate_errors(self.path):
-            if self.dialect == "postgresql":
+            if self.dialect == "postgresql" and not serialised:
+                # Row locks only (``FOR UPDATE SKIP LOCKED`` in the statements): the claim of due jobs, so that
+                # workers on several machines claim side by side instead of queueing for the write lock.
+                self.conn.execute("BEGIN")
+                self.conn.execute(f"SET LOCAL lock_timeout = {int(self.busy_timeout_ms)}")
+            elif self.dialect == "postgresql":
                 self.conn.execute("BEGIN")
                 # One writer at a time, as SQLite's BEGIN IMMEDIATE gives: every invariant of the data layer
                 # was written for serialised writers. Readers never wait (MVCC); a writer waits for the lock at

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from .connection import Store
+from .connection import Store, is_postgres
 
 DUE = (
     "((state IN ('scheduled', 'retry_wait') AND send_at <= :now) "
@@ -50,10 +50,13 @@ def due_channels(conn: sqlite3.Connection, now: str) -> list[str]:
 def claim_due(conn: sqlite3.Connection, *, channel: str, owner: str, lease_until: str, now: str,
               size: int) -> list[sqlite3.Row]:
     """Claim up to ``size`` due jobs of one channel, oldest ``send_at`` first; the rows claimed."""
+    # On PostgreSQL the claim runs without the one write lock: rows another worker is claiming are skipped,
+    # not waited for, and a row that stopped being due before its lock was taken is not returned.
+    skip_locked = " FOR UPDATE SKIP LOCKED" if is_postgres(conn) else ""
     return conn.execute(
         f"UPDATE jobs SET state = 'claimed', lease_owner = :owner, lease_until = :lease, updated_at = :now "
         f"WHERE id IN (SELECT id FROM jobs WHERE channel = :channel AND {DUE} "
-        f"ORDER BY send_at, id LIMIT :size) RETURNING id, channel, draft_id, send_key, send_at, recipient",
+        f"ORDER BY send_at, id LIMIT :size{skip_locked}) RETURNING id, channel, draft_id, send_key, send_at, recipient",
         {"owner": owner, "lease": lease_until, "now": now, "channel": channel, "size": size},
     ).fetchall()
 

@@ -228,7 +228,8 @@ class Executor:
         now = self._now()
         claimed: dict[str, list[dict]] = {}
         taken = 0
-        with self.store.transaction() as conn:
+        # Serialised on SQLite; on PostgreSQL row locks alone (claim_due skips rows another worker holds).
+        with self.store.transaction(serialised=False) as conn:
             for channel in job_rows.due_channels(conn, now):
                 if channel in self.paused:
                     continue
