@@ -234,3 +234,28 @@ def test_claims_skip_rows_another_worker_holds_and_never_wait_for_the_write_lock
     finally:
         for s in (first, second, writer):
             s.close()
+
+
+def test_a_dry_run_and_eval_on_postgresql_write_nothing(runner, tmp_path, pg_url) -> None:
+    shop = tmp_path / "shop"
+    assert cli(runner, "--db", pg_url, "init", str(shop)).exit_code == 0
+    config = str(shop / "autopilot.toml")
+    assert cli(runner, "--config", config, "--db", pg_url, "ingest", str(SAMPLES / "events.jsonl")).exit_code == 6
+
+    def everything() -> list[tuple]:
+        with open_store(pg_url, FixedClock(NOW)) as pg:
+            return [tuple(r) for t in ("events", "drafts", "jobs", "consent", "audit_log")
+                    for r in pg.query(f"SELECT * FROM {t} ORDER BY 1")]
+
+    before = everything()
+    dry = cli(runner, "--config", config, "--db", pg_url, "process", "--dry-run", "--json")
+    assert dry.exit_code == 0, dry.output
+    assert json.loads(dry.stdout)["processed"] == 4 and json.loads(dry.stdout)["dry_run"] is True
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text(json.dumps({"text": "What are your opening hours?", "expected": "auto", "entry": 0}) + "\n")
+    evaluated = cli(runner, "--config", config, "--db", pg_url, "eval", str(cases), "--json")
+    assert evaluated.exit_code == 0, evaluated.output
+    assert json.loads(evaluated.stdout)["auto_correct"] == 1
+    assert everything() == before
+    assert cli(runner, "--config", config, "--db", pg_url, "process", "--json").exit_code == 0
+    assert everything() != before  # the real run writes: the dry run's silence was not for lack of work

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from autopilot_cli.drafting import KnowledgeIndex
 from autopilot_cli.drafting._knowledge import FaqEntry, KnowledgeFile
+from autopilot_cli.drafting._offline import confidence_from
 
 
 def index(*entries: tuple[list[str], str, list[str]]) -> KnowledgeIndex:
@@ -84,3 +87,23 @@ def test_a_message_of_vague_words_only_matches_nothing() -> None:
     shop = index((["Where is my order?"], "Track it with the link in your email.", ["order status"]))
     assert shop.search("Hello, I have a question regarding my order.") == []
     assert shop.search("where is my order?") != []
+
+
+@pytest.mark.parametrize("knowledge", [
+    Path(__file__).parent.parent / "autopilot_cli" / "templates" / "knowledge.toml",
+    Path(__file__).parent / "judgement" / "bikes_knowledge.toml",
+])
+def test_every_question_of_a_knowledge_file_asked_word_for_word_is_its_entrys_on_its_own(knowledge: Path) -> None:
+    idx = KnowledgeIndex.from_file(knowledge)
+    for i, entry in enumerate(idx.entries):
+        for question in entry.questions:
+            passages = idx.search(question)
+            confidence, _ = confidence_from(passages)
+            assert passages and passages[0].entry_id == i and not passages[0].missing, question
+            assert confidence >= 0.85, (question, confidence)
+
+
+def test_greetings_are_no_topic_but_the_morning_and_the_same_day_are() -> None:
+    assert BIKES.analyser.query_terms("Good morning! Good day to you") == []
+    assert BIKES.analyser.query_terms("can I pick it up the same day, in the morning") != \
+        BIKES.analyser.query_terms("can I pick it up")

@@ -33,13 +33,20 @@ class Store:
     which answers as a sqlite3 connection does (its module docstring)."""
 
     def __init__(self, conn: sqlite3.Connection, path: str, dialect: str = "sqlite", *,
-                 busy_timeout_ms: int = 5000) -> None:
+                 busy_timeout_ms: int = 5000, url: str | None = None, scratch: bool = False) -> None:
         self.conn = conn
         self.path = path
         self.dialect = dialect
         self.busy_timeout_ms = busy_timeout_ms
+        self._url = url  # PostgreSQL's, as given (it may hold a password): for a second connection, never shown
+        # A dry run on PostgreSQL: one transaction around everything, rolled back on close; each
+        # ``transaction()`` is a savepoint inside it.
+        self._scratch = scratch
 
     def close(self) -> None:
+        if self._scratch:
+            with contextlib.suppress(Exception):
+                self.conn.rollback()  # nothing a dry run wrote survives it
         self.conn.close()
 
     def __enter__(self) -> Store:
@@ -56,6 +63,10 @@ class Store:
         deferred foreign key) leaves SQLite's transaction open, holding the
         write lock; it is rolled back too, so the connection stays usable.
         """
+        if self._scratch:
+            with translate_errors(self.path), savepoint(self.conn, "dry_run"):
+                yield self.conn
+            return
         with translate_errors(self.path):
             if self.dialect == "postgresql" and not serialised:
                 # Row locks only (``FOR UPDATE SKIP LOCKED`` in the statements): the claim of due jobs, so that
@@ -66,8 +77,8 @@ class Store:
                 self.conn.execute("BEGIN")
                 # One writer at a time, as SQLite's BEGIN IMMEDIATE gives: every invariant of the data layer
                 # was written for serialised writers. Readers never wait (MVCC); a writer waits for the lock at
-                # most the busy timeout. (Claims with SKIP LOCKED, so that workers do not queue here, are the
-                # next step of the PostgreSQL backend.)
+                # most the busy timeout. READ COMMITTED (the default) suffices under it: each statement sees
+                # everything committed before the lock was taken, and no other writer runs meanwhile.
                 try:
                     self.conn.execute(f"SET LOCAL lock_timeout = {int(self.busy_timeout_ms)}")
                     self.conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
@@ -184,7 +195,7 @@ def connect(path: str | Path, *, busy_timeout_ms: int = 5000, create: bool = Tru
         from ._postgres import connect_postgres, describe_url
 
         return Store(connect_postgres(path_str), describe_url(path_str), "postgresql",  # type: ignore[arg-type]
-                     busy_timeout_ms=busy_timeout_ms)
+                     busy_timeout_ms=busy_timeout_ms, url=path_str)
     if path_str != ":memory:":
         target = Path(path_str)
         if target.is_dir():
@@ -226,9 +237,16 @@ def table_names(store: Store) -> list[str]:
 
 
 def snapshot(store: Store) -> Store:
-    """An in-memory copy of the database, for a dry run that may write freely and leaves the file as it was."""
-    if store.dialect != "sqlite":
-        raise StoreError(f"a dry run (an in-memory copy) is not available on PostgreSQL yet: {store.path}")
+    """An in-memory copy of the database, for a dry run that may write freely and leaves the file as it was
+    (on PostgreSQL: the database itself, inside one transaction that is rolled back)."""
+    if store.dialect == "postgresql":
+        # No copy: a second connection whose one transaction is rolled back when it is closed.
+        from ._postgres import connect_postgres
+
+        conn = connect_postgres(store._url or store.path)
+        conn.execute("BEGIN")
+        return Store(conn, f"{store.path} (dry run, rolled back)", "postgresql",  # type: ignore[arg-type]
+                     busy_timeout_ms=store.busy_timeout_ms, scratch=True)
     memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
     store.conn.backup(memory)
     memory.row_factory = sqlite3.Row

@@ -44,7 +44,7 @@ FILLER = frozenset(
     her hers it its they them their theirs this that these those what which who whom whose where why how when
     can could would should will shall may might must there here then than not no yes so too very just also any
     some all both each every other such only own same again further once please pls plz kindly thanks thank
-    thx ty tks cheers hi hello hey hiya hallo dear good morning afternoon evening day regards best wishes
+    thx ty tks cheers hi hello hey hiya hallo dear good regards best wishes
     greetings regarding concerning ok okay im i'm ive i've id i'd ill
     i'll it's let lets get got getting tell telling know like want
     wanted wanting need needed wondering wonder wondered question questions quick curious asking ask asked
@@ -86,13 +86,17 @@ _FRAMES: dict[str, list[tuple[re.Pattern[str], str]]] = {
         # "Where are you / is your shop?" asks for the location; "where is my parcel?" does not.
         (r"\bwhere(?:'s|s| is| are| r| exactly| can i find| do i find)?(?= (?:you|your|ur|u|the shop|the store|"
          r"exactly|located)\b)", " location "),
+        (r"\bhow (?:do|can|would) (?:i|we) (?:find|get to|reach) (?=(?:you|your|ur|u|the shop|the store)\b)",
+         " location "),
     )],
 }
 
 
 _ONE_LETTER_PREFIX = re.compile(r"\b([^\W\d_])-(?=[^\W\d_]{2,})|\b(e) (?=(?:bikes?|mails?|scooters?|cars?)\b)")
-# Greetings that look like questions: "How are you today?" asks nothing of the knowledge file.
-_SMALL_TALK = re.compile(r"\b(?:how (?:are|r) (?:you|u|ya)(?: (?:doing|all))?(?: today| guys)?|hows it going|"
+# Greetings, and greetings that look like questions: "Good morning!", "How are you today?" ask nothing of the
+# knowledge file — but "in the morning" and "the same day" do.
+_SMALL_TALK = re.compile(r"\b(?:good (?:morning|afternoon|evening|day|night)|morning all|"
+                         r"how (?:are|r) (?:you|u|ya)(?: (?:doing|all))?(?: today| guys)?|hows it going|"
                          r"how is it going|hope (?:you|u) (?:are|re|r) (?:well|good|doing well)(?: today)?|"
                          r"have a (?:nice|good|great) (?:day|weekend|evening))\b")
 _CURRENCIES = {"€": "euro", "$": "dollar", "£": "pound", "eur": "euro", "usd": "dollar", "gbp": "pound"}

@@ -29,6 +29,9 @@ class Passage(BaseModel):
     """Share (0..1) of the message's content terms found in the entry's questions or tags: what anchors the
     match to the entry's topic (a word only its answer mentions cannot carry a match alone)."""
     missing: list[str] = Field(default_factory=list)
+    exact: bool = False
+    """The message asks one of the entry's questions, word for word once analysed: that entry answers it, whatever
+    else shares its words."""
     """The message's terms the entry does not account for (stems): any of them makes it ``partly_answered``."""
 
 

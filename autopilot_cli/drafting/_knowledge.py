@@ -141,8 +141,9 @@ class KnowledgeIndex:
                     score += self._idf[term] * tf * (_K1 + 1) / (tf + norm)
             if score > 0:
                 scored.append((score, i))
-        scored.sort(key=lambda s: (-s[0], s[1]))
         query = set(terms)
+        exact = {i for i, entry in enumerate(self._entries) if any(q == query for q in entry.question_terms)}
+        scored.sort(key=lambda s: (s[1] not in exact, -s[0], s[1]))
         passages = []
         for score, i in scored[:limit]:
             entry, faq = self._entries[i], self.entries[i]
@@ -155,5 +156,6 @@ class KnowledgeIndex:
                 coverage=round(len(query & entry.everything) / len(query), 6),
                 question_coverage=round(len(query & entry.anchors) / len(query), 6),
                 missing=[t for t in terms if t not in entry.everything],
+                exact=i in exact,
             ))
         return passages

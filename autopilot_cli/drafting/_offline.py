@@ -6,7 +6,8 @@ retrieval alone, so it means the same thing on every run (same inputs, same deci
     coverage   share of the message's content terms the entry accounts for (questions, tags, answer)
     anchor     share found in the entry's questions or tags
     confidence = min(0.99, coverage × (0.85 + 0.15 × anchor)),  × 0.6 when the runner-up covers the
-                 message as well with a BM25 score within 10 % (two entries fit: a person chooses)
+                 message as well with a BM25 score within 10 % (two entries fit: a person chooses) — unless the
+                 message is one of the best entry's own questions (and not the runner-up's)
 
 Greetings, thanks, filler and a signature are not content terms (see ``_analyser.py``), so they
 never lower it. Two cases go to a person with a reason:
@@ -39,6 +40,8 @@ def confidence_from(passages: list[Passage]) -> tuple[float, float]:
     best = passages[0]
     confidence = _confidence(best.coverage, best.question_coverage)
     for other in passages[1:]:
+        if best.exact and not other.exact:  # the message is one of the best entry's own questions
+            break
         if other.coverage >= best.coverage and other.question_coverage > 0 and other.score >= TIE_SCORE * best.score:
             confidence = round(confidence * TIE_FACTOR, 3)
             break

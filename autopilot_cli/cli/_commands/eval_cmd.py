@@ -90,8 +90,8 @@ def eval_cmd(
     labelled = load_cases(cases)
     services, protected = build_services(config, rt.secrets())
     target = rt.resolved_db_path()
-    # The review history calibrates confidence; on PostgreSQL (no in-memory copy yet) eval starts from none.
-    store = rt.store() if isinstance(target, Path) and target.exists() else None
+    # The review history calibrates confidence: the shop's database when there is one (read, never written).
+    store = rt.store() if isinstance(target, str) or target.exists() else None
     report = evaluate_cases(store, config, rt.clock, services, labelled, protected_fragments=protected)
     if as_json:
         print_json(report.model_dump(mode="json"))
