@@ -1,6 +1,7 @@
 """Webhook acknowledgement throughput and latency of ``autopilot serve``.
 
     python benchmarks/bench_webhooks.py [--seconds 20 | --posts 5000] [--threads 8] [--no-keepalive]
+    python benchmarks/bench_webhooks.py --postgresql     # two replicas on one PostgreSQL database
 
 Starts ``python -m autopilot_cli serve`` as a real subprocess on a fresh
 database (WhatsApp channel with an app secret), then posts signed WhatsApp
@@ -14,6 +15,10 @@ Prints posts/s, p50/p95/p99/max acknowledgement latency as seen by the client,
 and checks that every acknowledged post is in the ``events`` table.
 ``--no-keepalive`` opens a new connection per post (what nginx does towards an
 upstream by default). Target: >= 500 posts/s on the 2-core machine.
+
+``--postgresql``: two ``serve`` replicas on one database of a throw-away cluster (as the tests start
+one), the client threads alternating between them (as a load balancer would). Target: >= 500 posts/s
+together.
 
 Results and the machine they came from go in the README's "Benchmarks" section.
 """
@@ -58,7 +63,7 @@ def payload(n: int) -> bytes:
     return json.dumps(doc).encode()
 
 
-def start_server(workdir: Path) -> tuple[subprocess.Popen, int]:
+def start_server(workdir: Path, url: str | None = None) -> tuple[subprocess.Popen, int]:
     config = workdir / "autopilot.toml"
     config.write_text(
         '[database]\npath = "bench.db"\n'
@@ -66,9 +71,10 @@ def start_server(workdir: Path) -> tuple[subprocess.Popen, int]:
         'app_secret_env = "BENCH_WA_SECRET"\n'
     )
     env = {**os.environ, "BENCH_WA_SECRET": SECRET, "PYTHONPATH": str(ROOT)}
-    open_store(workdir / "bench.db", SystemClock()).close()  # as `autopilot init` would
+    open_store(url or workdir / "bench.db", SystemClock()).close()  # as `autopilot init` would
     proc = subprocess.Popen(
-        [sys.executable, "-m", "autopilot_cli", "--config", str(config), "serve", "--port", "0"],
+        [sys.executable, "-m", "autopilot_cli", "--config", str(config), *(("--db", url) if url else ()), "serve",
+         "--port", "0"],
         env=env, cwd=workdir, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
     )
     assert proc.stderr is not None
@@ -97,11 +103,19 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=None, help="stop after this many posts instead")
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--no-keepalive", action="store_true", help="a new TCP connection per post")
+    parser.add_argument("--postgresql", action="store_true", help="two replicas on one PostgreSQL database")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-webhooks-"))
-    proc, port = start_server(workdir)
-    url = f"http://127.0.0.1:{port}/webhooks/whatsapp"
+    cluster = database = None
+    if args.postgresql:
+        sys.path.insert(0, str(ROOT / "tests"))
+        from pg_cluster import start_cluster
+
+        cluster = start_cluster()
+        database = cluster.create_database("bench")
+    servers = [start_server(workdir, database) for _ in range(2 if database else 1)]
+    urls = [f"http://127.0.0.1:{port}/webhooks/whatsapp" for _, port in servers]
     limit = args.posts
     deadline = time.perf_counter() + (args.seconds if limit is None else 3600)
     counter = iter(range(10**9))
@@ -126,7 +140,7 @@ def main() -> None:
                 body = payload(n)
                 headers = {"X-Hub-Signature-256": sign(body, SECRET), "Content-Type": "application/json"}
                 started = time.perf_counter()
-                response = client.post(url, content=body, headers=headers)
+                response = client.post(urls[index % len(urls)], content=body, headers=headers)
                 elapsed = time.perf_counter() - started
                 if response.status_code != 200:
                     failures.append(f"{n}: {response.status_code}")
@@ -141,18 +155,21 @@ def main() -> None:
         t.join()
     wall = time.perf_counter() - started
 
-    proc.send_signal(signal.SIGTERM)
-    code = proc.wait(timeout=30)
+    for proc, _ in servers:
+        proc.send_signal(signal.SIGTERM)
+    code = max(abs(proc.wait(timeout=30)) for proc, _ in servers)
     all_latencies = sorted(x for per in latencies for x in per)
     acked = len(all_latencies)
-    conn = sqlite3.connect(workdir / "bench.db")
-    stored = conn.execute("SELECT count(*) FROM events WHERE external_id LIKE 'wamid.BENCH%'").fetchone()[0]
-    conn.close()
+    with open_store(database or workdir / "bench.db", SystemClock()) as store:
+        stored = store.scalar("SELECT count(*) FROM events WHERE external_id LIKE 'wamid.BENCH%'")
+    if cluster is not None:
+        cluster.stop()
 
     rate = acked / wall
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"SQLite {sqlite3.sqlite_version}")
-    print(f"client: {args.threads} threads, {'new connection per post' if args.no_keepalive else 'keep-alive'}")
+    print(f"client: {args.threads} threads, {'new connection per post' if args.no_keepalive else 'keep-alive'}; "
+          f"{len(servers)} serve replica(s) on {'PostgreSQL' if database else 'SQLite'}")
     print(f"posts acknowledged: {acked} in {wall:.2f} s -> {rate:.0f} posts/s "
           f"(target >= {TARGET_POSTS_PER_SECOND}: {'met' if rate >= TARGET_POSTS_PER_SECOND else 'NOT met'})")
     print("ack latency ms: " + ", ".join(

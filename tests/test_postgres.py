@@ -6,6 +6,10 @@ the ``store`` fixture (conftest.py)."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -259,3 +263,57 @@ def test_a_dry_run_and_eval_on_postgresql_write_nothing(runner, tmp_path, pg_url
     assert everything() == before
     assert cli(runner, "--config", config, "--db", pg_url, "process", "--json").exit_code == 0
     assert everything() != before  # the real run writes: the dry run's silence was not for lack of work
+
+
+def start_serve(config: Path, url: str, env: dict[str, str]) -> tuple[subprocess.Popen, int]:
+    import queue
+
+    proc = subprocess.Popen([sys.executable, "-m", "autopilot_cli", "--config", str(config), "--db", url, "serve",
+                             "--port", "0"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+
+    def drain() -> None:  # read the log to its end: a pipe nobody reads fills up and blocks every request
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.put(line)
+        lines.put("")
+
+    threading.Thread(target=drain, daemon=True).start()
+    while line := lines.get(timeout=30):
+        if json.loads(line)["msg"] == "listening":
+            return proc, int(json.loads(line)["port"])
+    raise AssertionError(f"serve exited before listening: {proc.wait()}")
+
+
+def test_two_serve_replicas_taking_the_same_500_signed_payloads_store_500_events(tmp_path, pg_url, clock) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from .test_server import WA_SECRET, sign, wa_message
+
+    open_store(pg_url, clock).close()  # `init`: the schema exists before the replicas start
+    config = tmp_path / "autopilot.toml"
+    config.write_text('[channels.whatsapp]\nadapter = "whatsapp"\nphone_number_id = "1"\n'
+                      'app_secret_env = "WA_SECRET"\nverify_token_env = "WA_VERIFY"\n')
+    env = {**os.environ, "WA_SECRET": WA_SECRET, "WA_VERIFY": "verify-me", "NO_PROXY": "127.0.0.1"}
+    replicas = [start_serve(config, pg_url, env) for _ in range(2)]
+    bodies = [wa_message(f"wamid.REPLICA{i}", f"question {i}") for i in range(500)]
+
+    def deliver(port: int, body: bytes) -> int:  # Meta retrying on another replica, or both getting it
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30, trust_env=False) as client:
+            return client.post("/webhooks/whatsapp", content=body,
+                               headers={"X-Hub-Signature-256": sign(body, WA_SECRET)}).status_code
+
+    try:
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            codes = list(pool.map(lambda job: deliver(*job), [(port, body) for body in bodies
+                                                              for _, port in replicas]))
+        assert codes == [200] * 1000
+        with open_store(pg_url, clock) as store:
+            assert store.scalar("SELECT count(*) FROM events") == 500
+            assert store.scalar("SELECT count(DISTINCT external_id) FROM events") == 500
+    finally:
+        for proc, _ in replicas:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=20)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..clock import Clock, to_iso
 from ..errors import SchemaTooNew
-from .connection import Store, connect, translate_errors
+from .connection import Store, connect, table_names, translate_errors
 
 Migration = Callable[[sqlite3.Connection], None]
 MIGRATIONS: list[Migration] = []
@@ -375,9 +375,11 @@ def m008_ab_testing(conn: sqlite3.Connection) -> None:
 
 def applied_migrations(store: Store) -> list[str]:
     with translate_errors(store.path):
-        store.conn.execute(
-            "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
-        )
+        # Created once: on PostgreSQL even CREATE TABLE IF NOT EXISTS takes a lock every connection would wait on.
+        if "_migrations" not in table_names(store):
+            store.conn.execute(
+                "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
     return [r[0] for r in store.query("SELECT name FROM _migrations ORDER BY name")]
 
 
