@@ -55,19 +55,22 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from autopilot_cli.channels import Registry
 from autopilot_cli.clock import FixedClock, SystemClock, from_iso, to_iso
 from autopilot_cli.config import config_from_dict
 from autopilot_cli.contacts import record_change
-from autopilot_cli.db.connection import connect, describe_sqlite_error, table_names
+from autopilot_cli.db.connection import WRITE_LOCK, connect, describe_sqlite_error, table_names
 from autopilot_cli.db.migrations import open_store
 from autopilot_cli.errors import EXIT_DATABASE, DatabaseFull
 from autopilot_cli.secrets import Secrets
@@ -213,6 +216,31 @@ class Rig:
     def query(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
         with connect(self.db, busy_timeout_ms=10_000) as store:
             return store.query(sql, params)
+
+    @contextmanager
+    def write_lock_held(self) -> Iterator[None]:
+        """Another connection holds the database's write lock: SQLite's, or PostgreSQL's advisory one."""
+        if isinstance(self.db, Path):
+            lock = sqlite3.connect(self.db, isolation_level=None, timeout=10)
+            lock.execute("BEGIN IMMEDIATE")
+        else:
+            lock = psycopg.connect(self.db, autocommit=True)
+            lock.execute("BEGIN")
+            lock.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+        try:
+            yield
+        finally:
+            lock.execute("ROLLBACK")
+            lock.close()
+
+    def waiting_for_the_write_lock(self, proc: subprocess.Popen) -> bool:
+        """Whether the run ``proc`` waits for that lock (the kernel wait of SQLite's busy handler; a lock
+        PostgreSQL has not granted)."""
+        if isinstance(self.db, Path):
+            return thread_asleep_in(proc.pid, SQLITE_BUSY_WAIT)
+        with psycopg.connect(self.db, autocommit=True) as conn:
+            row = conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").fetchone()
+        return bool(row and row[0])
 
     def empty_database(self) -> None:
         if isinstance(self.db, Path):
@@ -399,23 +427,19 @@ def test_kill_after_the_request_left_waits_for_the_lease_then_reconciles(rig: Ri
     assert sorted(j["id"] for j in json.loads(reconcile.stdout)) == ids[2:4]
 
 
+@BOTH
 def test_kill_after_the_provider_answered_before_the_commit(rig: Rig) -> None:
     ids = make_jobs(rig.db, 6)
     held = threading.Event()
     rig.fake.script.append(FakeReply(hold=held))
     proc = rig.start()
     rig.fake.wait_requests(1)  # wave 1's first request arrived and is held (the second follows its answer)
-    lock = sqlite3.connect(rig.db, isolation_level=None, timeout=10)
-    try:
-        lock.execute("BEGIN IMMEDIATE")  # the outcome commit must wait for us
+    with rig.write_lock_held():  # the outcome commit must wait for us
         held.set()
         rig.fake.wait_answers(2)  # the provider answered both requests of the wave
         # The run has read the answers and its outcome transaction waits for our lock.
-        poll(lambda: thread_asleep_in(proc.pid, SQLITE_BUSY_WAIT), "the run to wait on the write lock")
+        poll(lambda: rig.waiting_for_the_write_lock(proc), "the run to wait on the write lock")
         rig.kill(proc)
-        lock.execute("ROLLBACK")
-    finally:
-        lock.close()
     assert [rig.states()[i] for i in ids] == ["sending", "sending"] + ["claimed"] * 4
     assert all(r.status == 200 for r in rig.fake.requests)
     rig.expire_leases()
@@ -425,17 +449,13 @@ def test_kill_after_the_provider_answered_before_the_commit(rig: Rig) -> None:
     assert len(rig.fake.requests) == 6
 
 
+@BOTH
 def test_kill_while_waiting_for_the_first_write_lock_loses_nothing(rig: Rig) -> None:
     ids = make_jobs(rig.db, 4)
-    lock = sqlite3.connect(rig.db, isolation_level=None, timeout=10)
-    try:
-        lock.execute("BEGIN IMMEDIATE")
+    with rig.write_lock_held():
         proc = rig.start()
-        poll(lambda: thread_asleep_in(proc.pid, SQLITE_BUSY_WAIT), "the run to wait on the write lock")
+        poll(lambda: rig.waiting_for_the_write_lock(proc), "the run to wait on the write lock")
         rig.kill(proc)
-        lock.execute("ROLLBACK")
-    finally:
-        lock.close()
     assert set(rig.states().values()) == {"scheduled"} and rig.fake.requests == []
     rig.settle()
     assert [rig.check()[i] for i in ids] == ["sent"] * 4
