@@ -317,3 +317,39 @@ def test_two_serve_replicas_taking_the_same_500_signed_payloads_store_500_events
         for proc, _ in replicas:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=20)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_process_racing_ingest_decides_every_event_exactly_once(kind, tmp_path, clock, request) -> None:
+    from autopilot_cli.decide import process_events
+    from autopilot_cli.drafting import KnowledgeIndex, OfflineDrafter, Services
+
+    target = request.getfixturevalue("pg_url") if kind == "postgresql" else str(tmp_path / "race.db")
+    open_store(target, clock).close()
+    config = config_from_dict({})
+    services = Services(drafter=OfflineDrafter(), index=KnowledgeIndex.from_file(
+        Path(__file__).parent.parent / "autopilot_cli" / "templates" / "knowledge.toml"))
+    batches = [("\n".join(json.dumps({"channel": "email", "id": f"race-{b}-{i}", "from": f"c{i % 7}@example.org",
+                                      "text": ("When are you open?", "STOP", "Where is my parcel?")[i % 3],
+                                      "received_at": "2026-11-25T11:00:00Z"}) for i in range(40))).encode()
+               for b in range(10)]
+    done = threading.Event()
+
+    def ingest_all() -> None:
+        with open_store(target, clock) as writer:
+            for batch in batches:
+                ingest_bytes(writer, batch, fmt="jsonl", config=config, clock=clock, secrets=Secrets({}))
+        done.set()
+
+    thread = threading.Thread(target=ingest_all)
+    with open_store(target, clock) as store:
+        thread.start()
+        while not done.is_set():  # process while the batches arrive
+            process_events(store, config, clock, services)
+        thread.join()
+        process_events(store, config, clock, services)  # what arrived after the last run
+        assert store.scalar("SELECT count(*) FROM events") == 400
+        assert store.scalar("SELECT count(*) FROM events WHERE state = 'pending'") == 0
+        assert store.scalar("SELECT count(*) FROM decisions") == 400
+        assert store.scalar("SELECT count(*) FROM (SELECT event_id FROM decisions GROUP BY event_id "
+                            "HAVING count(*) > 1) AS twice") == 0
