@@ -325,7 +325,13 @@ def test_two_serve_replicas_taking_the_same_500_signed_payloads_store_500_events
     finally:
         for proc, _ in replicas:
             proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=20)
+        for proc, _ in replicas:
+            try:
+                assert proc.wait(timeout=20) == 0
+            finally:
+                if proc.poll() is None:  # never leave a server behind, whatever failed
+                    proc.kill()
+                    proc.wait()
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
