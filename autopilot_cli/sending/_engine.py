@@ -305,7 +305,6 @@ class Executor:
         return ready
 
     def _record(self, conn: sqlite3.Connection, job: dict, adapter: Adapter, result: SendResult) -> JobResult:
-        attempts = job_rows.attempts(conn, job["id"])
         kw: dict[str, Any] = {"error_code": result.error_code, "from_state": "sending"}
         if result.outcome is Outcome.SENT:
             return self._finish_in(conn, job, "sent", "sent", provider_id=result.provider_message_id, **kw)
@@ -323,7 +322,9 @@ class Executor:
         if result.outcome is Outcome.PERMANENT:
             error = f"{result.error_code or ''} {result.error or ''}".strip()
             return self._finish_in(conn, job, "failed", "failed", error, **kw)
-        # RETRYABLE, or AMBIGUOUS on an adapter whose retries cannot duplicate.
+        # RETRYABLE, or AMBIGUOUS on an adapter whose retries cannot duplicate. (Read here, not for every send:
+        # a statement per job is a round trip on PostgreSQL.)
+        attempts = job_rows.attempts(conn, job["id"])
         if attempts >= self.settings.max_attempts:
             return self._finish_in(conn, job, "failed", "failed", f"gave up after {attempts} attempts: {result.error}",
                                    **kw)
