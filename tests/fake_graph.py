@@ -65,6 +65,8 @@ class Recorded:
     """``time.monotonic()`` when its body had been read."""
     answered: float | None = None
     """``time.monotonic()`` when its answer had been written."""
+    complete: bool = True
+    """False when the client died before its body was all sent (a killed run): a provider never accepts that."""
 
 
 def graph_ok(message_id: str | None = None) -> FakeReply:
@@ -208,7 +210,8 @@ class FakeGraph:
                         fake._changed.notify_all()
 
             def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                declared = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(declared)
                 try:
                     body = json.loads(raw)
                 except ValueError:
@@ -216,10 +219,13 @@ class FakeGraph:
                 auth = self.headers.get("Authorization")
                 headers = {k.lower(): v for k, v in self.headers.items() if k.lower() != "authorization"}
                 record = Recorded("POST", self.path, body, headers, authorized=auth == f"Bearer {fake.token}",
-                                  has_authorization=auth is not None)
+                                  has_authorization=auth is not None, complete=len(raw) == declared)
                 with fake._changed:
                     fake.requests.append(record)
                     fake._changed.notify_all()
+                if not record.complete:  # the sender died mid-body: nothing to answer, nothing accepted
+                    self.close_connection = True
+                    return
                 reply = fake._answer(body)
                 if reply.close:
                     self.close_connection = True  # the request was read in full; no answer at all

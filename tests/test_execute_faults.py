@@ -293,8 +293,9 @@ class Rig:
                 assert row["provider_message_id"], f"I1: job {row['id']} sent without a provider id"
             if row["state"] in ("failed", "needs_reconcile", "skipped"):
                 assert row["error"], f"I1: job {row['id']} is {row['state']} without a reason"
-        # I2: per send key, at most one request the provider may have accepted.
-        requests = list(self.fake.requests)
+        # I2: per send key, at most one request the provider may have accepted. A request cut off mid-body by a
+        # kill was never whole, so never accepted: it is no send (a provider rejects a short body).
+        requests = [r for r in self.fake.requests if r.complete]
         keys = [r.body.get("biz_opaque_callback_data") for r in requests]
         assert None not in keys, "every request carries its send key"
         may_have_sent = Counter(k for k, r in zip(keys, requests) if r.status is None or 200 <= r.status < 300)
