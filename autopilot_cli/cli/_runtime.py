@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ..clock import Clock, SystemClock
 from ..config import Config, load_config
-from ..db.connection import Store
+from ..db.connection import Store, database_target
 from ..db.migrations import open_store
 from ..discovery import Found, find_config, home_dir
 from ..errors import ConfigError
@@ -71,12 +71,12 @@ class Runtime:
     def resolved_db_path(self) -> str | Path:
         """A file path, or a ``postgresql://`` URL."""
         if self.db_path is not None:
-            return _target(str(self.db_path))
+            return database_target(str(self.db_path))
         if self.environ.get("AUTOPILOT_DATABASE_URL"):
-            return _target(self.environ["AUTOPILOT_DATABASE_URL"])
+            return database_target(self.environ["AUTOPILOT_DATABASE_URL"])
         config = self.config()
         if config.database.url is not None:
-            target = _target(config.database.url)
+            target = database_target(config.database.url)
             return config.resolve_path(str(target)) if isinstance(target, Path) else target
         if config.source is not None:
             return config.resolve_path(config.database.path)
@@ -100,9 +100,3 @@ class Runtime:
         if self._store is not None:
             self._store.close()
             self._store = None
-
-
-def _target(value: str) -> str | Path:
-    if value.startswith(("postgresql://", "postgres://")):
-        return value
-    return Path(value.removeprefix("sqlite://")) if value.startswith("sqlite:///") else Path(value)

@@ -34,7 +34,7 @@ import psycopg
 from psycopg.pq import TransactionStatus
 from psycopg.types.numeric import IntDumper
 
-from ..errors import DatabaseLocked, StoreError
+from ..errors import StoreError
 
 
 class _BoolAsInt(IntDumper):
@@ -179,7 +179,7 @@ class Connection:
         text, table = translate(sql)
         with _as_sqlite_errors():
             cursor = self._conn.cursor()
-            if table is not None and self._has_identity(table) and not _RETURNING.search(text):
+            if table is not None and self.has_identity(table) and not _RETURNING.search(text):
                 cursor.execute(f"{text} RETURNING id", params)
                 row = cursor.fetchone()
                 return Cursor(cursor, lastrowid=int(row[0]) if row else None, rows=[])
@@ -194,12 +194,15 @@ class Connection:
             return Cursor(cursor)
 
     def rollback(self) -> None:
-        self._conn.rollback()
+        with _as_sqlite_errors():
+            self._conn.rollback()
 
     def close(self) -> None:
-        self._conn.close()
+        with _as_sqlite_errors():
+            self._conn.close()
 
-    def _has_identity(self, table: str) -> bool:
+    def has_identity(self, table: str) -> bool:
+        """Whether ``table`` has an ``id`` identity column (asked once per table)."""
         known = self._identity.get(table)
         if known is None:
             cursor = self._conn.cursor()
@@ -241,10 +244,6 @@ def _as_sqlite_errors() -> Iterator[None]:
         raise sqlite3.DatabaseError(_first_line(exc)) from exc
 
 
-def is_postgres_url(target: str) -> bool:
-    return target.startswith(("postgresql://", "postgres://"))
-
-
 def describe_url(url: str) -> str:
     """The URL without its password (and without a password= parameter): what messages and logs may show,
     and still a URL that opens the same database."""
@@ -257,24 +256,18 @@ def describe_url(url: str) -> str:
     return urlunsplit(parts._replace(query=query))
 
 
-def connect_postgres(url: str, *, connect_timeout_s: int = 10) -> Connection:
-    """Open ``url`` (autocommit, rows by name); one line naming the problem when it cannot be opened."""
+def connect_postgres(url: str, *, lock_timeout_ms: int, connect_timeout_s: int = 10) -> Connection:
+    """Open ``url`` (autocommit, rows by name, a lock waited for at most ``lock_timeout_ms``: the busy
+    timeout); one line naming the problem when it cannot be opened."""
     try:
-        conn = psycopg.connect(url, autocommit=True, row_factory=_row_factory,
-                               connect_timeout=connect_timeout_s)
+        conn = psycopg.connect(url, autocommit=True, row_factory=_row_factory, connect_timeout=connect_timeout_s,
+                               options=f"-c lock_timeout={int(lock_timeout_ms)}")
     except psycopg.OperationalError as exc:
         raise StoreError(f"cannot open PostgreSQL database {describe_url(url)}: {_first_line(exc)}") from None
     except psycopg.ProgrammingError as exc:  # a malformed URL
         raise StoreError(f"invalid PostgreSQL URL {describe_url(url)}: {_first_line(exc)}") from None
     conn.adapters.register_dumper(bool, _BoolAsInt)
     return Connection(conn)
-
-
-def describe_postgres_error(exc: psycopg.Error, where: str) -> StoreError:
-    if isinstance(exc, psycopg.errors.LockNotAvailable | psycopg.errors.QueryCanceled):
-        return DatabaseLocked(f"database {where} is locked by another process (waited for the busy timeout); "
-                              "try again")
-    return StoreError(f"database error on {where}: {_first_line(exc)}")
 
 
 def _first_line(exc: BaseException) -> str:

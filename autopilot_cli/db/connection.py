@@ -68,23 +68,21 @@ class Store:
                 yield self.conn
             return
         with translate_errors(self.path):
-            if self.dialect == "postgresql" and not serialised:
-                # Row locks only (``FOR UPDATE SKIP LOCKED`` in the statements): the claim of due jobs, so that
-                # workers on several machines claim side by side instead of queueing for the write lock.
-                self.conn.execute("BEGIN")
-                self.conn.execute(f"SET LOCAL lock_timeout = {int(self.busy_timeout_ms)}")
-            elif self.dialect == "postgresql":
+            if self.dialect == "postgresql":
+                # Every lock wait ends after the busy timeout (the session's lock_timeout, set on connecting).
                 self.conn.execute("BEGIN")
                 # One writer at a time, as SQLite's BEGIN IMMEDIATE gives: every invariant of the data layer
-                # was written for serialised writers. Readers never wait (MVCC); a writer waits for the lock at
-                # most the busy timeout. READ COMMITTED (the default) suffices under it: each statement sees
-                # everything committed before the lock was taken, and no other writer runs meanwhile.
-                try:
-                    self.conn.execute(f"SET LOCAL lock_timeout = {int(self.busy_timeout_ms)}")
-                    self.conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
-                except BaseException:
-                    self.conn.rollback()  # the lock wait timed out: leave no aborted transaction behind
-                    raise
+                # was written for serialised writers. Readers never wait (MVCC). READ COMMITTED (the default)
+                # suffices under it: each statement sees everything committed before the lock was taken, and no
+                # other writer runs meanwhile. Not ``serialised``: row locks only (``FOR UPDATE SKIP LOCKED``
+                # in the statements) — the claim of due jobs, so that workers on several machines claim side
+                # by side instead of queueing for the write lock.
+                if serialised:
+                    try:
+                        self.conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+                    except BaseException:
+                        self.conn.rollback()  # the lock wait timed out: leave no aborted transaction behind
+                        raise
             else:
                 self.conn.execute("BEGIN IMMEDIATE")
             try:
@@ -149,14 +147,8 @@ WRITE_LOCK = 0x6175746F70696C74  # "autopil" + "t": the advisory lock every Post
 def translate_errors(path: str) -> Iterator[None]:
     try:
         yield
-    except sqlite3.Error as exc:
+    except sqlite3.Error as exc:  # PostgreSQL's too: _postgres.Connection raises them as sqlite3's classes
         raise describe_sqlite_error(exc, path) from None
-    except Exception as exc:
-        if type(exc).__module__.startswith("psycopg"):
-            from ._postgres import describe_postgres_error
-
-            raise describe_postgres_error(exc, path) from None  # type: ignore[arg-type]
-        raise
 
 
 def _switch_to_wal(conn: sqlite3.Connection, busy_timeout_ms: int) -> str:
@@ -182,20 +174,27 @@ def _switch_to_wal(conn: sqlite3.Connection, busy_timeout_ms: int) -> str:
         delay = min(delay * 2, 0.05)
 
 
+def database_target(value: str) -> str | Path:
+    """Where ``--db``, ``AUTOPILOT_DATABASE_URL`` or ``[database] url`` point: a ``postgresql://`` URL as it
+    is, else a SQLite file (``sqlite:///path`` or a plain path)."""
+    if value.startswith(("postgresql://", "postgres://")):
+        return value
+    return Path(value.removeprefix("sqlite://") if value.startswith("sqlite:///") else value)
+
+
 def connect(path: str | Path, *, busy_timeout_ms: int = 5000, create: bool = True) -> Store:
     """Open (and with ``create``, create) a database file with our pragmas set.
 
     Does not migrate: see ``migrations.open_store`` for the usual entry point. A ``postgresql://`` URL
     opens PostgreSQL (the database must exist); ``sqlite:///path`` is a path.
     """
-    path_str = str(path)
-    if path_str.startswith("sqlite:///"):
-        path_str = path_str.removeprefix("sqlite://")
-    if path_str.startswith(("postgresql://", "postgres://")):
+    target = database_target(str(path)) if isinstance(path, str) else path
+    if isinstance(target, str):
         from ._postgres import connect_postgres, describe_url
 
-        return Store(connect_postgres(path_str), describe_url(path_str), "postgresql",  # type: ignore[arg-type]
-                     busy_timeout_ms=busy_timeout_ms, url=path_str)
+        return Store(connect_postgres(target, lock_timeout_ms=busy_timeout_ms),  # type: ignore[arg-type]
+                     describe_url(target), "postgresql", busy_timeout_ms=busy_timeout_ms, url=target)
+    path_str = str(target)
     if path_str != ":memory:":
         target = Path(path_str)
         if target.is_dir():
@@ -243,7 +242,7 @@ def snapshot(store: Store) -> Store:
         # No copy: a second connection whose one transaction is rolled back when it is closed.
         from ._postgres import connect_postgres
 
-        conn = connect_postgres(store._url or store.path)
+        conn = connect_postgres(store._url or store.path, lock_timeout_ms=store.busy_timeout_ms)
         conn.execute("BEGIN")
         return Store(conn, f"{store.path} (dry run, rolled back)", "postgresql",  # type: ignore[arg-type]
                      busy_timeout_ms=store.busy_timeout_ms, scratch=True)

@@ -65,9 +65,7 @@ def copy_database(source: Store, target: Store, clock: Clock) -> dict[str, int]:
             counts[table] = copied
         if target.dialect == "postgresql":
             for table in order:
-                if target.conn.execute(  # an id identity: move its sequence past the copied ids
-                        "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
-                        "AND table_name = ? AND column_name = 'id' AND is_identity = 'YES'", (table,)).fetchone():
+                if conn.has_identity(table):  # type: ignore[attr-defined]  # move its sequence past the copied ids
                     conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                  f'coalesce((SELECT max(id) FROM "{table}"), 0) + 1, false)')
     return counts

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pydantic import BaseModel
 
 from ..clock import Clock
@@ -21,16 +19,10 @@ class CopyReport(BaseModel):
     rows: int
 
 
-def _target(value: str) -> str | Path:
-    if value.startswith(("postgresql://", "postgres://")):
-        return value
-    return Path(value.removeprefix("sqlite://")) if value.startswith("sqlite:///") else Path(value)
-
-
 def copy_shop(source: str, target: str, clock: Clock, *, busy_timeout_ms: int = 5000) -> CopyReport:
     """Copy the database at ``source`` (it must exist) into the empty one at ``target`` (a new SQLite file is
     created; a PostgreSQL database must exist); both are migrated to the current schema first."""
-    with open_store(_target(source), clock, busy_timeout_ms=busy_timeout_ms, create=False) as src, \
-            open_store(_target(target), clock, busy_timeout_ms=busy_timeout_ms) as dst:
+    with open_store(source, clock, busy_timeout_ms=busy_timeout_ms, create=False) as src, \
+            open_store(target, clock, busy_timeout_ms=busy_timeout_ms) as dst:
         tables = copy_database(src, dst, clock)
         return CopyReport(source=src.path, target=dst.path, tables=tables, rows=sum(tables.values()))
