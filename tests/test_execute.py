@@ -475,3 +475,45 @@ def test_channels_lists_each_expected_secret_and_whether_it_is_set(store, runner
         ("token", "WA_TOKEN_SET", True), ("app_secret", "WA_SECRET_UNSET", False)}
     assert "x" * 20 not in result.stdout  # names, never values
     assert store.scalar("SELECT count(*) FROM channel_credentials WHERE env_var = 'WA_TOKEN_SET'") == 1
+
+
+def test_a_wave_marks_and_settles_only_the_jobs_its_run_still_owns(store) -> None:
+    """The wave's statements (one per wave, not per job) change exactly the rows this run owns: on PostgreSQL
+    a claim takes no write lock, so a job whose lease ran out may be taken over between the wave's read and
+    its mark, and must then be neither marked, nor sent, nor settled by the first run."""
+    from autopilot_cli.db import jobs
+
+    ids = [schedule(store, "When are you open?", sender=f"c{i}@example.org")[0] for i in range(5)]
+    now = store.scalar("SELECT max(send_at) FROM jobs")
+    with store.transaction(serialised=False) as conn:
+        assert {r["id"] for r in jobs.claim_due(conn, channel="email", owner="a", lease_until="9999", now=now,
+                                                size=10)} == set(ids)
+    taken, *mine = ids
+    with store.transaction() as conn:
+        conn.execute("UPDATE jobs SET lease_owner = 'b' WHERE id = ?", (taken,))  # another run took it over
+        assert set(jobs.claimed_jobs(conn, ids, "a", "claimed")) == set(mine)
+        marked = jobs.mark_sending(conn, [(taken, "<t@x>"), (mine[0], "<m0@x>"), *[(i, None) for i in mine[1:]]],
+                                   owner="a", now=now, lease_until="9999")
+    assert marked == set(mine)
+    rows = {r["id"]: r for r in store.query("SELECT id, state, attempts, message_id, lease_owner FROM jobs")}
+    assert (rows[taken]["state"], rows[taken]["attempts"], rows[taken]["lease_owner"]) == ("claimed", 0, "b")
+    assert rows[taken]["message_id"] != "<t@x>" and rows[mine[0]]["message_id"] == "<m0@x>"
+    assert {rows[i]["state"] for i in mine} == {"sending"} and {rows[i]["attempts"] for i in mine} == {1}
+    assert rows[mine[1]]["message_id"] is None or rows[mine[1]]["message_id"] != "<m0@x>"
+    with store.transaction() as conn:
+        settled = jobs.finish(conn, [
+            jobs.Settle(mine[0], "sending", "sent", provider_id="p-0"),
+            jobs.Settle(mine[1], "sending", "sent", provider_id="p-1"),
+            jobs.Settle(mine[2], "sending", "retry_wait", "attempt 1 failed: 503", "http_503", send_at="2030"),
+            jobs.Settle(mine[3], "sending", "retry_wait", "channel paused", uncount=True),
+            jobs.Settle(taken, "sending", "sent", provider_id="p-t"),  # not in sending, nor ours
+        ], owner="a", now=now)
+    assert settled == set(mine)
+    rows = {r["id"]: r for r in store.query("SELECT * FROM jobs")}
+    assert [(rows[i]["state"], rows[i]["provider_message_id"], rows[i]["sent_at"]) for i in mine[:2]] == [
+        ("sent", "p-0", now), ("sent", "p-1", now)]
+    assert (rows[mine[2]]["state"], rows[mine[2]]["error_code"], rows[mine[2]]["send_at"],
+            rows[mine[2]]["attempts"], rows[mine[2]]["sent_at"]) == ("retry_wait", "http_503", "2030", 1, None)
+    assert (rows[mine[3]]["attempts"], rows[mine[3]]["error"], rows[mine[3]]["lease_owner"]) == (
+        0, "channel paused", None)
+    assert (rows[taken]["state"], rows[taken]["provider_message_id"]) == ("claimed", None)

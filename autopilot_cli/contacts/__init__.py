@@ -14,6 +14,7 @@ if TYPE_CHECKING:
         apply_preference as apply_preference,
         opt_out_and_cancel as opt_out_and_cancel,
         opted_out as opted_out,
+        opted_out_among as opted_out_among,
         record_change as record_change,
     )
     from ._consent_list import list_contacts as list_contacts, opt_in as opt_in, opt_out as opt_out
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 else:
     __getattr__, __dir__, __all__ = lazy_exports(__name__, {
         "._addresses": ("AddressError", "normalize_address",),
-        "._consent": ("apply_preference", "opt_out_and_cancel", "opted_out", "record_change",),
+        "._consent": ("apply_preference", "opt_out_and_cancel", "opted_out", "opted_out_among", "record_change",),
         "._consent_list": ("list_contacts", "opt_in", "opt_out",),
         "._directory": ("ContactCache", "note_away",),
         "._history": ("Conversation", "DEFAULT_LIMIT", "HistoryEntry", "conversation", "parse_since",),

@@ -10,6 +10,7 @@ marketing stop does not forbid answering the customer's own questions.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 
 from ..clock import to_iso
 from ..db import consent as consent_rows
@@ -92,4 +93,9 @@ def opt_out_and_cancel(
 def opted_out(conn: sqlite3.Connection, contact_id: int, channel: str) -> sqlite3.Row | None:
     """The contact's opt-out that covers ``channel`` (scope, rule, at), or None."""
     return consent_rows.opt_out_covering(conn, contact_id, channel)
+
+
+def opted_out_among(conn: sqlite3.Connection, contact_ids: Sequence[int], channel: str) -> set[int]:
+    """Those among ``contact_ids`` that ``opted_out`` would answer for (one statement for a wave of sends)."""
+    return consent_rows.opted_out_among(conn, contact_ids, channel)
 

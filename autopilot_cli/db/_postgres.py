@@ -5,7 +5,9 @@ look like the sqlite3 one the modules of ``db/`` call (``execute`` → a cursor 
 ``fetchall``, ``rowcount``, ``lastrowid``; rows read by name or position) and rewrites, once per
 statement text (cached):
 
-- placeholders: ``?`` → ``%s``, ``:name`` → ``%(name)s``, a literal ``%`` → ``%%``;
+- placeholders: ``?`` and ``:name`` → PostgreSQL's own ``$1``, ``$2`` … (a name used twice is one
+  parameter), sent through psycopg's ``RawCursor``, which does not parse the text again: a wave's
+  ``VALUES`` list is long, and psycopg re-parses every statement over 4 KiB on each execution;
 - ``INSERT OR IGNORE`` → ``INSERT … ON CONFLICT DO NOTHING``;
 - ``a IS ?`` / ``a IS NOT ?`` (SQLite's NULL-safe comparison) → ``IS NOT DISTINCT FROM`` / ``IS DISTINCT FROM``;
 - an ``INSERT`` into a table with an ``id`` identity gets ``RETURNING id`` (SQLite's ``lastrowid``);
@@ -83,11 +85,11 @@ def _row_factory(cursor: psycopg.Cursor[Any]) -> Any:
     return lambda values: Row(values, index)
 
 
-# A quoted literal (kept, its "%" doubled), a "?", a ":name" (not a "::" cast), or a bare "%".
-_TOKENS = re.compile(r"'(?:[^']|'')*'|\?|(?<!:):([A-Za-z_]\w*)|%")
+# A quoted literal (kept as it is), a "?", or a ":name" (not a "::" cast).
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\?|(?<!:):([A-Za-z_]\w*)")
 _INSERT = re.compile(r"^\s*INSERT\s+(OR\s+IGNORE\s+)?INTO\s+(\w+)", re.IGNORECASE)
 _RETURNING = re.compile(r"\bRETURNING\b", re.IGNORECASE)
-_VALUE = r"(%s|%\(\w+\)s|\((?=\s*%)|(?!(?:NULL|TRUE|FALSE|DISTINCT|NOT)\b)[A-Za-z_][\w.]*)"  # "(" : a row
+_VALUE = r"(\$\d+|\((?=\s*\$)|(?!(?:NULL|TRUE|FALSE|DISTINCT|NOT)\b)[A-Za-z_][\w.]*)"  # "(" : a row
 _IS_NOT_VALUE = re.compile(r"\bIS\s+NOT\s+" + _VALUE, re.IGNORECASE)
 _IS_VALUE = re.compile(r"\bIS\s+" + _VALUE, re.IGNORECASE)
 _DDL = re.compile(r"^\s*(?:CREATE\s+TABLE|ALTER\s+TABLE)", re.IGNORECASE)
@@ -100,17 +102,24 @@ _DDL_TYPES = (
 
 
 @lru_cache(maxsize=4096)
-def translate(sql: str) -> tuple[str, str | None]:
-    """(PostgreSQL text, the table an ``INSERT`` goes into or None)."""
+def translate(sql: str) -> tuple[str, str | None, tuple[str, ...]]:
+    """(PostgreSQL text, the table an ``INSERT`` goes into or None, the names of ``:name`` parameters in
+    the order of their ``$n``)."""
+    names: dict[str, int] = {}
+    count = 0
+
     def token(match: re.Match[str]) -> str:
+        nonlocal count
         text = match.group(0)
         if text.startswith("'"):
-            return text.replace("%", "%%")
+            return text
         if text == "?":
-            return "%s"
-        if text == "%":
-            return "%%"
-        return f"%({match.group(1)})s"
+            count += 1
+            return f"${count}"
+        name = match.group(1)
+        if name not in names:
+            names[name] = len(names) + 1
+        return f"${names[name]}"
 
     if _DDL.match(sql):
         for pattern, replacement in _DDL_TYPES:
@@ -119,15 +128,22 @@ def translate(sql: str) -> tuple[str, str | None]:
     # SQLite's IS / IS NOT compare values NULL-safely; PostgreSQL's only take NULL, TRUE or FALSE.
     text = _IS_NOT_VALUE.sub(r"IS DISTINCT FROM \1", text)
     text = _IS_VALUE.sub(r"IS NOT DISTINCT FROM \1", text)
+    order = tuple(names)
     insert = _INSERT.match(text)
     if insert is None:
-        return text, None
+        return text, None, order
     if insert.group(1):  # INSERT OR IGNORE
         text = text[: insert.start(1)] + text[insert.end(1):]
         returning = _RETURNING.search(text)
         at = returning.start() if returning else len(text.rstrip().rstrip(";"))
         text = f"{text[:at].rstrip()} ON CONFLICT DO NOTHING {text[at:]}".rstrip()
-    return text, insert.group(2)
+    return text, insert.group(2), order
+
+
+def _positional(params: Sequence[Any] | Mapping[str, Any], names: tuple[str, ...]) -> Sequence[Any]:
+    if isinstance(params, Mapping):
+        return [params[name] for name in names]
+    return params
 
 
 class Cursor:
@@ -176,7 +192,8 @@ class Connection:
         return self._conn.info.transaction_status != TransactionStatus.IDLE
 
     def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Cursor:
-        text, table = translate(sql)
+        text, table, names = translate(sql)
+        params = _positional(params, names)
         with _as_sqlite_errors():
             cursor = self._conn.cursor()
             if table is not None and self.has_identity(table) and not _RETURNING.search(text):
@@ -187,10 +204,10 @@ class Connection:
             return Cursor(cursor)
 
     def executemany(self, sql: str, seq: Iterable[Sequence[Any] | Mapping[str, Any]]) -> Cursor:
-        text, _ = translate(sql)
+        text, _, names = translate(sql)
         with _as_sqlite_errors():
             cursor = self._conn.cursor()
-            cursor.executemany(text, seq)
+            cursor.executemany(text, [_positional(params, names) for params in seq])
             return Cursor(cursor)
 
     def rollback(self) -> None:
@@ -207,7 +224,7 @@ class Connection:
         if known is None:
             cursor = self._conn.cursor()
             cursor.execute("SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
-                           "AND table_name = %s AND column_name = 'id' AND is_identity = 'YES'", (table,))
+                           "AND table_name = $1 AND column_name = 'id' AND is_identity = 'YES'", (table,))
             known = cursor.fetchone() is not None
             if known or self._table_exists(table):  # a table created later is asked about again
                 self._identity[table] = known
@@ -215,7 +232,7 @@ class Connection:
 
     def _table_exists(self, table: str) -> bool:
         cursor = self._conn.cursor()
-        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", (table,))
+        cursor.execute("SELECT to_regclass($1) IS NOT NULL", (table,))
         row = cursor.fetchone()
         return bool(row and row[0])
 
@@ -261,7 +278,7 @@ def connect_postgres(url: str, *, lock_timeout_ms: int, connect_timeout_s: int =
     timeout); one line naming the problem when it cannot be opened."""
     try:
         conn = psycopg.connect(url, autocommit=True, row_factory=_row_factory, connect_timeout=connect_timeout_s,
-                               options=f"-c lock_timeout={int(lock_timeout_ms)}")
+                               cursor_factory=psycopg.RawCursor, options=f"-c lock_timeout={int(lock_timeout_ms)}")
     except psycopg.OperationalError as exc:
         raise StoreError(f"cannot open PostgreSQL database {describe_url(url)}: {_first_line(exc)}") from None
     except psycopg.ProgrammingError as exc:  # a malformed URL

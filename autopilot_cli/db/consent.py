@@ -4,6 +4,9 @@ change, with who or what made it) tables, and what an opt-out cancels in ``jobs`
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
+
+from ._batch import chunks, padded, placeholders
 
 
 def insert_change(conn: sqlite3.Connection, *, contact_id: int, at: str, action: str, scope: str, category: str,
@@ -64,13 +67,28 @@ def cancel_pending(conn: sqlite3.Connection, *, contact_id: int, scope: str, at:
     return jobs, drafts
 
 
+# An opt-out of every message, on all channels or on the one bound to the placeholder.
+_COVERING = "c.category = 'all' AND c.state = 'opted_out' AND c.scope IN ('all', ?)"
+
+
 def opt_out_covering(conn: sqlite3.Connection, contact_id: int, channel: str) -> sqlite3.Row | None:
     """The contact's opt-out that covers ``channel`` (scope, rule, at), or None."""
     return conn.execute(
         "SELECT c.scope, ch.rule, ch.at FROM consent c LEFT JOIN consent_changes ch ON ch.id = c.change_id "
-        "WHERE c.contact_id = ? AND c.category = 'all' AND c.state = 'opted_out' AND c.scope IN ('all', ?)",
+        f"WHERE c.contact_id = ? AND {_COVERING}",
         (contact_id, channel),
     ).fetchone()
+
+
+def opted_out_among(conn: sqlite3.Connection, contact_ids: Sequence[int], channel: str) -> set[int]:
+    """The contacts among ``contact_ids`` with an opt-out that covers ``channel``."""
+    found: set[int] = set()
+    for part in chunks(contact_ids):
+        ids = padded(part)
+        found.update(int(r[0]) for r in conn.execute(
+            f"SELECT c.contact_id FROM consent c WHERE c.contact_id IN ({placeholders(len(ids))}) AND {_COVERING}",
+            (*ids, channel)))
+    return found
 
 
 def opted_out_scopes(conn: sqlite3.Connection, contact_id: int) -> list[str]:

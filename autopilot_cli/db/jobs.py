@@ -8,7 +8,10 @@ read-only ``anything_due``. A transition names the state it expects and the run 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
+from typing import NamedTuple
 
+from ._batch import by_id, chunks, padded, placeholders
 from .connection import Store, is_postgres
 
 DUE = (
@@ -61,23 +64,37 @@ def claim_due(conn: sqlite3.Connection, *, channel: str, owner: str, lease_until
     ).fetchall()
 
 
-def claimed_job(conn: sqlite3.Connection, job_id: int, owner: str, state: str) -> sqlite3.Row | None:
-    """A job this run owns in ``state``, with what sending needs of its event and draft; None when taken over."""
-    return conn.execute(
-        "SELECT j.*, e.external_id, e.subject, e.thread_id, e.metadata AS event_metadata, d.approved_text "
-        "FROM jobs j JOIN events e ON e.id = j.event_id JOIN drafts d ON d.id = j.draft_id "
-        "WHERE j.id = ? AND j.lease_owner = ? AND j.state = ?",
-        (job_id, owner, state),
-    ).fetchone()
+def claimed_jobs(conn: sqlite3.Connection, job_ids: Sequence[int], owner: str,
+                 state: str) -> dict[int, sqlite3.Row]:
+    """The jobs among ``job_ids`` this run owns in ``state``, by id, with what sending needs of their event
+    and draft; a job taken over by another run is missing."""
+    found: dict[int, sqlite3.Row] = {}
+    for part in chunks(job_ids):
+        ids = padded(part)
+        for row in conn.execute(
+            "SELECT j.*, e.external_id, e.subject, e.thread_id, e.metadata AS event_metadata, d.approved_text "
+            "FROM jobs j JOIN events e ON e.id = j.event_id JOIN drafts d ON d.id = j.draft_id "
+            f"WHERE j.id IN ({placeholders(len(ids))}) AND j.lease_owner = ? AND j.state = ?",
+            (*ids, owner, state),
+        ):
+            found[int(row["id"])] = row
+    return found
 
 
-def mark_sending(conn: sqlite3.Connection, *, job_id: int, owner: str, now: str, lease_until: str,
-                 message_id: str | None) -> None:
-    """``claimed`` → ``sending``, counting the attempt; committed before the request leaves."""
-    conn.execute(
-        "UPDATE jobs SET state = 'sending', attempts = attempts + 1, sending_at = ?, lease_until = ?, "
-        "message_id = ?, updated_at = ? WHERE id = ? AND lease_owner = ? AND state = 'claimed'",
-        (now, lease_until, message_id, now, job_id, owner))
+def mark_sending(conn: sqlite3.Connection, marks: Sequence[tuple[int, str | None]], *, owner: str, now: str,
+                 lease_until: str) -> set[int]:
+    """``claimed`` → ``sending`` for each (job id, message id), counting the attempt; committed before the
+    request leaves. The ids marked: a job another run took over meanwhile is not."""
+    marked: set[int] = set()
+    for part in chunks(marks, 3):
+        ids = padded([job_id for job_id, _ in part])
+        message_id, message_params = by_id("message_id", [(job_id, m) for job_id, m in part if m is not None])
+        marked.update(int(r[0]) for r in conn.execute(
+            "UPDATE jobs SET state = 'sending', attempts = attempts + 1, sending_at = ?, lease_until = ?, "
+            f"message_id = {message_id}, updated_at = ? WHERE id IN ({placeholders(len(ids))}) "
+            "AND lease_owner = ? AND state = 'claimed' RETURNING id",
+            (now, lease_until, *message_params, now, *ids, owner)))
+    return marked
 
 
 def attempts(conn: sqlite3.Connection, job_id: int) -> int:
@@ -85,20 +102,43 @@ def attempts(conn: sqlite3.Connection, job_id: int) -> int:
     return int(conn.execute("SELECT attempts FROM jobs WHERE id = ?", (job_id,)).fetchone()[0] or 1)
 
 
-def finish(conn: sqlite3.Connection, *, job_id: int, owner: str, from_state: str, state: str, now: str,
-           error: str | None, error_code: str | None, send_at: str | None, provider_id: str | None,
-           uncount: bool) -> bool:
-    """Settle a job this run owns in ``from_state``; False when another run took it over.
+class Settle(NamedTuple):
+    """How one job this run owns is settled. ``None`` keeps the stored error, code, send time and
+    provider id; ``uncount`` takes back the attempt (a paused channel refused everything, which is not
+    the job's fault)."""
 
-    ``None`` keeps the stored error, code, send time and provider id; ``uncount`` takes back the
-    attempt (a paused channel refused everything, which is not the job's fault)."""
-    return bool(conn.execute(
-        "UPDATE jobs SET state = ?, error = COALESCE(?, error), error_code = COALESCE(?, error_code), "
-        "send_at = COALESCE(?, send_at), provider_message_id = COALESCE(?, provider_message_id), "
-        "sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END, attempts = attempts - ?, "
-        "lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND state = ?",
-        (state, error, error_code, send_at, provider_id, state, now, int(uncount), now, job_id, owner, from_state),
-    ).rowcount)
+    job_id: int
+    from_state: str
+    state: str
+    error: str | None = None
+    error_code: str | None = None
+    send_at: str | None = None
+    provider_id: str | None = None
+    uncount: bool = False
+
+
+def finish(conn: sqlite3.Connection, settles: Sequence[Settle], *, owner: str, now: str) -> set[int]:
+    """Settle jobs this run owns, each in its ``from_state``; the ids settled (not those another run took
+    over). At most one ``Settle`` per job. One statement per group of jobs settled alike (a wave sent: one)."""
+    alike: dict[tuple, list[Settle]] = {}
+    for settle in settles:
+        alike.setdefault((settle.from_state, settle.state, settle.error, settle.error_code, settle.send_at,
+                          settle.uncount), []).append(settle)
+    settled: set[int] = set()
+    for (from_state, state, error, error_code, send_at, uncount), group in alike.items():
+        for part in chunks(group, 3):
+            ids = padded([s.job_id for s in part])
+            provider_id, provider_params = by_id(
+                "provider_message_id", [(s.job_id, s.provider_id) for s in part if s.provider_id is not None])
+            settled.update(int(r[0]) for r in conn.execute(
+                "UPDATE jobs SET state = ?, error = COALESCE(?, error), error_code = COALESCE(?, error_code), "
+                f"send_at = COALESCE(?, send_at), provider_message_id = {provider_id}, "
+                "sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END, attempts = attempts - ?, "
+                f"lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id IN ({placeholders(len(ids))}) "
+                "AND lease_owner = ? AND state = ? RETURNING id",
+                (state, error, error_code, send_at, *provider_params, state, now, int(uncount), now, *ids, owner,
+                 from_state)))
+    return settled
 
 
 def settle_reconcile_as_sent(conn: sqlite3.Connection, job_id: int, provider_id: str, now: str) -> bool:

@@ -63,13 +63,19 @@ def _advance_job(conn: sqlite3.Connection, job: sqlite3.Row, status: StatusUpdat
                               at=to_iso(status.at), error=error, now=now)
 
 
-def adopt_statuses(conn: sqlite3.Connection, job_id: int, channel: str, provider_message_id: str, now: str) -> None:
-    """Statuses that arrived before we recorded the provider id (a fast webhook) now join their job."""
-    rows = deliveries.unattached_statuses(conn, channel, provider_message_id)
-    if not rows:
+def adopt_statuses(conn: sqlite3.Connection, channel: str, sent: dict[str, int], now: str) -> None:
+    """Statuses that arrived before we recorded the provider id (a fast webhook) now join their job.
+
+    ``sent``: provider message id → job id, for jobs on ``channel`` just recorded as sent."""
+    if not sent:
         return
-    deliveries.attach_statuses(conn, job_id, channel, provider_message_id)
-    best = max(rows, key=lambda r: STATUS_RANK[r["status"]])
-    current = deliveries.delivery_status(conn, job_id)
-    if STATUS_RANK.get(current or "", 0) < STATUS_RANK[best["status"]] and current != "failed":
-        deliveries.set_delivery_status(conn, job_id, best["status"], best["at"], now)
+    early: dict[str, list[sqlite3.Row]] = {}
+    for row in deliveries.unattached_statuses(conn, channel, list(sent)):
+        early.setdefault(row["provider_message_id"], []).append(row)
+    for provider_message_id, rows in early.items():
+        job_id = sent[provider_message_id]
+        deliveries.attach_statuses(conn, job_id, channel, provider_message_id)
+        best = max(rows, key=lambda r: STATUS_RANK[r["status"]])
+        current = deliveries.delivery_status(conn, job_id)
+        if STATUS_RANK.get(current or "", 0) < STATUS_RANK[best["status"]] and current != "failed":
+            deliveries.set_delivery_status(conn, job_id, best["status"], best["at"], now)
