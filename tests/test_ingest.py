@@ -63,6 +63,60 @@ def test_same_provider_id_twice_is_one_event(store, config, clock) -> None:
     assert store.scalar("SELECT count(*) FROM events") == 2
 
 
+def test_a_batch_of_messages_is_stored_as_if_one_at_a_time(store, config, clock) -> None:
+    """Ingest writes a run of messages in a few statements; what it stores and reports is what writing them
+    one by one in order would have: a repeated id is one event, the first; the last name given is kept;
+    a bad record between messages is a reject at its line; event ids are reported in input order."""
+    run(store, jsonl(event(1, name="Ana")), config, clock)
+    other = {"from": "+4915199999999"}
+    data = jsonl(
+        event(2, name="Ana B."),                          # Ana, renamed
+        event(3, **other),                                # a new contact, no name yet
+        event(2, text="a retry of 2"),                    # repeated within the batch
+        event(1),                                         # stored by the first ingest
+        {"channel": "whatsapp", "id": "bad"},             # line 5: no sender, no text
+        event(4, **other, name="Bo"),                     # the new contact's name arrives
+        event(5, **other),                                # no name: "Bo" stays
+        event(6, channel="email", **{"from": "cy@example.org"}, name="Cy"),
+    )
+    report = run(store, data, config, clock)
+    assert (report.ingested, report.duplicates, report.rejected) == (5, 2, 1)
+    assert report.errors[0].line == 5
+    ids = {r["external_id"]: r["id"] for r in store.query("SELECT id, external_id FROM events")}
+    assert report.event_ids == [ids[f"wamid.{i}"] for i in (2, 3, 4, 5)] + [ids["wamid.6"]]
+    assert store.scalar("SELECT text FROM events WHERE external_id = 'wamid.2'") == "hello 2"
+    names = {r["address"]: r["name"] for r in store.query(
+        "SELECT a.address, c.name FROM contacts c JOIN contact_addresses a ON a.contact_id = c.id")}
+    assert names == {"+4915123456789": "Ana B.", "+4915199999999": "Bo", "cy@example.org": "Cy"}
+    senders = {r["external_id"]: r["contact_id"] for r in store.query("SELECT external_id, contact_id FROM events")}
+    assert senders["wamid.1"] == senders["wamid.2"] != senders["wamid.3"] == senders["wamid.4"] == senders["wamid.5"]
+    assert store.scalar("SELECT count(*) FROM contacts") == 3
+    # The same batch again: every message a duplicate, no contact added.
+    again = run(store, data, config, clock)
+    assert (again.ingested, again.duplicates, again.rejected) == (0, 7, 1)
+    assert store.scalar("SELECT count(*) FROM contacts") == 3
+
+
+def test_away_notes_in_one_batch_follow_the_order_of_the_messages(store, config, clock) -> None:
+    """An out-of-office reply followed by the contact's own message ends the hold; the other way round it
+    holds — also when both arrive in one mbox, written together."""
+    def mail(sender: str, minutes: int, ooo: bool) -> str:
+        body = ("I am out of the office until 14 December 2026 with limited access to email." if ooo
+                else "Are you open on Saturday?")
+        subject = "Automatic reply: Re: Open" if ooo else "Open Saturday?"
+        return (f"From MAILER-DAEMON Wed Nov 25 10:{minutes:02d}:00 2026\nFrom: {sender}\nTo: shop@example.com\n"
+                f"Subject: {subject}\nDate: Wed, 25 Nov 2026 10:{minutes:02d}:00 +0000\n"
+                f"Message-ID: <{sender}-{minutes}@x>\nContent-Type: text/plain; charset=utf-8\n\n{body}\n\n")
+
+    mbox = (mail("ana@example.org", 1, True) + mail("ana@example.org", 2, False)
+            + mail("bo@example.org", 1, False) + mail("bo@example.org", 2, True)).encode()
+    report = run(store, mbox, config, clock, fmt="mbox")
+    assert (report.ingested, report.rejected) == (4, 0)
+    away = {r["address"]: r["away_until"] for r in store.query(
+        "SELECT a.address, c.away_until FROM contacts c JOIN contact_addresses a ON a.contact_id = c.id")}
+    assert away == {"ana@example.org": None, "bo@example.org": "2026-12-14T00:00:00.000Z"}
+
+
 def test_same_id_on_two_channels_is_two_events(store, config, clock) -> None:
     report = run(store, jsonl(event(1), event(1, channel="instagram", **{"from": "178414"})), config, clock)
     assert report.ingested == 2

@@ -140,6 +140,20 @@ def least(conn: object, a: str, b: str) -> str:
     return f"LEAST({a}, {b})" if is_postgres(conn) else f"min({a}, {b})"
 
 
+def reserve_ids(conn: sqlite3.Connection, table: str, count: int) -> list[int]:
+    """``count`` new ids for rows about to be inserted into ``table`` with their ids given, so that a batch
+    of parents and their children is two multi-row ``INSERT`` statements (``RETURNING`` promises no order).
+    PostgreSQL draws them from the identity's sequence; SQLite, under the write lock every ingest holds,
+    takes those after the largest (what it would give an ``INTEGER PRIMARY KEY`` itself)."""
+    if count <= 0:
+        return []
+    if is_postgres(conn):
+        return [int(r[0]) for r in conn.execute(
+            f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, ?)", (count,))]
+    start = int(conn.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0]) + 1
+    return list(range(start, start + count))
+
+
 WRITE_LOCK = 0x6175746F70696C74  # "autopil" + "t": the advisory lock every PostgreSQL write transaction takes
 
 

@@ -4,7 +4,10 @@ preferences, away)."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+
+from ._batch import by_id, chunks, padded, placeholders
+from .connection import reserve_ids
 
 
 def contact_row(conn: sqlite3.Connection, contact_id: int) -> sqlite3.Row:
@@ -31,10 +34,39 @@ def create(conn: sqlite3.Connection, *, name: str | None, kind: str, address: st
     return contact_id
 
 
-def rename(conn: sqlite3.Connection, contact_id: int, name: str, now: str) -> None:
-    """Keep the profile name the provider last reported (no write when it is unchanged)."""
-    conn.execute("UPDATE contacts SET name = ?, updated_at = ? WHERE id = ? AND name IS NOT ?",
-                 (name, now, contact_id, name))
+def by_addresses(conn: sqlite3.Connection, kind: str, addresses: Sequence[str]) -> dict[str, int]:
+    """The contacts with these addresses of one kind, by address (those unknown are missing)."""
+    found: dict[str, int] = {}
+    for part in chunks(addresses):
+        wanted = padded(part)
+        found.update((str(r[0]), int(r[1])) for r in conn.execute(
+            f"SELECT address, contact_id FROM contact_addresses WHERE kind = ? AND address IN "
+            f"({placeholders(len(wanted))})", (kind, *wanted)))
+    return found
+
+
+def create_many(conn: sqlite3.Connection, new: Sequence[tuple[str | None, str, str]], now: str) -> list[int]:
+    """A new contact for each (name, kind, address), with that first address; their ids, in order."""
+    ids = reserve_ids(conn, "contacts", len(new))
+    rows = list(zip(ids, new))
+    for part in chunks(rows, 4):
+        conn.execute(f"INSERT INTO contacts (id, name, created_at, updated_at) VALUES "
+                     f"{', '.join(['(?, ?, ?, ?)'] * len(part))}",
+                     [x for contact_id, (name, _, _) in part for x in (contact_id, name, now, now)])
+        conn.execute(f"INSERT INTO contact_addresses (contact_id, kind, address, created_at) VALUES "
+                     f"{', '.join(['(?, ?, ?, ?)'] * len(part))}",
+                     [x for contact_id, (_, kind, address) in part for x in (contact_id, kind, address, now)])
+    return ids
+
+
+def rename_many(conn: sqlite3.Connection, names: Sequence[tuple[int, str]], now: str) -> None:
+    """Keep the profile name the provider last reported for each (contact id, name); no write when it is
+    unchanged."""
+    for part in chunks(names, 5):
+        name, params = by_id("name", part)
+        ids = padded([contact_id for contact_id, _ in part])
+        conn.execute(f"UPDATE contacts SET name = {name}, updated_at = ? WHERE id IN ({placeholders(len(ids))}) "
+                     f"AND (name IS NULL OR name <> {name})", (*params, now, *ids, *params))
 
 
 def set_away(conn: sqlite3.Connection, contact_id: int, away_until: str, noted_at: str) -> None:
@@ -43,10 +75,13 @@ def set_away(conn: sqlite3.Connection, contact_id: int, away_until: str, noted_a
                  "AND (away_noted_at IS NULL OR away_noted_at <= ?)", (away_until, noted_at, contact_id, noted_at))
 
 
-def clear_away(conn: sqlite3.Connection, contact_id: int, before: str) -> None:
-    """End an away hold noted before ``before`` (the contact wrote themselves since)."""
-    conn.execute("UPDATE contacts SET away_until = NULL, away_noted_at = NULL WHERE id = ? AND away_noted_at < ?",
-                 (contact_id, before))
+def clear_away_many(conn: sqlite3.Connection, before: Sequence[tuple[int, str]]) -> None:
+    """End each contact's away hold noted before ``before`` (the contact wrote themselves since)."""
+    for part in chunks(before, 3):
+        noted, params = by_id("NULL", part)
+        ids = padded([contact_id for contact_id, _ in part])
+        conn.execute(f"UPDATE contacts SET away_until = NULL, away_noted_at = NULL WHERE id IN "
+                     f"({placeholders(len(ids))}) AND away_noted_at < {noted}", (*ids, *params))
 
 
 def _opted_out_filter(opted_out: bool | None) -> str:

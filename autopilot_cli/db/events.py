@@ -6,23 +6,26 @@ Also the one existence check the unsubscribe endpoint needs before recording an 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping, Sequence
+
+from ._batch import chunks
+
+EVENT_COLUMNS = ("channel", "external_id", "contact_id", "sender", "name", "message_type", "text", "body", "subject",
+                 "thread_id", "reply_to_id", "timezone", "automated", "automated_reason", "metadata", "raw", "format",
+                 "received_at", "ingested_at")
 
 
-def insert_event(conn: sqlite3.Connection, *, channel: str, external_id: str, contact_id: int, sender: str,
-                 name: str | None, message_type: str, text: str, body: str | None, subject: str | None,
-                 thread_id: str | None, reply_to_id: str | None, timezone: str | None, automated: bool,
-                 automated_reason: str | None, metadata: str, raw: str | None, fmt: str, received_at: str,
-                 ingested_at: str) -> int | None:
-    """The new event's id; None when (channel, external_id) is already stored (a provider's retry)."""
-    cursor = conn.execute(
-        "INSERT INTO events (channel, external_id, contact_id, sender, name, message_type, text, body, "
-        "subject, thread_id, reply_to_id, timezone, automated, automated_reason, metadata, raw, format, "
-        "received_at, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (channel, external_id) DO NOTHING",
-        (channel, external_id, contact_id, sender, name, message_type, text, body, subject, thread_id, reply_to_id,
-         timezone, int(automated), automated_reason, metadata, raw, fmt, received_at, ingested_at),
-    )
-    return int(cursor.lastrowid) if cursor.rowcount and cursor.lastrowid is not None else None
+def insert_events(conn: sqlite3.Connection, events: Sequence[Mapping[str, object]]) -> dict[tuple[str, str], int]:
+    """New inbound messages (each a mapping of ``EVENT_COLUMNS``): their ids by (channel, external_id). One
+    already stored (a provider's retry), or earlier in ``events``, is not inserted again and is missing."""
+    row = "(" + ", ".join("?" * len(EVENT_COLUMNS)) + ")"
+    inserted: dict[tuple[str, str], int] = {}
+    for part in chunks(events, len(EVENT_COLUMNS)):
+        inserted.update(((str(r[1]), str(r[2])), int(r[0])) for r in conn.execute(
+            f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES {', '.join([row] * len(part))} "
+            "ON CONFLICT (channel, external_id) DO NOTHING RETURNING id, channel, external_id",
+            [event[column] for event in part for column in EVENT_COLUMNS]))
+    return inserted
 
 
 def contact_exists(conn: sqlite3.Connection, contact_id: int) -> bool:

@@ -25,76 +25,23 @@ same command run again completes it, duplicates recognised.
 from __future__ import annotations
 
 import email.errors
-import json
-import re
-import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
-from typing import Any
-
-from pydantic import BaseModel, Field
 
 from ..channels.policy import POLICIES, channels_where
 from ..clock import Clock, to_iso
 from ..config import Config
-from ..contacts import ContactCache, apply_preference, note_away
-from ..db.connection import Store, savepoint
-from ..db.events import insert_event
-from ..db.rejects import LOCATION_KEEP_CHARS, bounded, store_reject
+from ..db.connection import Store
+from ..db.rejects import bounded
 from ..errors import AutopilotError, ConfigError, InputError
 from ..secrets import Secrets
 from ._parsers import FORMATS, Limits, get_parser
 from ._parsers.detect import detect_format
-from ._records import Ignored, InboundMessage, ParsedItem, PreferenceUpdate, Rejected, StatusUpdate
+from ._records import ParsedItem, Rejected
 from ._signature import verify
-from ._statuses import apply_status
+from ._writer import IngestReport, Writer, storable
 
-RAW_KEEP_CHARS = 65536
-_IGNORED_LABEL = re.compile(r"^(?:[\w.]+\[\d+\][\w.\[\]]*: )+")
 SIGNED_FORMATS = channels_where(signed_webhook=True)
-
-
-class IngestError(BaseModel):
-    line: int | None = None
-    index: str | None = None
-    source: str | None = None
-    reason: str
-
-
-class IngestReport(BaseModel):
-    """The result of one ingest call; its JSON keys are documented and stable."""
-
-    format: str | None = None
-    ingested: int = 0
-    duplicates: int = 0
-    statuses: int = 0
-    preferences: int = 0
-    ignored: int = 0
-    rejected: int = 0
-    ignored_reasons: dict[str, int] = Field(default_factory=dict)
-    """Why records were ignored (our own echoes, unhandled webhook fields…), with counts."""
-    errors: list[IngestError] = Field(default_factory=list)
-    event_ids: list[int] = Field(default_factory=list, exclude=True)
-
-    def merge(self, other: IngestReport) -> None:
-        for key in ("ingested", "duplicates", "statuses", "preferences", "ignored", "rejected"):
-            setattr(self, key, getattr(self, key) + getattr(other, key))
-        self.errors.extend(other.errors)
-        self.event_ids.extend(other.event_ids)
-        for reason, count in other.ignored_reasons.items():
-            self.ignored_reasons[reason] = self.ignored_reasons.get(reason, 0) + count
-        self.format = self.format if self.format in (None, other.format) else "mixed"
-        if self.format is None:
-            self.format = other.format
-
-
-def _raw_text(raw: Any) -> str | None:
-    if raw is None:
-        return None
-    text = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False, default=str)
-    if len(text) > RAW_KEEP_CHARS:
-        return text[:RAW_KEEP_CHARS] + f"\u2026[truncated, {len(text)} characters in all]"
-    return text
 
 
 def _check_signature(data: bytes, fmt: str, signature: str, config: Config, secrets: Secrets) -> None:
@@ -109,142 +56,12 @@ def _check_signature(data: bytes, fmt: str, signature: str, config: Config, secr
     verify(data, signature, secrets.require(env_name, f"app secret for channels.{fmt}"))
 
 
-class _Writer:
-    """Writes parsed items inside the caller's transaction, counting outcomes."""
-
-    def __init__(self, fmt: str, source: str | None, now: str, max_bytes: int) -> None:
-        self.fmt = fmt
-        self.source = source
-        self.now = now
-        self.max_bytes = max_bytes
-        self.contacts = ContactCache()
-        self.report = IngestReport(format=fmt)
-
-    def write(self, conn: sqlite3.Connection, item: ParsedItem) -> None:
-        if isinstance(item, InboundMessage):
-            self._message(conn, item)
-        elif isinstance(item, StatusUpdate):
-            if apply_status(conn, item, self.now):
-                self.report.statuses += 1
-            else:
-                self.report.duplicates += 1
-        elif isinstance(item, PreferenceUpdate):
-            contact_id = self.contacts.contact_for(conn, item.channel, item.sender, None, self.now)
-            if apply_preference(conn, contact_id, item):
-                self.report.preferences += 1
-            else:
-                self.report.duplicates += 1
-        elif isinstance(item, Ignored):
-            self.report.ignored += 1
-            # "messages[0]: echo of our own message" and "messages[1]: …" are one reason.
-            reason = bounded(_IGNORED_LABEL.sub("", item.reason))
-            self.report.ignored_reasons[reason] = self.report.ignored_reasons.get(reason, 0) + 1
-        else:
-            self._reject(conn, item)
-
-    def write_isolated(self, conn: sqlite3.Connection, item: ParsedItem) -> None:
-        """``write`` inside a savepoint: a record the database cannot take (a lone surrogate,
-        an integer too large for SQLite) becomes a reject for that record alone, instead of
-        rolling back the whole batch — a webhook payload's good records must still be stored."""
-        before = self.snapshot()
-        try:
-            with savepoint(conn, "ingest_record"):
-                self.write(conn, item)
-        except RECORD_WRITE_ERRORS as exc:
-            self.restore(before)
-            self._reject(conn, _storable_reject(item, exc))
-
-    def snapshot(self) -> tuple[list[int], int, int, dict[str, int]]:
-        return ([getattr(self.report, key) for key in _COUNTS], len(self.report.errors),
-                len(self.report.event_ids), dict(self.report.ignored_reasons))
-
-    def restore(self, snapshot: tuple[list[int], int, int, dict[str, int]]) -> None:
-        """The report as it was at ``snapshot``: what a rolled-back write counted is undone."""
-        counts, errors, ids, ignored = snapshot
-        for key, value in zip(_COUNTS, counts):
-            setattr(self.report, key, value)
-        del self.report.errors[errors:], self.report.event_ids[ids:]
-        self.report.ignored_reasons = ignored
-        self.contacts = ContactCache()  # ids it cached in the rolled-back writes are gone
-
-    def _reject(self, conn: sqlite3.Connection, item: Rejected) -> None:
-        # Bounded: a 12 MB field name inside an input once became a 12 MB reason,
-        # stored whole and printed in 23 s.
-        reason = bounded(item.reason)
-        location = None if item.index is None else bounded(item.index, LOCATION_KEEP_CHARS)
-        self.report.rejected += 1
-        self.report.errors.append(IngestError(line=item.line, index=location, source=self.source, reason=reason))
-        store_reject(conn, at=self.now, fmt=self.fmt, source=self.source, line=item.line, location=location,
-                     reason=reason, raw=_raw_text(item.raw))
-
-    def _message(self, conn: sqlite3.Connection, msg: InboundMessage) -> None:
-        size = len(msg.text.encode("utf-8", "surrogatepass"))
-        if size > self.max_bytes:
-            # Parsers check record size; this guards the text itself whatever the parser.
-            reason = (f"message text is {size:,} bytes, over the limit of {self.max_bytes:,} bytes "
-                      "(ingest.max_message_bytes)")
-            self._reject(conn, Rejected(line=msg.line, index=msg.index, reason=reason, raw=None))
-            return
-        contact_id = self.contacts.contact_for(conn, msg.channel, msg.sender, msg.name, self.now)
-        event_id = insert_event(
-            conn,
-            channel=msg.channel,
-            external_id=msg.external_id,
-            contact_id=contact_id,
-            sender=msg.sender,
-            name=msg.name,
-            message_type=msg.message_type,
-            text=msg.text,
-            body=msg.body,
-            subject=msg.subject,
-            thread_id=msg.thread_id,
-            reply_to_id=msg.reply_to_id,
-            timezone=msg.timezone,
-            automated=msg.automated,
-            automated_reason=msg.automated_reason,
-            metadata=json.dumps(msg.metadata, ensure_ascii=False, default=str),
-            raw=_raw_text(msg.raw),
-            fmt=self.fmt,
-            received_at=to_iso(msg.received_at),
-            ingested_at=self.now,
-        )
-        if event_id is not None:
-            self.report.ingested += 1
-            self.report.event_ids.append(event_id)
-            note_away(conn, contact_id, msg.metadata.get("away_until") if msg.automated else None,
-                      automated=msg.automated, received_at=to_iso(msg.received_at))
-        else:
-            self.report.duplicates += 1
-
-
-_COUNTS = ("ingested", "duplicates", "statuses", "preferences", "ignored", "rejected")
-# Data-driven failures of one record's write; OperationalError (locked, full, I/O) and
-# ProgrammingError (a bug) still abort the transaction.
-RECORD_WRITE_ERRORS = (InputError, ValueError, TypeError, OverflowError, RecursionError,
-                       sqlite3.DataError, sqlite3.IntegrityError, sqlite3.InterfaceError)
 # What a parser raises on hostile input it did not anticipate (deep nesting, a 5,000-digit
 # number, a huge line); programming errors (NameError, AssertionError…) still surface.
 PARSE_ERRORS = (ValueError, TypeError, LookupError, AttributeError, OverflowError, RecursionError,
                 MemoryError, OSError, email.errors.MessageError)
 
 
-def _storable(text: str, limit: int = 2000) -> str:
-    """Text SQLite can take (lone surrogates escaped), bounded."""
-    return text[:limit].encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def _storable_reject(item: ParsedItem, exc: BaseException) -> Rejected:
-    if isinstance(item, Rejected):
-        reason = item.reason
-    else:
-        reason = f"cannot be stored ({type(exc).__name__}: {exc})"
-    raw = getattr(item, "raw", None)
-    try:
-        raw = raw if raw is None or isinstance(raw, str) else json.dumps(raw, ensure_ascii=True, default=str)
-    except (ValueError, TypeError, RecursionError):
-        raw = None
-    raw = None if raw is None else _storable(raw, RAW_KEEP_CHARS)
-    return Rejected(line=item.line, index=item.index, reason=_storable(reason), raw=raw)
 
 
 def parse_guarded(parse: Callable[[], Iterable[ParsedItem]]) -> Iterator[ParsedItem]:
@@ -262,11 +79,11 @@ def parse_guarded(parse: Callable[[], Iterable[ParsedItem]]) -> Iterator[ParsedI
     except InputError as exc:
         if not produced:
             raise
-        yield Rejected(reason=_storable(f"parsing stopped after {produced} records: {exc}"))
+        yield Rejected(reason=storable(f"parsing stopped after {produced} records: {exc}"))
     except AutopilotError:
         raise
     except PARSE_ERRORS as exc:
-        reason = _storable(f"input cannot be parsed ({type(exc).__name__}: {str(exc)[:200]})")
+        reason = storable(f"input cannot be parsed ({type(exc).__name__}: {str(exc)[:200]})")
         if not produced:
             raise InputError(reason) from None
         yield Rejected(reason=f"parsing stopped after {produced} records: {reason}")
@@ -348,7 +165,7 @@ def ingest_bytes(
     # now: the date of last resort for a record without one (an e-mail with no Date or Received).
     limits = Limits(max_message_bytes=config.ingest.max_message_bytes, now=clock.now())
     items = parse_guarded(lambda: parser(data, limits))
-    writer = _Writer(fmt, source, to_iso(clock.now()), config.ingest.max_message_bytes)
+    writer = Writer(fmt, source, to_iso(clock.now()), config.ingest.max_message_bytes)
     lines = data.count(b"\n") + 1 if on_batch else 1
     # The first batch is parsed before any write: an input that is unusable as a whole
     # raises InputError here, with nothing stored. After it, parse_guarded turns a parser
@@ -361,8 +178,7 @@ def ingest_bytes(
             raise refusal
         first = False
         with store.transaction() as conn:
-            for item in batch:
-                writer.write_isolated(conn, item)
+            writer.write_batch(conn, batch)
         if on_batch:
             line = next((item.line for item in reversed(batch) if item.line is not None), None)
             on_batch(len(batch), None if line is None else min(1.0, line / lines))
