@@ -22,6 +22,9 @@ NOT_FOUND = (
     " so that `pg_config --bindir` finds initdb"
 )
 SUPERUSER = "autopilot"
+# A role that must give its password (every other connection is trusted): for the wrong-password tests.
+PASSWORD_USER = "autopilot_pw"
+PASSWORD = "right-horse-battery-staple"
 SERVER_OS_USER = "postgres"  # who runs the server when we are root
 TIMEOUT = 60  # seconds for any one initdb/pg_ctl call; a healthy start takes well under one
 
@@ -39,8 +42,8 @@ class PgCluster:
     def data(self) -> Path:
         return self.root / "data"
 
-    def url(self, dbname: str) -> str:
-        return f"postgresql://{self.user}@/{dbname}?host={self.host}&port={self.port}"
+    def url(self, dbname: str, user: str | None = None) -> str:
+        return f"postgresql://{user or self.user}@/{dbname}?host={self.host}&port={self.port}"
 
     def create_database(self, name: str, template: str | None = None) -> str:
         statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
@@ -102,6 +105,8 @@ def start_cluster() -> PgCluster:
         # --locale=C: no dependence on which locales the machine has generated; --no-sync: speed.
         cluster._run("initdb", "-D", str(cluster.data), "-U", SERVER_OS_USER, "--auth=trust", "-E", "UTF8",
              "--locale=C", "--no-sync")
+        hba = cluster.data / "pg_hba.conf"  # first match wins: this role's line goes before the trusting ones
+        hba.write_text(f"local all {PASSWORD_USER} scram-sha-256\n" + hba.read_text())
         options = (f"-k {root} -c listen_addresses='' -p {cluster.port}"
                    " -c fsync=off -c synchronous_commit=off -c full_page_writes=off")
         # -l: without a log file the server inherits pg_ctl's stdout, and capturing it would never see EOF.
@@ -110,6 +115,8 @@ def start_cluster() -> PgCluster:
         with psycopg.connect(f"postgresql://{SERVER_OS_USER}@/postgres?host={root}&port={cluster.port}",
                              autocommit=True) as conn:
             conn.execute(sql.SQL("CREATE ROLE {} SUPERUSER LOGIN").format(sql.Identifier(SUPERUSER)))
+            conn.execute(sql.SQL("CREATE ROLE {} SUPERUSER LOGIN PASSWORD {}").format(
+                sql.Identifier(PASSWORD_USER), sql.Literal(PASSWORD)))
     except BaseException:
         cluster.stop()
         raise

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -27,7 +28,7 @@ from autopilot_cli.secrets import Secrets
 from autopilot_cli.sending._locks import ChannelLocks
 
 from .conftest import NOW
-from .pg_cluster import PgCluster
+from .pg_cluster import PASSWORD, PASSWORD_USER, PgCluster
 
 SAMPLES = Path(__file__).parent.parent / "autopilot_cli" / "samples"
 
@@ -72,6 +73,26 @@ def test_an_unreachable_server_or_missing_database_is_one_line_exit_4_without_th
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0] and "Traceback" not in result.output
     assert "s3cret" not in result.output
+
+
+def test_a_wrong_password_is_one_line_exit_4_and_never_shown(runner, tmp_path, pg_cluster: PgCluster,
+                                                               pg_migrated_url: str) -> None:
+    """The password comes from PGPASSWORD or a 0600 PGPASSFILE (libpq reads both); a wrong one is one line
+    naming the problem, with the database exit code, and neither password appears anywhere in the output."""
+    url = pg_cluster.url(urlsplit(pg_migrated_url).path.lstrip("/"), user=PASSWORD_USER)
+    wrong = "wrong-horse-4711"
+    refused = runner.invoke(app, ["--db", url, "status"], env={"PGPASSWORD": wrong})
+    assert refused.exit_code == 4, refused.output
+    lines = refused.output.strip().splitlines()
+    assert len(lines) == 1 and "password authentication failed" in lines[0] and PASSWORD_USER in lines[0]
+    assert wrong not in refused.output and "Traceback" not in refused.output
+    assert runner.invoke(app, ["--db", url, "status", "--json"], env={"PGPASSWORD": PASSWORD}).exit_code == 0
+    passfile = tmp_path / "pgpass"
+    passfile.write_text(f"*:*:*:{PASSWORD_USER}:{PASSWORD}\n")
+    passfile.chmod(0o600)
+    from_file = runner.invoke(app, ["--db", url, "status", "--json"], env={"PGPASSFILE": str(passfile)})
+    assert from_file.exit_code == 0, from_file.output
+    assert PASSWORD not in from_file.output and PASSWORD not in refused.output
 
 
 def test_a_password_in_the_config_file_is_refused(runner, tmp_path) -> None:
