@@ -24,17 +24,19 @@ deadlines against slow clients and refusal of ambiguous request framing.
 
 Concurrency: one thread per connection (``ThreadingMixIn``), at most
 ``[server] max_connections`` of them. Each request
-checks a SQLite connection out of a small pool (``StorePool``, connections
-opened with ``migrations.open_store``) and back in, so a connection is only
-ever used by one thread at a time and is reused across short-lived
-proxy connections. Writes use ``BEGIN IMMEDIATE`` (``Store.transaction``),
+checks a database connection (SQLite's or PostgreSQL's) out of a small pool
+(``StorePool``, connections opened with ``migrations.open_store``) and back in,
+so a connection is only ever used by one thread at a time and is reused across
+short-lived proxy connections — what psycopg-pool would give, for both
+engines, without another dependency. Writes use ``BEGIN IMMEDIATE`` (``Store.transaction``;
+on PostgreSQL its advisory lock, shared with every replica),
 waiting up to the busy timeout; a database still locked after
 ``[server] lock_retry_seconds`` answers 503, so Meta retries. Never 200 for
 a payload that was not committed.
 
 Status codes for webhook POSTs: 200 stored (also duplicates, echoes, records
 kept in ``rejects`` — one bad record never loses the others, see
-``ingest._Writer.write_isolated``); 400 when the payload cannot be parsed at
+``inbound._writer.Writer.write_isolated``); 400 when the payload cannot be parsed at
 all — not JSON, nested too deep, a 5,000-digit number (``InputError``: nothing
 stored; Meta retries any non-2xx, so the operator sees it in the log); 401 no
 signature; 403 bad signature; 411 no Content-Length; 413 too large; 503
@@ -184,7 +186,7 @@ def loggable_path(target: str) -> str:
 
 
 class StorePool:
-    """SQLite connections for request threads: each checked out by one thread at a time.
+    """Database connections for request threads: each checked out by one thread at a time.
 
     A thread-local connection would be opened and dropped with every proxied
     connection (one thread per TCP connection); the pool keeps up to
