@@ -517,3 +517,25 @@ def test_a_wave_marks_and_settles_only_the_jobs_its_run_still_owns(store) -> Non
     assert (rows[mine[3]]["attempts"], rows[mine[3]]["error"], rows[mine[3]]["lease_owner"]) == (
         0, "channel paused", None)
     assert (rows[taken]["state"], rows[taken]["provider_message_id"]) == ("claimed", None)
+
+
+def test_a_wave_larger_than_one_statement_takes_is_cut_into_several(store) -> None:
+    """12,000 jobs' worth of parameters is more than SQLite takes in one statement (32,766): the data layer
+    cuts such lists into chunks, and every chunk's rows are answered for."""
+    from autopilot_cli.db import jobs
+
+    [real] = schedule(store, "When are you open?")
+    now = store.scalar("SELECT send_at FROM jobs")
+    with store.transaction(serialised=False) as conn:
+        jobs.claim_due(conn, channel="email", owner="a", lease_until="9999", now=now, size=1)
+    many = list(range(100_000, 112_000))
+    with store.transaction() as conn:
+        assert set(jobs.claimed_jobs(conn, [*many, real], "a", "claimed")) == {real}
+        marked = jobs.mark_sending(conn, [(i, f"<{i}@x>") for i in [*many, real]], owner="a", now=now,
+                                   lease_until="9999")
+        assert marked == {real}
+        settled = jobs.finish(conn, [jobs.Settle(i, "sending", "sent", provider_id=f"p{i}") for i in [*many, real]],
+                              owner="a", now=now)
+        assert settled == {real}
+    assert store.query("SELECT state, message_id, provider_message_id FROM jobs")[0][:] == ("sent", f"<{real}@x>",
+                                                                                          f"p{real}")
