@@ -93,6 +93,13 @@ def test_a_wrong_password_is_one_line_exit_4_and_never_shown(runner, tmp_path, p
     from_file = runner.invoke(app, ["--db", url, "status", "--json"], env={"PGPASSFILE": str(passfile)})
     assert from_file.exit_code == 0, from_file.output
     assert PASSWORD not in from_file.output and PASSWORD not in refused.output
+    # The URL in the environment (never in the config file) may carry the password itself.
+    in_env = url.replace(f"{PASSWORD_USER}@", f"{PASSWORD_USER}:{PASSWORD}@")
+    env_ok = runner.invoke(app, ["status", "--json"], env={"AUTOPILOT_DATABASE_URL": in_env})
+    assert env_ok.exit_code == 0 and PASSWORD not in env_ok.output, env_ok.output
+    env_bad = runner.invoke(app, ["status"], env={"AUTOPILOT_DATABASE_URL": in_env.replace(PASSWORD, wrong)})
+    assert env_bad.exit_code == 4 and len(env_bad.output.strip().splitlines()) == 1
+    assert wrong not in env_bad.output and "password authentication failed" in env_bad.output
 
 
 def test_a_password_in_the_config_file_is_refused(runner, tmp_path) -> None:
