@@ -18,7 +18,7 @@ from autopilot_cli.config import Config
 from autopilot_cli.db.migrations import open_store
 from autopilot_cli.secrets import Secrets
 
-from .pg_cluster import PgCluster, start_cluster
+from .pg_cluster import DatabaseSupply, PgCluster, start_cluster
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
@@ -91,11 +91,19 @@ def pg_template(pg_cluster: PgCluster) -> str:
     return "autopilot_template"
 
 
+@pytest.fixture(scope="session")
+def pg_supply(pg_cluster: PgCluster, pg_template: str) -> Iterator[DatabaseSupply]:
+    supply = DatabaseSupply(pg_cluster, pg_template)
+    yield supply
+    supply.stop()
+
+
 @pytest.fixture
-def pg_migrated_url(pg_cluster: PgCluster, pg_template: str) -> Iterator[str]:
-    name = f"test_{uuid.uuid4().hex[:16]}"
-    yield pg_cluster.create_database(name, template=pg_template)
-    pg_cluster.drop_database(name)
+def pg_migrated_url(pg_supply: DatabaseSupply) -> Iterator[str]:
+    """A fresh migrated database for one test (made ahead, dropped after, off the test's time)."""
+    url = pg_supply.take()
+    yield url
+    pg_supply.give_back(url)
 
 
 @pytest.fixture

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import glob
 import os
+import queue
 import shutil
 import socket
 import subprocess
 import tempfile
+import threading
+import uuid
 from pathlib import Path
 
 import psycopg
@@ -77,6 +80,54 @@ class PgCluster:
             log = self.root / "server.log"
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
             raise RuntimeError(f"{program} failed ({result.returncode}): {result.stdout}{result.stderr}{tail}")
+
+
+class DatabaseSupply:
+    """Databases copied from a template ahead of the tests that take them, and dropped after, by one
+    background thread: a test waits for neither (a copy is ~50 ms of server work, a drop ~10 ms, for each
+    of the hundreds of tests that run on PostgreSQL). The thread blocks on its queue of tasks; nothing polls."""
+
+    def __init__(self, cluster: PgCluster, template: str, ahead: int = 2) -> None:
+        self._cluster = cluster
+        self._template = template
+        self._tasks: queue.Queue[str | None] = queue.Queue()  # "" = make one more; a name = drop it
+        self._ready: queue.Queue[str | BaseException] = queue.Queue()
+        for _ in range(ahead):
+            self._tasks.put("")
+        self._thread = threading.Thread(target=self._work, name="pg-database-supply", daemon=True)
+        self._thread.start()
+
+    def take(self) -> str:
+        """The URL of a fresh copy of the template, for one test."""
+        item = self._ready.get(timeout=TIMEOUT)
+        self._tasks.put("")
+        if isinstance(item, BaseException):
+            raise RuntimeError(f"could not prepare a test database: {item}") from item
+        return item
+
+    def give_back(self, url: str) -> None:
+        self._tasks.put(url.split("?")[0].rsplit("/", 1)[1])
+
+    def stop(self) -> None:
+        """Finish every task given so far, then drop the copies made ahead that no test took."""
+        self._tasks.put(None)
+        self._thread.join(timeout=TIMEOUT)
+        while not self._ready.empty():
+            item = self._ready.get()
+            if isinstance(item, str):
+                self._cluster.drop_database(item.split("?")[0].rsplit("/", 1)[1])
+
+    def _work(self) -> None:
+        while (task := self._tasks.get()) is not None:
+            try:
+                if task:
+                    self._cluster.drop_database(task)
+                else:
+                    name = f"test_{uuid.uuid4().hex[:16]}"
+                    self._ready.put(self._cluster.create_database(name, template=self._template))
+            except Exception as exc:  # handed to the test that takes it, which fails with it
+                if not task:
+                    self._ready.put(exc)
 
 
 def find_bindir() -> Path | None:

@@ -32,3 +32,22 @@ def test_an_unknown_database_raises_operational_error(pg_cluster: PgCluster) -> 
     # What the driver raises when a connection cannot be made: the backend maps this to its own error.
     with pytest.raises(psycopg.OperationalError, match="does not exist"):
         psycopg.connect(pg_cluster.url("no_such_database"), connect_timeout=5)
+
+
+def test_the_supply_hands_out_fresh_migrated_databases_and_drops_those_given_back(
+        pg_cluster: PgCluster, pg_template: str) -> None:
+    from .pg_cluster import DatabaseSupply
+
+    supply = DatabaseSupply(pg_cluster, pg_template, ahead=1)
+    first, second = supply.take(), supply.take()
+    assert first != second
+    for url in (first, second):
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT count(*) FROM jobs").fetchone() == (0,)
+    supply.give_back(first)
+    supply.stop()  # joins its thread: every task given before it is done
+    with psycopg.connect(pg_cluster.url("postgres")) as conn:
+        names = {row[0] for row in conn.execute("SELECT datname FROM pg_database")}
+    assert first.split("?")[0].rsplit("/", 1)[1] not in names
+    assert second.split("?")[0].rsplit("/", 1)[1] in names
+    pg_cluster.drop_database(second.split("?")[0].rsplit("/", 1)[1])
