@@ -9,8 +9,9 @@ treats as the same row again) so that a handful of statement texts are prepared,
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -33,6 +34,20 @@ def padded(items: Sequence[T]) -> list[T]:
 def placeholders(count: int) -> str:
     """``?, ?, …`` for an ``IN (…)`` list."""
     return ", ".join("?" * count)
+
+
+def values(rows: int, columns: int) -> str:
+    """``(?, ?), (?, ?), …`` for a multi-row ``INSERT``."""
+    return ", ".join(["(" + placeholders(columns) + ")"] * rows)
+
+
+def select_in(conn: sqlite3.Connection, sql: str, items: Sequence[object], before: Sequence[object] = (),
+              after: Sequence[object] = ()) -> Iterator[Any]:
+    """The rows ``sql`` gives for all ``items``, which fill its ``IN ({in})`` list a chunk at a time; the
+    statement's other parameters are ``before`` and ``after`` that list."""
+    for part in chunks(items):
+        listed = padded(part)
+        yield from conn.execute(sql.replace("{in}", placeholders(len(listed))), (*before, *listed, *after))
 
 
 def by_id(column: str, pairs: Sequence[tuple[int, object]]) -> tuple[str, list[object]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from ._batch import chunks, padded, placeholders
+from ._batch import select_in
 
 LIVE_JOB_STATES = "('scheduled', 'claimed', 'sending', 'sent', 'retry_wait')"
 
@@ -19,13 +19,9 @@ def last_inbound_at(conn: sqlite3.Connection, contact_id: int, channel: str) -> 
 
 def last_inbound_among(conn: sqlite3.Connection, contact_ids: Sequence[int], channel: str) -> dict[int, str]:
     """``last_inbound_at`` of each contact among ``contact_ids`` that wrote on ``channel``."""
-    found: dict[int, str] = {}
-    for part in chunks(contact_ids):
-        ids = padded(part)
-        found.update((int(r[0]), str(r[1])) for r in conn.execute(
-            f"SELECT contact_id, max(received_at) FROM events WHERE channel = ? AND contact_id IN "
-            f"({placeholders(len(ids))}) GROUP BY contact_id", (channel, *ids)))
-    return found
+    return {int(r[0]): str(r[1]) for r in select_in(
+        conn, "SELECT contact_id, max(received_at) FROM events WHERE channel = ? AND contact_id IN ({in}) "
+        "GROUP BY contact_id", contact_ids, before=(channel,))}
 
 
 def inbound_times_on_channel(conn: sqlite3.Connection, channel: str, limit: int) -> list[str]:
@@ -50,13 +46,9 @@ def last_reply_to_contact(conn: sqlite3.Connection, contact_id: int, channel: st
 def last_sent_among(conn: sqlite3.Connection, channel: str, recipients: Sequence[str]) -> dict[str, str]:
     """When a message was last sent to each address among ``recipients`` on ``channel`` (those never sent to
     are missing)."""
-    found: dict[str, str] = {}
-    for part in chunks(recipients):
-        addresses = padded(part)
-        found.update((str(r[0]), str(r[1])) for r in conn.execute(
-            f"SELECT recipient, max(sent_at) FROM jobs WHERE channel = ? AND state = 'sent' AND recipient IN "
-            f"({placeholders(len(addresses))}) GROUP BY recipient", (channel, *addresses)))
-    return found
+    return {str(r[0]): str(r[1]) for r in select_in(
+        conn, "SELECT recipient, max(sent_at) FROM jobs WHERE channel = ? AND state = 'sent' AND recipient IN ({in}) "
+        "GROUP BY recipient", recipients, before=(channel,))}
 
 
 def conversation_before(conn: sqlite3.Connection, contact_id: int, event_id: int, received_at: str,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from ._batch import chunks, padded, placeholders
+from ._batch import select_in
 
 
 def insert_change(conn: sqlite3.Connection, *, contact_id: int, at: str, action: str, scope: str, category: str,
@@ -82,13 +82,9 @@ def opt_out_covering(conn: sqlite3.Connection, contact_id: int, channel: str) ->
 
 def opted_out_among(conn: sqlite3.Connection, contact_ids: Sequence[int], channel: str) -> set[int]:
     """The contacts among ``contact_ids`` with an opt-out that covers ``channel``."""
-    found: set[int] = set()
-    for part in chunks(contact_ids):
-        ids = padded(part)
-        found.update(int(r[0]) for r in conn.execute(
-            f"SELECT c.contact_id FROM consent c WHERE c.contact_id IN ({placeholders(len(ids))}) AND {_COVERING}",
-            (*ids, channel)))
-    return found
+    return {int(r[0]) for r in select_in(
+        conn, f"SELECT c.contact_id FROM consent c WHERE c.contact_id IN ({{in}}) AND {_COVERING}", contact_ids,
+        after=(channel,))}
 
 
 def opted_out_scopes(conn: sqlite3.Connection, contact_id: int) -> list[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping, Sequence
 
-from ._batch import by_id, chunks, padded, placeholders
+from ._batch import by_id, chunks, padded, placeholders, select_in, values
 from .connection import reserve_ids
 
 
@@ -36,13 +36,9 @@ def create(conn: sqlite3.Connection, *, name: str | None, kind: str, address: st
 
 def by_addresses(conn: sqlite3.Connection, kind: str, addresses: Sequence[str]) -> dict[str, int]:
     """The contacts with these addresses of one kind, by address (those unknown are missing)."""
-    found: dict[str, int] = {}
-    for part in chunks(addresses):
-        wanted = padded(part)
-        found.update((str(r[0]), int(r[1])) for r in conn.execute(
-            f"SELECT address, contact_id FROM contact_addresses WHERE kind = ? AND address IN "
-            f"({placeholders(len(wanted))})", (kind, *wanted)))
-    return found
+    return {str(r[0]): int(r[1]) for r in select_in(
+        conn, "SELECT address, contact_id FROM contact_addresses WHERE kind = ? AND address IN ({in})", addresses,
+        before=(kind,))}
 
 
 def create_many(conn: sqlite3.Connection, new: Sequence[tuple[str | None, str, str]], now: str) -> list[int]:
@@ -50,11 +46,10 @@ def create_many(conn: sqlite3.Connection, new: Sequence[tuple[str | None, str, s
     ids = reserve_ids(conn, "contacts", len(new))
     rows = list(zip(ids, new))
     for part in chunks(rows, 4):
-        conn.execute(f"INSERT INTO contacts (id, name, created_at, updated_at) VALUES "
-                     f"{', '.join(['(?, ?, ?, ?)'] * len(part))}",
+        conn.execute(f"INSERT INTO contacts (id, name, created_at, updated_at) VALUES {values(len(part), 4)}",
                      [x for contact_id, (name, _, _) in part for x in (contact_id, name, now, now)])
         conn.execute(f"INSERT INTO contact_addresses (contact_id, kind, address, created_at) VALUES "
-                     f"{', '.join(['(?, ?, ?, ?)'] * len(part))}",
+                     f"{values(len(part), 4)}",
                      [x for contact_id, (_, kind, address) in part for x in (contact_id, kind, address, now)])
     return ids
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from ._batch import chunks, padded, placeholders
+from ._batch import select_in
 
 
 def job_by_provider_id(conn: sqlite3.Connection, channel: str, provider_message_id: str) -> sqlite3.Row | None:
@@ -65,13 +65,9 @@ def unattached_statuses(conn: sqlite3.Connection, channel: str,
                         provider_message_ids: Sequence[str]) -> list[sqlite3.Row]:
     """(provider_message_id, status, at) of the statuses stored for these messages before any job was known
     to carry their id."""
-    rows: list[sqlite3.Row] = []
-    for part in chunks(provider_message_ids):
-        ids = padded(part)
-        rows.extend(conn.execute(
-            "SELECT provider_message_id, status, at FROM delivery_statuses WHERE channel = ? AND "
-            f"provider_message_id IN ({placeholders(len(ids))}) AND job_id IS NULL", (channel, *ids)))
-    return rows
+    return list(select_in(
+        conn, "SELECT provider_message_id, status, at FROM delivery_statuses WHERE channel = ? AND "
+        "provider_message_id IN ({in}) AND job_id IS NULL", provider_message_ids, before=(channel,)))
 
 
 def attach_statuses(conn: sqlite3.Connection, job_id: int, channel: str, provider_message_id: str) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping, Sequence
 
-from ._batch import chunks
+from ._batch import chunks, values
 
 EVENT_COLUMNS = ("channel", "external_id", "contact_id", "sender", "name", "message_type", "text", "body", "subject",
                  "thread_id", "reply_to_id", "timezone", "automated", "automated_reason", "metadata", "raw", "format",
@@ -18,11 +18,10 @@ EVENT_COLUMNS = ("channel", "external_id", "contact_id", "sender", "name", "mess
 def insert_events(conn: sqlite3.Connection, events: Sequence[Mapping[str, object]]) -> dict[tuple[str, str], int]:
     """New inbound messages (each a mapping of ``EVENT_COLUMNS``): their ids by (channel, external_id). One
     already stored (a provider's retry), or earlier in ``events``, is not inserted again and is missing."""
-    row = "(" + ", ".join("?" * len(EVENT_COLUMNS)) + ")"
     inserted: dict[tuple[str, str], int] = {}
     for part in chunks(events, len(EVENT_COLUMNS)):
         inserted.update(((str(r[1]), str(r[2])), int(r[0])) for r in conn.execute(
-            f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES {', '.join([row] * len(part))} "
+            f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES {values(len(part), len(EVENT_COLUMNS))} "
             "ON CONFLICT (channel, external_id) DO NOTHING RETURNING id, channel, external_id",
             [event[column] for event in part for column in EVENT_COLUMNS]))
     return inserted

@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from ._batch import by_id, chunks, padded, placeholders
+from ._batch import by_id, chunks, padded, placeholders, select_in
 from .connection import Store, is_postgres
 
 DUE = (
@@ -68,17 +68,10 @@ def claimed_jobs(conn: sqlite3.Connection, job_ids: Sequence[int], owner: str,
                  state: str) -> dict[int, sqlite3.Row]:
     """The jobs among ``job_ids`` this run owns in ``state``, by id, with what sending needs of their event
     and draft; a job taken over by another run is missing."""
-    found: dict[int, sqlite3.Row] = {}
-    for part in chunks(job_ids):
-        ids = padded(part)
-        for row in conn.execute(
-            "SELECT j.*, e.external_id, e.subject, e.thread_id, e.metadata AS event_metadata, d.approved_text "
-            "FROM jobs j JOIN events e ON e.id = j.event_id JOIN drafts d ON d.id = j.draft_id "
-            f"WHERE j.id IN ({placeholders(len(ids))}) AND j.lease_owner = ? AND j.state = ?",
-            (*ids, owner, state),
-        ):
-            found[int(row["id"])] = row
-    return found
+    return {int(row["id"]): row for row in select_in(
+        conn, "SELECT j.*, e.external_id, e.subject, e.thread_id, e.metadata AS event_metadata, d.approved_text "
+        "FROM jobs j JOIN events e ON e.id = j.event_id JOIN drafts d ON d.id = j.draft_id "
+        "WHERE j.id IN ({in}) AND j.lease_owner = ? AND j.state = ?", job_ids, after=(owner, state))}
 
 
 def mark_sending(conn: sqlite3.Connection, marks: Sequence[tuple[int, str | None]], *, owner: str, now: str,

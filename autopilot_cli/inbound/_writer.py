@@ -37,6 +37,9 @@ class IngestError(BaseModel):
     reason: str
 
 
+_COUNTS = ("ingested", "duplicates", "statuses", "preferences", "ignored", "rejected")
+
+
 class IngestReport(BaseModel):
     """The result of one ingest call; its JSON keys are documented and stable."""
 
@@ -53,7 +56,7 @@ class IngestReport(BaseModel):
     event_ids: list[int] = Field(default_factory=list, exclude=True)
 
     def merge(self, other: IngestReport) -> None:
-        for key in ("ingested", "duplicates", "statuses", "preferences", "ignored", "rejected"):
+        for key in _COUNTS:
             setattr(self, key, getattr(self, key) + getattr(other, key))
         self.errors.extend(other.errors)
         self.event_ids.extend(other.event_ids)
@@ -92,7 +95,6 @@ def _storable_reject(item: ParsedItem, exc: BaseException) -> Rejected:
     return Rejected(line=item.line, index=item.index, reason=storable(reason), raw=raw)
 
 
-_COUNTS = ("ingested", "duplicates", "statuses", "preferences", "ignored", "rejected")
 # Data-driven failures of one record's write; OperationalError (locked, full, I/O) and
 # ProgrammingError (a bug) still abort the transaction.
 RECORD_WRITE_ERRORS = (InputError, ValueError, TypeError, OverflowError, RecursionError,
