@@ -472,6 +472,23 @@ class Config(_Section):
         path = Path(value).expanduser()
         return path if path.is_absolute() else self.base_dir / path
 
+    def database_location(self) -> str | Path:
+        """The database this config names: ``[database] url`` (a ``postgresql://`` URL, or a SQLite file
+        relative to the config's folder), else ``[database] path``."""
+        if self.database.url is None:
+            return self.resolve_path(self.database.path)
+        target = database_target(self.database.url)
+        return self.resolve_path(str(target)) if isinstance(target, Path) else target
+
+
+def database_target(value: str) -> str | Path:
+    """Where ``--db``, ``AUTOPILOT_DATABASE_URL`` or ``[database] url`` point: a ``postgresql://`` URL as it
+    is, else a SQLite file (``sqlite:///path`` or a plain path)."""
+    if value.startswith(("postgresql://", "postgres://")):
+        return value
+    return Path(value.removeprefix("sqlite://") if value.startswith("sqlite:///") else value)
+
+
 
 def _format_location(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc]

@@ -62,6 +62,23 @@ def test_init_ingest_process_execute_and_status_on_postgresql(runner, tmp_path, 
     assert from_env.exit_code == 0 and json.loads(from_env.stdout) == json.loads(status.stdout)
 
 
+def test_init_creates_the_database_the_kept_config_names(runner, tmp_path, pg_url) -> None:
+    """``init`` in a folder whose config names PostgreSQL migrates that database, as every other command
+    would use it, instead of creating a SQLite file beside the config."""
+    shop = tmp_path / "shop"
+    shop.mkdir()
+    assert cli(runner, "init", str(shop)).exit_code == 0  # the starter config: a SQLite file
+    (shop / "autopilot.db").unlink()
+    config = shop / "autopilot.toml"
+    config.write_text(config.read_text().replace("[database]\n", f'[database]\nurl = "{pg_url}"\n', 1))
+    assert pg_url in config.read_text()
+    result = cli(runner, "init", str(shop), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["database"] == pg_url and not (shop / "autopilot.db").exists()
+    with open_store(pg_url, FixedClock(NOW)) as pg:
+        assert pg.scalar("SELECT count(*) FROM _migrations") >= 12
+
+
 @pytest.mark.parametrize("make_url, expected", [
     (lambda c: f"postgresql://{c.user}:s3cret-pw@/{'nowhere_db'}?host={c.host}&port={c.port}", "nowhere_db"),
     (lambda c: f"postgresql://{c.user}:s3cret-pw@/postgres?host={c.host}&port=1", "cannot open PostgreSQL"),

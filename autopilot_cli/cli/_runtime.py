@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..clock import Clock, SystemClock
-from ..config import Config, load_config
-from ..db.connection import Store, database_target
+from ..config import Config, database_target, load_config
+from ..db.connection import Store
 from ..db.migrations import open_store
 from ..discovery import Found, find_config, home_dir
 from ..errors import ConfigError
@@ -75,11 +75,8 @@ class Runtime:
         if self.environ.get("AUTOPILOT_DATABASE_URL"):
             return database_target(self.environ["AUTOPILOT_DATABASE_URL"])
         config = self.config()
-        if config.database.url is not None:
-            target = database_target(config.database.url)
-            return config.resolve_path(str(target)) if isinstance(target, Path) else target
-        if config.source is not None:
-            return config.resolve_path(config.database.path)
+        if config.database.url is not None or config.source is not None:
+            return config.database_location()
         return self.home / "autopilot.db"
 
     def store(self, create: bool = False) -> Store:

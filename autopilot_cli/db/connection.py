@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ..config import database_target
 from ..errors import DatabaseCorrupt, DatabaseFull, DatabaseLocked, StoreError
 
 
@@ -186,14 +187,6 @@ def _switch_to_wal(conn: sqlite3.Connection, busy_timeout_ms: int) -> str:
                 raise
         time.sleep(delay)
         delay = min(delay * 2, 0.05)
-
-
-def database_target(value: str) -> str | Path:
-    """Where ``--db``, ``AUTOPILOT_DATABASE_URL`` or ``[database] url`` point: a ``postgresql://`` URL as it
-    is, else a SQLite file (``sqlite:///path`` or a plain path)."""
-    if value.startswith(("postgresql://", "postgres://")):
-        return value
-    return Path(value.removeprefix("sqlite://") if value.startswith("sqlite:///") else value)
 
 
 def connect(path: str | Path, *, busy_timeout_ms: int = 5000, create: bool = True) -> Store:

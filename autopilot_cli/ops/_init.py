@@ -85,9 +85,10 @@ def record_credential_references(store: Store, config: Config, clock: Clock) -> 
 
 
 def init_directory(directory: Path, clock: Clock, *, mode: str = "one_click", force: bool = False,
-                   database_url: str | None = None) -> InitReport:
-    """Write starter files (existing ones are kept unless ``force``) and create the database — or, given a
-    ``postgresql://`` URL, bring that (existing, empty or older) database's schema up to date."""
+                   database: str | Path | None = None) -> InitReport:
+    """Write starter files (existing ones are kept unless ``force``) and create the database the config
+    names, or ``database`` (``--db``, ``AUTOPILOT_DATABASE_URL``) — a file, or a ``postgresql://`` URL whose
+    (existing, empty or older) database's schema is brought up to date."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -102,16 +103,10 @@ def init_directory(directory: Path, clock: Clock, *, mode: str = "one_click", fo
     except OSError as exc:
         raise AutopilotError(f"cannot write in {directory}: {exc.strerror}") from None
     config = load_config(config_path)
-    if database_url is not None:
-        with open_store(database_url, clock, busy_timeout_ms=config.database.busy_timeout_ms) as store:
-            record_credential_references(store, config, clock)
-            report.database = store.path  # without a password
-        report.kept.append(report.database)
-        return report
-    db_path = config.resolve_path(config.database.path)
-    existed = db_path.exists()
-    with open_store(db_path, clock, busy_timeout_ms=config.database.busy_timeout_ms) as store:
+    target = database if database is not None else config.database_location()
+    existed = not isinstance(target, Path) or target.exists()  # a PostgreSQL database exists before init
+    with open_store(target, clock, busy_timeout_ms=config.database.busy_timeout_ms) as store:
         record_credential_references(store, config, clock)
-    (report.kept if existed else report.created).append(str(db_path))
-    report.database = str(db_path)
+        report.database = store.path  # a URL without its password
+    (report.kept if existed else report.created).append(report.database)
     return report

@@ -30,9 +30,10 @@ def init(
     Example: autopilot init ./shop && autopilot --config ./shop/autopilot.toml status
     """
     rt = runtime(ctx)
-    target = rt.resolved_db_path() if rt.db_path is not None or rt.environ.get("AUTOPILOT_DATABASE_URL") else None
+    # --db or AUTOPILOT_DATABASE_URL win over the config; without them, the config written (or kept) names it.
+    chosen = rt.db_path is not None or bool(rt.environ.get("AUTOPILOT_DATABASE_URL"))
     report = init_directory(directory or rt.home, rt.clock, force=force,
-                            database_url=target if isinstance(target, str) else None)
+                            database=rt.resolved_db_path() if chosen else None)
     if as_json:
         print_json(report.model_dump())
         return
