@@ -103,8 +103,8 @@ _DDL_TYPES = (
 
 @lru_cache(maxsize=4096)
 def translate(sql: str) -> tuple[str, str | None, tuple[str, ...]]:
-    """(PostgreSQL text, the table an ``INSERT`` goes into or None, the names of ``:name`` parameters in
-    the order of their ``$n``)."""
+    """(PostgreSQL text, the table an ``INSERT`` without its own ``RETURNING`` goes into or None, the names
+    of ``:name`` parameters in the order of their ``$n``)."""
     names: dict[str, int] = {}
     count = 0
 
@@ -132,12 +132,13 @@ def translate(sql: str) -> tuple[str, str | None, tuple[str, ...]]:
     insert = _INSERT.match(text)
     if insert is None:
         return text, None, order
+    returning = _RETURNING.search(text)
     if insert.group(1):  # INSERT OR IGNORE
         text = text[: insert.start(1)] + text[insert.end(1):]
         returning = _RETURNING.search(text)
         at = returning.start() if returning else len(text.rstrip().rstrip(";"))
         text = f"{text[:at].rstrip()} ON CONFLICT DO NOTHING {text[at:]}".rstrip()
-    return text, insert.group(2), order
+    return text, None if returning else insert.group(2), order
 
 
 def _positional(params: Sequence[Any] | Mapping[str, Any], names: tuple[str, ...]) -> Sequence[Any]:
@@ -185,7 +186,7 @@ class Connection:
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self._conn = conn
-        self._identity: dict[str, bool] = {}
+        self._identity: set[str] | None = None  # tables with an ``id`` identity, read once
 
     @property
     def in_transaction(self) -> bool:
@@ -196,7 +197,9 @@ class Connection:
         params = _positional(params, names)
         with _as_sqlite_errors():
             cursor = self._conn.cursor()
-            if table is not None and self.has_identity(table) and not _RETURNING.search(text):
+            if _DDL.match(text):
+                self._identity = None  # a table created or altered: read them again when next needed
+            elif table is not None and self.has_identity(table):
                 cursor.execute(f"{text} RETURNING id", params)
                 row = cursor.fetchone()
                 return Cursor(cursor, lastrowid=int(row[0]) if row else None, rows=[])
@@ -219,22 +222,13 @@ class Connection:
             self._conn.close()
 
     def has_identity(self, table: str) -> bool:
-        """Whether ``table`` has an ``id`` identity column (asked once per table)."""
-        known = self._identity.get(table)
-        if known is None:
+        """Whether ``table`` has an ``id`` identity column (every table's answer read in one query)."""
+        if self._identity is None:
             cursor = self._conn.cursor()
-            cursor.execute("SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
-                           "AND table_name = $1 AND column_name = 'id' AND is_identity = 'YES'", (table,))
-            known = cursor.fetchone() is not None
-            if known or self._table_exists(table):  # a table created later is asked about again
-                self._identity[table] = known
-        return known
-
-    def _table_exists(self, table: str) -> bool:
-        cursor = self._conn.cursor()
-        cursor.execute("SELECT to_regclass($1) IS NOT NULL", (table,))
-        row = cursor.fetchone()
-        return bool(row and row[0])
+            cursor.execute("SELECT table_name FROM information_schema.columns WHERE table_schema = current_schema() "
+                           "AND column_name = 'id' AND is_identity = 'YES'")
+            self._identity = {str(row[0]) for row in cursor.fetchall()}
+        return table in self._identity
 
 
 @contextmanager
