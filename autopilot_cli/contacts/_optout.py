@@ -93,10 +93,11 @@ _STRONG = set(
 )
 _LANG_INDEX = {lang: {w: kind for kind, words in table.items() for w in words.split()}
                for lang, table in _LANG_KEYWORDS.items()}
-_STRONG_OPT_OUT = frozenset(
-    w for w in _STRONG
+_OPT_OUT_KEYWORDS = frozenset(
+    w for w in {*_DEFAULT_KEYWORDS, *(w for index in _LANG_INDEX.values() for w in index)}
     if _DEFAULT_KEYWORDS.get(w, ("", ""))[0] == "opt_out" or any(i.get(w) == "opt_out" for i in _LANG_INDEX.values())
 )
+_STRONG_OPT_OUT = _STRONG & _OPT_OUT_KEYWORDS
 _KEYWORD_LANGUAGE = {w: lang for lang, index in reversed(list(_LANG_INDEX.items())) for w in index} | {
     w: lang for w, (_, lang) in _DEFAULT_KEYWORDS.items()}
 _ALL_KEYWORDS = frozenset(_DEFAULT_KEYWORDS) | {w for index in _LANG_INDEX.values() for w in index}
@@ -333,11 +334,6 @@ def _lookup(word: str, langs: list[str], *, any_language: bool) -> ConsentSignal
     return None
 
 
-def _is_opt_out_keyword(word: str) -> bool:
-    return _DEFAULT_KEYWORDS.get(word, ("", ""))[0] == "opt_out" or any(
-        i.get(word) == "opt_out" for i in _LANG_INDEX.values())
-
-
 def _keyword(folded: str, langs: list[str], *, tapped: bool = False) -> ConsentSignal | None:
     tokens = re.findall(r"[^\W_]+", folded)
     if not tokens or len(tokens) > 8:
@@ -352,7 +348,7 @@ def _keyword(folded: str, langs: list[str], *, tapped: bool = False) -> ConsentS
         candidates.append((_glued(rest[0].upper()), len(rest) < len(tokens), len(rest) == len(tokens), True))
     elif not tapped and 1 < len(set(rest)) <= 3:  # "STOPP STOP", "🛑 basta": every word a keyword to stop
         said = {_glued(w.upper()) for w in rest}
-        if said & _STRONG_OPT_OUT and all(_is_opt_out_keyword(w) for w in said):
+        if said & _STRONG_OPT_OUT and said <= _OPT_OUT_KEYWORDS:
             keyword = sorted(said & _STRONG_OPT_OUT)[0]
             return ConsentSignal("opt_out", f"keyword:{keyword}", _KEYWORD_LANGUAGE.get(keyword, "en"))
     for word, need_strong, whole, typed in candidates:
@@ -448,10 +444,10 @@ def classify_consent(text: str, languages: Sequence[str] = ("en",), *, keywords:
              or (_misspelt_with_object(folded) if keywords else None))
     if found is not None:
         # "darme de baja del taller" leaves a workshop; "unsubscribe me, and when does my order arrive?" is
-        # about the contact, whatever else the message names.
+        # about the contact, whatever else the message names — unless it names another list to leave.
         about_me = re.search(r"(?:^|[: ])(?:unsubscribe me|opt me out|remove me|take me off|"
                              r"stop messaging me|leave me alone)\b", found.rule)
-        if (not about_me or OTHER_LIST.search(lines)) and about_something_else(lines, found.language):
+        if OTHER_LIST.search(lines) if about_me else about_something_else(lines, found.language):
             return ConsentSignal("possible_opt_out", "possible:" + found.rule, found.language)
         return _unless_corrected(found, folded)
     if not keywords:
