@@ -122,6 +122,11 @@ class KnowledgeIndex:
         df: Counter[str] = Counter(t for e in self._entries for t in e.weights)
         self._idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
         self._avg_length = (sum(e.length for e in self._entries) / n) if n else 1.0
+        # Which entries ask exactly these terms: one lookup per search instead of a pass over every question.
+        self._asked: dict[frozenset[str], set[int]] = defaultdict(set)
+        for i, entry in enumerate(self._entries):
+            for question in entry.question_terms:
+                self._asked[frozenset(question)].add(i)
 
     @classmethod
     def from_file(cls, path: Path) -> KnowledgeIndex:
@@ -142,7 +147,7 @@ class KnowledgeIndex:
             if score > 0:
                 scored.append((score, i))
         query = set(terms)
-        exact = {i for i, entry in enumerate(self._entries) if any(q == query for q in entry.question_terms)}
+        exact = self._asked.get(frozenset(query), set())
         scored.sort(key=lambda s: (s[1] not in exact, -s[0], s[1]))
         passages = []
         for score, i in scored[:limit]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from importlib import resources
 
@@ -33,8 +33,8 @@ from ..textnorm import fold, strip_accents
 class Lexicon:
     __slots__ = ("_canonical", "incidental", "phrases", "synonyms", "vague", "variants")
 
-    def __init__(self, groups: list[list[str]], incidental: list[str], stem: Callable[[str], str],
-                 vague: list[str] | None = None) -> None:
+    def __init__(self, groups: Sequence[Sequence[str]], incidental: Sequence[str], stem: Callable[[str], str],
+                 vague: Sequence[str]) -> None:
         phrases: list[tuple[str, str]] = []
         self.synonyms: dict[str, str] = {}
         # Every single word the lexicon names: known words, so a typo of one is corrected towards it and the
@@ -61,7 +61,7 @@ class Lexicon:
         # As written, or with a plural or possessive "s": by stem, "lately" would make "late" incidental.
         self.incidental = frozenset(words) | {w + "s" for w in words} | {w + "es" for w in words}
         self.variants += words
-        stems = {stem(_fold(w)) for w in vague or [] if w.strip()}
+        stems = {stem(_fold(w)) for w in vague if w.strip()}
         self.vague = frozenset(self.synonyms.get(s, s) for s in stems)
 
     def replace_phrases(self, folded: str) -> str:
@@ -97,4 +97,4 @@ def _data(language: str) -> tuple[tuple[tuple[str, ...], ...], tuple[str, ...], 
 def load_lexicon(language: str, stem: Callable[[str], str]) -> Lexicon:
     """The shipped lexicon of ``language`` (empty when there is none)."""
     groups, incidental, vague = _data(language)
-    return Lexicon([list(g) for g in groups], list(incidental), stem, list(vague))
+    return Lexicon(groups, incidental, stem, vague)
