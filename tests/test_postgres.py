@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -413,3 +414,43 @@ def test_process_racing_ingest_decides_every_event_exactly_once(kind, tmp_path, 
         assert store.scalar("SELECT count(*) FROM decisions") == 400
         assert store.scalar("SELECT count(*) FROM (SELECT event_id FROM decisions GROUP BY event_id "
                             "HAVING count(*) > 1) AS twice") == 0
+
+
+def test_a_job_taken_over_between_the_waves_read_and_its_mark_is_not_sent(pg_migrated_url, clock) -> None:
+    """On PostgreSQL a claim takes no write lock, so another run may take a job over while this run's wave
+    transaction has already read it. Here the other run holds the job's row while this run reads it, and
+    commits its takeover while this run waits to mark it: the mark finds the job no longer ours, and it is
+    neither marked nor sent."""
+    import psycopg
+
+    from .helpers import poll
+    from .test_execute import ScriptedAdapter, cfg, run, schedule
+
+    store = open_store(pg_migrated_url, clock)
+    try:
+        first, second = (schedule(store, "When are you open?", sender=f"{who}@example.org")[0] for who in ("a", "b"))
+        due = datetime.fromisoformat(store.scalar("SELECT max(send_at) FROM jobs").replace("Z", "+00:00"))
+
+        class TakeOverDuringTheFirstSend(ScriptedAdapter):
+            async def send(self, message):
+                if not self.sent:  # wave 1 is on its way; wave 2 (the second job) is claimed, not yet read
+                    rival = psycopg.connect(pg_migrated_url)  # one open transaction, holding the row
+                    rival.execute("UPDATE jobs SET lease_owner = 'rival' WHERE id = %s", (second,))
+                    threading.Thread(target=commit_once_the_mark_waits, args=(rival,)).start()
+                return await super().send(message)
+
+        def commit_once_the_mark_waits(rival) -> None:
+            with psycopg.connect(pg_migrated_url, autocommit=True) as watcher:
+                poll(lambda: watcher.execute("SELECT count(*) FROM pg_stat_activity WHERE %s = ANY("
+                                             "pg_blocking_pids(pid))", (rival.info.backend_pid,)).fetchone()[0],
+                     "this run's mark to wait for the rival's row lock")
+            rival.commit()
+            rival.close()
+
+        adapter = TakeOverDuringTheFirstSend()
+        report = run(store, {"email": adapter}, cfg(execute={"max_concurrency": 1}), at=due)
+        assert [m.job_id for m in adapter.sent] == [first] and report.sent == 1
+        row = store.query("SELECT state, lease_owner, attempts FROM jobs WHERE id = ?", (second,))[0]
+        assert tuple(row) == ("claimed", "rival", 0)
+    finally:
+        store.close()
